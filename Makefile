@@ -1,0 +1,122 @@
+# Elevator — a Kubernetes operator for temporary elevated access.
+#
+#   make run    run the operator (on an embedded local control plane when no cluster is configured)
+#   make test   build what the tests need and run every test against real servers
+
+SHELL := /usr/bin/env bash -o pipefail
+.SHELLFLAGS := -ec
+
+KUBE_VERSION ?= v1.37.2
+ETCD_VERSION ?= v3.6.16
+LOCALBIN ?= $(CURDIR)/bin
+export KUBEBUILDER_ASSETS ?= $(LOCALBIN)/k8s/$(KUBE_VERSION)
+
+CONTROLLER_TOOLS_VERSION ?= v0.23.0
+KUSTOMIZE_VERSION ?= v5.8.1
+GOLANGCI_LINT_VERSION ?= v2.15.0
+CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+KUSTOMIZE ?= $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
+GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+
+# How long `make test` runs each fuzz target; `make fuzz FUZZTIME=10m` runs longer.
+FUZZTIME ?= 10s
+GO_TEST_FLAGS ?= -count=1 -timeout 40m
+
+.PHONY: all
+all: build
+
+##@ General
+
+.PHONY: help
+help: ## Show the targets.
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } ' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: controller-gen ## Generate CRDs, RBAC and webhook configurations from markers.
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./api/...;./internal/...;./cmd/..." output:crd:artifacts:config=config/crd/bases
+
+.PHONY: generate
+generate: controller-gen ## Generate DeepCopy methods.
+	$(CONTROLLER_GEN) object:headerFile="" paths="./api/..."
+
+.PHONY: fmt
+fmt: ## go fmt.
+	go fmt ./...
+
+.PHONY: vet
+vet: ## go vet.
+	go vet ./...
+
+.PHONY: lint
+lint: golangci-lint ## Run golangci-lint with the policy in .golangci.yml.
+	$(GOLANGCI_LINT) run ./...
+
+.PHONY: controlplane
+controlplane: ## Build kube-apiserver, etcd and kubectl from source into bin/k8s/ (cached).
+	KUBE_VERSION=$(KUBE_VERSION) ETCD_VERSION=$(ETCD_VERSION) hack/build-controlplane.sh >/dev/null
+
+.PHONY: test-deps
+test-deps: ## Install the real servers the provider tests run against (slapd, PostgreSQL, the scimmy SCIM server).
+	hack/install-test-deps.sh
+
+.PHONY: test
+test: manifests generate fmt vet controlplane test-deps ## Run every test: unit, envtest suites, provider suites, fuzz seeds, e2e.
+	go test $(GO_TEST_FLAGS) ./... 2>&1 | tee $(LOCALBIN)/test.log
+	$(MAKE) --no-print-directory fuzz
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for FUZZTIME.
+	@for pkg_target in $$(hack/fuzz-targets.sh); do \
+		pkg=$${pkg_target%%:*}; target=$${pkg_target##*:}; \
+		echo ">> fuzzing $$target in $$pkg for $(FUZZTIME)"; \
+		go test -run='^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	done
+
+##@ Build
+
+.PHONY: build
+build: manifests generate fmt vet ## Build the manager binary.
+	go build -o $(LOCALBIN)/elevator ./cmd
+
+.PHONY: run
+run: manifests generate controlplane ## Run the operator: on an embedded control plane when no cluster is configured.
+	hack/run.sh
+
+.PHONY: build-installer
+build-installer: manifests generate kustomize ## Write dist/install.yaml with CRDs, RBAC, webhooks and the Deployment.
+	mkdir -p dist
+	$(KUSTOMIZE) build config/default > dist/install.yaml
+
+##@ Tools
+
+.PHONY: controller-gen
+controller-gen: $(CONTROLLER_GEN)
+$(CONTROLLER_GEN): | $(LOCALBIN)
+	$(call go-install-tool,$(CONTROLLER_GEN),sigs.k8s.io/controller-tools/cmd/controller-gen,$(CONTROLLER_TOOLS_VERSION))
+
+.PHONY: kustomize
+kustomize: $(KUSTOMIZE)
+$(KUSTOMIZE): | $(LOCALBIN)
+	$(call go-install-tool,$(KUSTOMIZE),sigs.k8s.io/kustomize/kustomize/v5,$(KUSTOMIZE_VERSION))
+
+.PHONY: golangci-lint
+golangci-lint: $(GOLANGCI_LINT)
+$(GOLANGCI_LINT): | $(LOCALBIN)
+	$(call go-install-tool,$(GOLANGCI_LINT),github.com/golangci/golangci-lint/v2/cmd/golangci-lint,$(GOLANGCI_LINT_VERSION))
+
+$(LOCALBIN):
+	mkdir -p $(LOCALBIN)
+
+# go-install-tool installs package $(2) at version $(3) as $(1), a versioned file name.
+define go-install-tool
+@[ -f "$(1)" ] || { \
+set -e; \
+echo ">> installing $(2)@$(3)"; \
+tmp=$$(mktemp -d); \
+GOBIN=$$tmp go install $(2)@$(3); \
+mv $$tmp/* "$(1)"; \
+rm -rf $$tmp; \
+}
+endef

@@ -1,0 +1,37 @@
+package v1alpha1
+
+// Annotations on an ElevationRequest. Users write the trigger annotations with
+// kubectl annotate; the admission webhook consumes each trigger, checks who wrote
+// it, and folds it into the record annotations, which only the webhook may change.
+// The lifecycle controller reads the records and copies them into status.
+const (
+	AnnotationPrefix = "elevator.dev/"
+
+	// AnnotationApprove is the trigger an approver sets; its value is a comment.
+	AnnotationApprove = AnnotationPrefix + "approve"
+	// AnnotationDeny is the trigger an approver sets; its value is the reason.
+	AnnotationDeny = AnnotationPrefix + "deny"
+	// AnnotationRevoke is the trigger the subject, the requester or an approver
+	// sets to end access early; its value is the reason.
+	AnnotationRevoke = AnnotationPrefix + "revoke"
+
+	// AnnotationApprovals records the approvals: a JSON list of ApprovalRecord.
+	AnnotationApprovals = AnnotationPrefix + "approvals"
+	// AnnotationDenial records the denial: a JSON DenialRecord.
+	AnnotationDenial = AnnotationPrefix + "denial"
+	// AnnotationRevocation records an early revocation: a JSON RevokeRecord.
+	AnnotationRevocation = AnnotationPrefix + "revocation"
+	// AnnotationRequestedBy records the user who created the request.
+	AnnotationRequestedBy = AnnotationPrefix + "requested-by"
+)
+
+// Labels the operator puts on what it creates in a target cluster.
+const (
+	LabelRequestName      = AnnotationPrefix + "request-name"
+	LabelRequestNamespace = AnnotationPrefix + "request-namespace"
+	LabelManagedBy        = "app.kubernetes.io/managed-by"
+	ManagedByValue        = "elevator"
+)
+
+// Finalizer keeps an ElevationRequest until its access is revoked and verified.
+const Finalizer = AnnotationPrefix + "revoke-before-delete"

@@ -1,0 +1,224 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Phase is where an ElevationRequest is in its lifecycle.
+// +kubebuilder:validation:Enum=Pending;Approved;Active;Revoking;Revoked;Denied;Expired;Failed
+type Phase string
+
+const (
+	PhasePending  Phase = "Pending"
+	PhaseApproved Phase = "Approved"
+	PhaseActive   Phase = "Active"
+	PhaseRevoking Phase = "Revoking"
+	PhaseRevoked  Phase = "Revoked"
+	PhaseDenied   Phase = "Denied"
+	PhaseExpired  Phase = "Expired"
+	PhaseFailed   Phase = "Failed"
+)
+
+// IsTerminal reports whether nothing more happens to a request in this phase.
+func (p Phase) IsTerminal() bool {
+	switch p {
+	case PhaseRevoked, PhaseDenied, PhaseExpired, PhaseFailed:
+		return true
+	}
+	return false
+}
+
+// Condition types of an ElevationRequest.
+const (
+	ConditionApproved           = "Approved"
+	ConditionGranted            = "Granted"
+	ConditionRevoked            = "Revoked"
+	ConditionRevocationVerified = "RevocationVerified"
+	ConditionReady              = "Ready"
+)
+
+// Revocation reasons.
+const (
+	RevocationExpired    = "Expired"
+	RevocationEarly      = "EarlyRevoke"
+	RevocationDeleted    = "Deleted"
+	RevocationGrantUndo  = "GrantFailed"
+	RevocationCapChanged = "PolicyChanged"
+)
+
+// ElevationRequestSpec asks for one role of one connection, for one subject, for a
+// fixed duration. It cannot be changed once created.
+type ElevationRequestSpec struct {
+	// Subject is who gets the role: the user name in the target system.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule="self.trim() == self && self.size() > 0",message="spec.subject must not be blank or have leading or trailing spaces"
+	Subject string `json:"subject"`
+
+	// Connection is the name of a SaaSConnection in the request's namespace.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Connection string `json:"connection"`
+
+	// Role is the name of a role of the connection.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Role string `json:"role"`
+
+	// Duration of the access, as a Go duration such as 30m. Counted from the
+	// moment access is granted. At most the role's maxDuration.
+	// +required
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) > duration('0s')",message="spec.duration must be a positive Go duration such as 30m or 1h30m"
+	Duration string `json:"duration"`
+
+	// Justification says why the access is needed; it is shown to approvers and kept for audit.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="self.trim().size() > 0",message="spec.justification must not be blank"
+	Justification string `json:"justification"`
+
+	// Ticket is an optional reference to an incident or change ticket.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Ticket string `json:"ticket,omitempty"`
+}
+
+// ApprovalRecord is one approval, by the user the API server authenticated.
+type ApprovalRecord struct {
+	User    string      `json:"user"`
+	At      metav1.Time `json:"at"`
+	Comment string      `json:"comment,omitempty"`
+}
+
+// DenialRecord is the denial of a request, by the user the API server authenticated.
+type DenialRecord struct {
+	User   string      `json:"user"`
+	At     metav1.Time `json:"at"`
+	Reason string      `json:"reason,omitempty"`
+}
+
+// RevokeRecord is an early revocation asked for by a user.
+type RevokeRecord struct {
+	User   string      `json:"user"`
+	At     metav1.Time `json:"at"`
+	Reason string      `json:"reason,omitempty"`
+}
+
+// GrantAttempt is the intent to grant, recorded before the provider is called so
+// that a crash between the call and the status write is found and converged on
+// instead of leaking access.
+type GrantAttempt struct {
+	// StartedAt is when the operator decided to grant.
+	StartedAt metav1.Time `json:"startedAt"`
+	// Preexisting is true when the entitlement was already present in the target
+	// before this request, and no other Elevator request held it: standing access
+	// that Elevator did not make and will not remove.
+	// +optional
+	Preexisting bool `json:"preexisting,omitempty"`
+	// Evidence is what the pre-grant check read.
+	// +optional
+	Evidence string `json:"evidence,omitempty"`
+}
+
+// Revocation is how access ended and how its removal was verified.
+type Revocation struct {
+	// Reason: Expired, EarlyRevoke, Deleted, GrantFailed or PolicyChanged.
+	Reason string `json:"reason"`
+	// RequestedBy is the user who revoked early, if anyone did.
+	// +optional
+	RequestedBy string `json:"requestedBy,omitempty"`
+	// StartedAt is when the operator began revoking.
+	// +optional
+	StartedAt *metav1.Time `json:"startedAt,omitempty"`
+	// VerifiedAt is when a fresh read of the target showed the entitlement gone.
+	// +optional
+	VerifiedAt *metav1.Time `json:"verifiedAt,omitempty"`
+	// Method is how the removal was verified.
+	// +optional
+	Method string `json:"method,omitempty"`
+	// Detail is the evidence the verification read.
+	// +optional
+	Detail string `json:"detail,omitempty"`
+	// RetainedBy names another active request that holds the same entitlement, so
+	// it is not removed until that one ends.
+	// +optional
+	RetainedBy string `json:"retainedBy,omitempty"`
+	// Attempts counts failed revoke or verification attempts.
+	// +optional
+	Attempts int32 `json:"attempts,omitempty"`
+}
+
+// ElevationRequestStatus is the lifecycle of a request, written by the operator only.
+type ElevationRequestStatus struct {
+	// +optional
+	Phase Phase `json:"phase,omitempty"`
+	// RequestedBy is the user who created the request, as the API server
+	// authenticated them.
+	// +optional
+	RequestedBy string `json:"requestedBy,omitempty"`
+	// +optional
+	// +listType=atomic
+	Approvals []ApprovalRecord `json:"approvals,omitempty"`
+	// +optional
+	Denial *DenialRecord `json:"denial,omitempty"`
+	// +optional
+	Grant *GrantAttempt `json:"grant,omitempty"`
+	// +optional
+	GrantedAt *metav1.Time `json:"grantedAt,omitempty"`
+	// ExpiresAt is grantedAt + spec.duration.
+	// +optional
+	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
+	// +optional
+	RevokedAt *metav1.Time `json:"revokedAt,omitempty"`
+	// +optional
+	Revocation *Revocation `json:"revocation,omitempty"`
+	// Message is a human-readable account of the current phase.
+	// +optional
+	Message string `json:"message,omitempty"`
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+}
+
+// ElevationRequest asks for a privileged role in a downstream system for a fixed
+// window. It is granted only after enough authorised approvals, and revoked, with
+// the removal verified, when the window ends.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=elevation;elevations;elev,categories=elevator
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Subject",type=string,JSONPath=`.spec.subject`
+// +kubebuilder:printcolumn:name="Connection",type=string,JSONPath=`.spec.connection`
+// +kubebuilder:printcolumn:name="Role",type=string,JSONPath=`.spec.role`
+// +kubebuilder:printcolumn:name="Expires",type=string,JSONPath=`.status.expiresAt`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type ElevationRequest struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +required
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec is immutable: create a new ElevationRequest to ask for different access"
+	Spec ElevationRequestSpec `json:"spec"`
+	// +optional
+	Status ElevationRequestStatus `json:"status,omitempty"`
+}
+
+// ElevationRequestList is a list of ElevationRequests.
+// +kubebuilder:object:root=true
+type ElevationRequestList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []ElevationRequest `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&ElevationRequest{}, &ElevationRequestList{})
+}

@@ -1,0 +1,84 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+
+	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
+)
+
+// Provider kinds, named after the field of SaaSConnection.spec.provider.
+const (
+	KindKubernetes = "kubernetes"
+	KindSCIM       = "scim"
+	KindLDAP       = "ldap"
+	KindPostgres   = "postgres"
+)
+
+// Registration is one provider kind.
+type Registration struct {
+	// Kind is the field of spec.provider this provider answers to.
+	Kind string
+	// Shared is true when the entitlement is one fact per subject and role in the
+	// target (a group membership), so that two requests for the same subject and
+	// role hold the same thing. It is false when every request gets its own
+	// object (a RoleBinding per request).
+	Shared bool
+	// New builds a client for one connection.
+	New Factory
+}
+
+// Registry maps provider kinds to their implementations.
+type Registry struct {
+	byKind map[string]Registration
+}
+
+// NewRegistry returns a registry of the given providers.
+func NewRegistry(regs ...Registration) *Registry {
+	r := &Registry{byKind: make(map[string]Registration, len(regs))}
+	for _, reg := range regs {
+		r.byKind[reg.Kind] = reg
+	}
+	return r
+}
+
+// Lookup returns the registration for the connection's provider.
+func (r *Registry) Lookup(conn *accessv1alpha1.SaaSConnection) (Registration, error) {
+	kind := KindOf(conn.Spec.Provider)
+	if kind == "" {
+		return Registration{}, Permanentf("connection %s/%s sets no provider", conn.Namespace, conn.Name)
+	}
+	reg, ok := r.byKind[kind]
+	if !ok {
+		return Registration{}, Permanentf("provider %q is not enabled in this operator", kind)
+	}
+	return reg, nil
+}
+
+// Connect builds a client for the connection's provider.
+func (r *Registry) Connect(ctx context.Context, cfg Config) (Client, Registration, error) {
+	reg, err := r.Lookup(cfg.Connection)
+	if err != nil {
+		return nil, Registration{}, err
+	}
+	c, err := reg.New(ctx, cfg)
+	if err != nil {
+		return nil, reg, fmt.Errorf("connect to %s provider: %w", reg.Kind, err)
+	}
+	return c, reg, nil
+}
+
+// KindOf names the field set in spec.provider, or "" if none is.
+func KindOf(spec accessv1alpha1.ProviderSpec) string {
+	switch {
+	case spec.Kubernetes != nil:
+		return KindKubernetes
+	case spec.SCIM != nil:
+		return KindSCIM
+	case spec.LDAP != nil:
+		return KindLDAP
+	case spec.Postgres != nil:
+		return KindPostgres
+	}
+	return ""
+}
