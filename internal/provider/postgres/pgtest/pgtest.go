@@ -1,0 +1,280 @@
+// Package pgtest runs a throwaway PostgreSQL cluster for tests: Debian's server
+// binaries, a fresh data directory in a temp dir, a free loopback port, TLS with
+// a CA made for the run, and password (SCRAM) authentication for TCP clients so
+// that the code under test really logs in with a password. The superuser is
+// reached over a unix socket in the temp dir, with trust authentication.
+//
+// initdb refuses to run as root, so when the test runs as root the server
+// binaries run as the "postgres" OS user, in a directory owned by it.
+package pgtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Superuser is the bootstrap superuser of the cluster.
+const Superuser = "postgres"
+
+// Host is the loopback address the server listens on for TCP.
+const Host = "127.0.0.1"
+
+const (
+	startTimeout = 30 * time.Second
+	stopTimeout  = 10 * time.Second
+)
+
+// Server is one running cluster.
+type Server struct {
+	// Port is the TCP (and unix socket) port.
+	Port uint16
+	// CACertPEM is the CA that signed the server's certificate, for 127.0.0.1.
+	CACertPEM []byte
+
+	dir     string
+	sockDir string
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	logPath string
+}
+
+// BinDir finds the directory of Debian's PostgreSQL server binaries
+// (/usr/lib/postgresql/<major>/bin), newest major first.
+func BinDir() (string, error) {
+	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
+	if len(matches) == 0 {
+		return "", errors.New("PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: run `make test-deps` (hack/install-test-deps.sh) to install them")
+	}
+	sort.Slice(matches, func(i, j int) bool { return majorOf(matches[i]) > majorOf(matches[j]) })
+	return filepath.Dir(matches[0]), nil
+}
+
+func majorOf(initdb string) int {
+	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(initdb))))
+	return n
+}
+
+// Start creates and starts a cluster. Call Stop when done, also on failure.
+func Start(ctx context.Context) (*Server, error) {
+	bin, err := BinDir()
+	if err != nil {
+		return nil, err
+	}
+	cred, err := serverCredential()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "elevator-pgtest-")
+	if err != nil {
+		return nil, fmt.Errorf("make temp dir: %w", err)
+	}
+	s := &Server{dir: dir, sockDir: filepath.Join(dir, "sock"), logPath: filepath.Join(dir, "postgres.log")}
+	if err := s.prepare(ctx, bin, cred); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	if err := s.start(ctx, bin, cred); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// serverCredential is the OS user the server runs as: "postgres" when the test
+// runs as root, else nil (the current user).
+func serverCredential() (*syscall.Credential, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return nil, fmt.Errorf("running as root, and initdb refuses root: need the OS user postgres (run `make test-deps`): %w", err)
+	}
+	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
+	gid, _ := strconv.ParseUint(u.Gid, 10, 32)
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+}
+
+// prepare runs initdb, writes pg_hba.conf and the TLS files, and hands the
+// directory to the server's OS user.
+func (s *Server) prepare(ctx context.Context, bin string, cred *syscall.Credential) error {
+	if err := os.Mkdir(s.sockDir, 0o700); err != nil {
+		return fmt.Errorf("make socket dir: %w", err)
+	}
+	if err := s.writeTLS(); err != nil {
+		return err
+	}
+	if err := chownTree(s.dir, cred); err != nil {
+		return err
+	}
+	initdb := exec.CommandContext(ctx, filepath.Join(bin, "initdb"),
+		"-D", s.dataDir(), "-U", Superuser, "-E", "UTF8", "--locale=C",
+		"--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync", "--no-instructions")
+	s.asServerUser(initdb, cred)
+	if out, err := initdb.CombinedOutput(); err != nil {
+		return fmt.Errorf("initdb: %w\n%s", err, out)
+	}
+	hba := "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n"
+	if err := os.WriteFile(filepath.Join(s.dataDir(), "pg_hba.conf"), []byte(hba), 0o600); err != nil {
+		return fmt.Errorf("write pg_hba.conf: %w", err)
+	}
+	return chownTree(s.dir, cred)
+}
+
+func (s *Server) dataDir() string { return filepath.Join(s.dir, "data") }
+
+func (s *Server) asServerUser(cmd *exec.Cmd, cred *syscall.Credential) {
+	cmd.Dir = s.dir
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "LC_ALL=C", "HOME=" + s.dir}
+	// Pdeathsig stops the server even when the test binary dies before its cleanup.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
+}
+
+func chownTree(dir string, cred *syscall.Credential) error {
+	if cred == nil {
+		return nil
+	}
+	err := filepath.Walk(dir, func(path string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(path, int(cred.Uid), int(cred.Gid))
+	})
+	if err != nil {
+		return fmt.Errorf("hand %s to the postgres OS user: %w", dir, err)
+	}
+	return nil
+}
+
+// start runs the postmaster on a free loopback port and waits until it accepts
+// connections.
+func (s *Server) start(ctx context.Context, bin string, cred *syscall.Credential) error {
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	s.Port = port
+	logFile, err := os.Create(s.logPath)
+	if err != nil {
+		return fmt.Errorf("create server log: %w", err)
+	}
+	defer logFile.Close()
+	s.cmd = exec.Command(filepath.Join(bin, "postgres"),
+		"-D", s.dataDir(), "-p", strconv.Itoa(int(port)), "-k", s.sockDir,
+		"-c", "listen_addresses="+Host,
+		"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off",
+		"-c", "max_connections=50", "-c", "shared_buffers=16MB",
+		"-c", "ssl=on",
+		"-c", "ssl_cert_file="+filepath.Join(s.dir, "server.crt"),
+		"-c", "ssl_key_file="+filepath.Join(s.dir, "server.key"))
+	s.asServerUser(s.cmd, cred)
+	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
+	if err := s.cmd.Start(); err != nil {
+		return fmt.Errorf("start postgres: %w", err)
+	}
+	s.exited = make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(s.exited) }()
+	return s.waitReady(ctx)
+}
+
+func (s *Server) waitReady(ctx context.Context) error {
+	deadline := time.Now().Add(startTimeout)
+	for {
+		conn, err := s.SuperConnect(ctx, "postgres")
+		if err == nil {
+			return conn.Close(ctx)
+		}
+		select {
+		case <-s.exited:
+			return fmt.Errorf("postgres exited during start-up:\n%s", s.Log())
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("postgres not ready after %s: %w\n%s", startTimeout, err, s.Log())
+		}
+	}
+}
+
+func freePort() (uint16, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(Host, "0"))
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return uint16(l.Addr().(*net.TCPAddr).Port), nil
+}
+
+// Log returns the server's log so far.
+func (s *Server) Log() string {
+	b, _ := os.ReadFile(s.logPath)
+	return string(b)
+}
+
+// Stop shuts the server down at once (SIGQUIT, what pg_ctl stop -m immediate
+// sends) and removes its directory.
+func (s *Server) Stop() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-s.exited:
+		case <-time.After(stopTimeout):
+			_ = s.cmd.Process.Kill()
+			<-s.exited
+		}
+	}
+	_ = os.RemoveAll(s.dir)
+}
+
+// SuperConnect connects to database as the superuser over the unix socket.
+func (s *Server) SuperConnect(ctx context.Context, database string) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig("sslmode=disable")
+	if err != nil {
+		return nil, fmt.Errorf("parse config: %w", err)
+	}
+	cfg.Host, cfg.Port, cfg.User, cfg.Database = s.sockDir, s.Port, Superuser, database
+	cfg.Password, cfg.Fallbacks = "", nil
+	cfg.ConnectTimeout = 2 * time.Second
+	return pgx.ConnectConfig(ctx, cfg)
+}
+
+// Connect logs in over TCP, without TLS, as user with password.
+func (s *Server) Connect(ctx context.Context, database, user, password string) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig("sslmode=disable")
+	if err != nil {
+		return nil, fmt.Errorf("parse config: %w", err)
+	}
+	cfg.Host, cfg.Port, cfg.User, cfg.Password, cfg.Database = Host, s.Port, user, password, database
+	cfg.Fallbacks = nil
+	cfg.ConnectTimeout = 5 * time.Second
+	return pgx.ConnectConfig(ctx, cfg)
+}
+
+// Exec runs statements as the superuser, in database, one after the other.
+func (s *Server) Exec(ctx context.Context, database string, statements ...string) error {
+	conn, err := s.SuperConnect(ctx, database)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	for _, stmt := range statements {
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("%s: %w", strings.TrimSpace(stmt), err)
+		}
+	}
+	return nil
+}
