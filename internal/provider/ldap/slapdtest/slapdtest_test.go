@@ -1,0 +1,114 @@
+package slapdtest
+
+import (
+	"errors"
+	"net"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	goldap "github.com/go-ldap/ldap/v3"
+)
+
+func serviceConn(t *testing.T, s *Server) *goldap.Conn {
+	t.Helper()
+	c, err := goldap.DialURL(s.URL)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetTimeout(10 * time.Second)
+	if err := c.Bind(ServiceDN, s.ServicePassword); err != nil {
+		t.Fatalf("bind as %s: %v", ServiceDN, err)
+	}
+	return c
+}
+
+// The fixture is loaded, with DNs escaped so that the server parses them to
+// the intended values.
+func TestFixtureLoaded(t *testing.T) {
+	s := Start(t, Options{})
+	c := serviceConn(t, s)
+	for key, p := range People {
+		res, err := c.Search(goldap.NewSearchRequest(p.DN(), goldap.ScopeBaseObject, goldap.NeverDerefAliases,
+			0, 0, false, "(objectClass=inetOrgPerson)", []string{"uid", p.RDNType}, nil))
+		if err != nil {
+			t.Fatalf("%s: read %s: %v", key, p.DN(), err)
+		}
+		e := res.Entries[0]
+		if got := e.GetAttributeValue("uid"); got != p.UID {
+			t.Errorf("%s: uid = %q, want %q", key, got, p.UID)
+		}
+		if !contains(e.GetAttributeValues(p.RDNType), p.RDNValue) {
+			t.Errorf("%s: %s values %q lack %q", key, p.RDNType, e.GetAttributeValues(p.RDNType), p.RDNValue)
+		}
+	}
+}
+
+// The service account may change the members of groups under GroupsDN only,
+// and cannot read passwords.
+func TestServiceAccountACLs(t *testing.T) {
+	s := Start(t, Options{})
+	open := s.AddGroup(t, GroupsDN, "open", People["alice"].DN())
+	locked := s.AddGroup(t, RestrictedDN, "locked", People["alice"].DN())
+	c := serviceConn(t, s)
+
+	add := func(group string) error {
+		req := goldap.NewModifyRequest(group, nil)
+		req.Add("member", []string{People["bob"].DN()})
+		return c.Modify(req)
+	}
+	if err := add(open); err != nil {
+		t.Fatalf("add member to %s: %v", open, err)
+	}
+	if err := add(locked); !goldap.IsErrorWithCode(err, goldap.LDAPResultInsufficientAccessRights) {
+		t.Fatalf("add member to %s: got %v, want insufficientAccessRights", locked, err)
+	}
+	rename := goldap.NewModifyRequest(open, nil)
+	rename.Replace("cn", []string{"renamed"})
+	if err := c.Modify(rename); !goldap.IsErrorWithCode(err, goldap.LDAPResultInsufficientAccessRights) {
+		t.Fatalf("change cn of %s: got %v, want insufficientAccessRights", open, err)
+	}
+	res, err := c.Search(goldap.NewSearchRequest(ServiceDN, goldap.ScopeBaseObject, goldap.NeverDerefAliases,
+		0, 0, false, "(objectClass=*)", []string{"userPassword"}, nil))
+	if err == nil && len(res.Entries) > 0 && len(res.Entries[0].GetAttributeValues("userPassword")) > 0 {
+		t.Fatal("the service account can read userPassword")
+	}
+	if got := s.Members(t, open); len(got) != 2 {
+		t.Fatalf("members of %s = %q, want alice and bob", open, got)
+	}
+}
+
+// Stop ends the process: the port stops accepting connections.
+func TestStopEndsTheServer(t *testing.T) {
+	s := Start(t, Options{TLS: true})
+	if s.LDAPSURL == "" || !strings.Contains(s.CAPEM, "BEGIN CERTIFICATE") {
+		t.Fatalf("TLS server without ldaps URL or CA: %q", s.LDAPSURL)
+	}
+	u, err := url.Parse(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Stop(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	c, err := net.DialTimeout("tcp", u.Host, time.Second)
+	if err == nil {
+		c.Close()
+		t.Fatalf("%s still accepts connections after Stop", u.Host)
+	}
+	var opErr *net.OpError
+	if !errors.As(err, &opErr) {
+		t.Fatalf("dial after stop: %v", err)
+	}
+}
+
+func contains(values []string, v string) bool {
+	for _, x := range values {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
