@@ -311,3 +311,29 @@ func TestCheckReadsFresh(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// A member value the server takes for the subject's DN by its matching rules
+// (caseIgnoreMatch folds runs of spaces and compares Unicode in normalised
+// form) but a client-side DN comparison does not. The server-side match keeps
+// Check from calling such a subject absent, and Revoke removes the value.
+func TestServerMatchCatchesWhatDNParsingMisses(t *testing.T) {
+	c := newClient(t)
+	for _, tc := range []struct{ key, stored string }{
+		{"smith", `cn=Smith\,   John,ou=people,dc=example,dc=org`},
+		{"zoe", "cn=Zoe\u0308 A\u030angstro\u0308m,ou=people,dc=example,dc=org"},
+	} {
+		group := srv.AddGroup(t, slapdtest.GroupsDN, "alias", dnOf("carol"), tc.stored)
+		e := entitlement(slapdtest.People[tc.key].UID, group)
+		obs := mustCheck(t, c, e, true)
+		for _, want := range []string{"is not among them", "the server matches"} {
+			if !strings.Contains(obs.Evidence, want) {
+				t.Errorf("evidence %q does not contain %q", obs.Evidence, want)
+			}
+		}
+		if err := c.Revoke(ctx(t), e); err != nil {
+			t.Fatalf("revoke: %v", err)
+		}
+		mustCheck(t, c, e, false)
+		wantMembers(t, group, dnOf("carol"))
+	}
+}
