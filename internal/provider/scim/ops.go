@@ -1,0 +1,193 @@
+package scim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
+	"github.com/elevator-dev/elevator/internal/provider"
+)
+
+const patchOpSchema = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+// patchRequest is a SCIM PatchOp message (RFC 7644 section 3.5.2).
+type patchRequest struct {
+	Schemas    []string  `json:"schemas"`
+	Operations []patchOp `json:"Operations"`
+}
+
+type patchOp struct {
+	Op    string `json:"op"`
+	Path  string `json:"path"`
+	Value any    `json:"value,omitempty"`
+}
+
+// Grant adds the subject's SCIM user to the role's group. A subject the
+// server does not know is a Permanent error.
+func (c *Client) Grant(ctx context.Context, e provider.Entitlement) error {
+	role, err := roleOf(e)
+	if err != nil {
+		return err
+	}
+	user, _, err := c.findUser(ctx, e.Subject)
+	if err != nil {
+		return fmt.Errorf("grant SCIM group %s: %w", groupRef(role), err)
+	}
+	if user == nil {
+		return provider.Permanentf("grant SCIM group %s: no user with userName %q in the SCIM server at %s", groupRef(role), e.Subject, c.baseURL)
+	}
+	if err := c.setMember(ctx, role, user, true); err != nil {
+		return fmt.Errorf("grant SCIM group %s to user %q: %w", groupRef(role), e.Subject, err)
+	}
+	return nil
+}
+
+// Revoke removes the subject's SCIM user from the role's group. A subject the
+// server does not know has nothing to remove.
+func (c *Client) Revoke(ctx context.Context, e provider.Entitlement) error {
+	role, err := roleOf(e)
+	if err != nil {
+		return err
+	}
+	user, _, err := c.findUser(ctx, e.Subject)
+	if err != nil {
+		return fmt.Errorf("revoke SCIM group %s: %w", groupRef(role), err)
+	}
+	if user == nil {
+		return nil
+	}
+	if err := c.setMember(ctx, role, user, false); err != nil {
+		return fmt.Errorf("revoke SCIM group %s from user %q: %w", groupRef(role), e.Subject, err)
+	}
+	return nil
+}
+
+// Check reads the role's group fresh (GET /Groups/{id}) and reports whether
+// the subject's user id is among its members.
+func (c *Client) Check(ctx context.Context, e provider.Entitlement) (provider.Observation, error) {
+	role, err := roleOf(e)
+	if err != nil {
+		return provider.Observation{}, err
+	}
+	user, method, err := c.findUser(ctx, e.Subject)
+	if err != nil {
+		return provider.Observation{}, fmt.Errorf("check SCIM group %s: %w", groupRef(role), err)
+	}
+	if user == nil {
+		return provider.Observation{
+			Present:  false,
+			Method:   method,
+			Evidence: fmt.Sprintf("user %q was not found in the SCIM server, so it is a member of no group", e.Subject),
+		}, nil
+	}
+	id, err := c.groupID(ctx, role)
+	if err != nil {
+		return provider.Observation{}, fmt.Errorf("check SCIM group %s: %w", groupRef(role), err)
+	}
+	g, r, err := c.readGroup(ctx, id)
+	if err != nil {
+		return provider.Observation{}, fmt.Errorf("check SCIM group %s: %w", groupRef(role), err)
+	}
+	present := g.hasMember(user.ID)
+	return provider.Observation{Present: present, Method: r.String(), Evidence: evidence(g, user, present)}, nil
+}
+
+// Health reads the ServiceProviderConfig with the token, which proves that
+// the URL is a SCIM server and that the token is accepted.
+func (c *Client) Health(ctx context.Context) error {
+	r := request{method: http.MethodGet, path: "/ServiceProviderConfig"}
+	var cfg map[string]any
+	err := c.do(ctx, r, &cfg)
+	var se *StatusError
+	switch {
+	case errors.As(err, &se) && (se.Status == http.StatusUnauthorized || se.Status == http.StatusForbidden):
+		return fmt.Errorf("%w: check the bearer token in key %q of Secret %s", err, tokenKey, c.secret)
+	case errors.As(err, &se) && se.Status == http.StatusNotFound:
+		return fmt.Errorf("%w: check that spec.provider.scim.url is the SCIM base URL, the one /Users and /Groups are under", err)
+	case err != nil:
+		return err
+	case cfg == nil:
+		return fmt.Errorf("SCIM server at %s answered %s with no ServiceProviderConfig", c.baseURL, r)
+	}
+	return nil
+}
+
+func (c *Client) findUser(ctx context.Context, subject string) (*resource, string, error) {
+	return c.find(ctx, users, subject)
+}
+
+// setMember makes the user a member of the role's group (want true) or not
+// (want false). It reads the group first and patches only when needed.
+func (c *Client) setMember(ctx context.Context, role *accessv1alpha1.SCIMRole, user *resource, want bool) error {
+	id, err := c.groupID(ctx, role)
+	if err != nil {
+		return err
+	}
+	g, _, err := c.readGroup(ctx, id)
+	if err != nil {
+		return err
+	}
+	if g.hasMember(user.ID) == want {
+		return nil
+	}
+	return c.patchMember(ctx, id, user.ID, want)
+}
+
+// patchMember sends the PATCH that adds (want true) or removes the member.
+// When the server refuses it with a 4xx, patchMember reads the group again:
+// servers answer "already a member" and "not a member" in different ways
+// (409, 400 with a scimType, 204, 200), and the state the group is in is what
+// counts.
+func (c *Client) patchMember(ctx context.Context, groupID, userID string, want bool) error {
+	op := patchOp{Op: "add", Path: "members", Value: []member{{Value: userID}}}
+	if !want {
+		op = patchOp{Op: "remove", Path: "members[value eq " + quote(userID) + "]"}
+	}
+	r := request{
+		method: http.MethodPatch,
+		path:   groups.endpoint + "/" + url.PathEscape(groupID),
+		body:   patchRequest{Schemas: []string{patchOpSchema}, Operations: []patchOp{op}},
+	}
+	err := c.do(ctx, r, nil)
+	if err == nil || !provider.IsPermanent(err) {
+		return err
+	}
+	after, _, rerr := c.readGroup(ctx, groupID)
+	if rerr == nil && after.hasMember(userID) == want {
+		return nil
+	}
+	return err
+}
+
+// roleOf returns the role's SCIM block, checking the entitlement is one this
+// provider can act on.
+func roleOf(e provider.Entitlement) (*accessv1alpha1.SCIMRole, error) {
+	role := e.Role.SCIM
+	if role == nil {
+		return nil, provider.Permanentf("role %q has no scim block", e.Role.Name)
+	}
+	if (role.Group == "") == (role.GroupID == "") {
+		return nil, provider.Permanentf("scim role %q must set exactly one of group and groupID", e.Role.Name)
+	}
+	if strings.TrimSpace(e.Subject) == "" {
+		return nil, provider.Permanentf("subject is empty")
+	}
+	return role, nil
+}
+
+func evidence(g *resource, user *resource, present bool) string {
+	name := g.DisplayName
+	if name == "" {
+		name = g.ID
+	}
+	verdict := "is not among them"
+	if present {
+		verdict = "is among them"
+	}
+	return fmt.Sprintf("group %q (id %s) has %d members; user %q (id %s) %s",
+		name, g.ID, len(g.Members), user.UserName, user.ID, verdict)
+}

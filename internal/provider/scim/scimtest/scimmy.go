@@ -1,0 +1,168 @@
+package scimtest
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const (
+	scimmyStartTimeout = 30 * time.Second
+	scimmyStopTimeout  = 5 * time.Second
+	listeningPrefix    = "listening on "
+)
+
+// ScimmyDir is hack/scimmy-server in the module.
+func ScimmyDir() string { return filepath.Join(moduleRoot(), "hack", "scimmy-server") }
+
+// StartScimmy runs hack/scimmy-server with node on a free loopback port (the
+// server binds port 0 and prints the one it got) and returns its base URL,
+// which ends in /scim/v2. The process is stopped when the test ends. It fails
+// the test, naming `make test-deps`, when node or the server's npm packages
+// are missing.
+func StartScimmy(t testing.TB, token string) string {
+	t.Helper()
+	dir := ScimmyDir()
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "scimmy-routers")); err != nil {
+		t.Fatalf("scimtest: the scimmy SCIM server's npm packages are missing in %s: run `make test-deps` (%v)", dir, err)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("scimtest: node is not installed: run `make test-deps` (%v)", err)
+	}
+	cmd := exec.Command(node, filepath.Join(dir, "server.js"), "0")
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(), "SCIMMY_TOKEN="+token)
+	killWithParent(cmd)
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatalf("scimtest: scimmy stdout: %v", err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("scimtest: start %s: %v", cmd, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { stop(t, cmd, done) })
+
+	base, err := awaitListening(stdout, done)
+	if err != nil {
+		t.Fatalf("scimtest: the scimmy SCIM server did not start: %v\nits stderr:\n%s", err, stderr.String())
+	}
+	if err := awaitPort(base); err != nil {
+		t.Fatalf("scimtest: the scimmy SCIM server at %s: %v\nits stderr:\n%s", base, err, stderr.String())
+	}
+	return base
+}
+
+// awaitListening reads the server's stdout until it prints the line with its
+// base URL, then keeps draining stdout so the process never blocks on it.
+func awaitListening(stdout io.Reader, done <-chan error) (string, error) {
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sent := false
+		for sc.Scan() {
+			if line := sc.Text(); !sent && strings.HasPrefix(line, listeningPrefix) {
+				lines <- strings.TrimPrefix(line, listeningPrefix)
+				sent = true
+			}
+		}
+	}()
+	select {
+	case base := <-lines:
+		return base, nil
+	case err := <-done:
+		return "", fmt.Errorf("it exited before listening: %v", err)
+	case <-time.After(scimmyStartTimeout):
+		return "", fmt.Errorf("no %q line within %s", listeningPrefix, scimmyStartTimeout)
+	}
+}
+
+// awaitPort checks the printed address accepts connections and is loopback.
+func awaitPort(base string) error {
+	u, err := url.Parse(base)
+	if err != nil {
+		return fmt.Errorf("printed an unparsable URL: %w", err)
+	}
+	if ip := net.ParseIP(u.Hostname()); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("listens on %s, not a loopback address", u.Host)
+	}
+	deadline := time.Now().Add(scimmyStartTimeout)
+	for {
+		conn, err := net.DialTimeout("tcp", u.Host, time.Second)
+		if err == nil {
+			return conn.Close()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("port never opened: %w", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stop asks the server to exit and kills it if it does not.
+func stop(t testing.TB, cmd *exec.Cmd, done <-chan error) {
+	if cmd.Process == nil {
+		return
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		t.Logf("scimtest: signal scimmy: %v", err)
+	}
+	select {
+	case <-done:
+	case <-time.After(scimmyStopTimeout):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
+// moduleRoot is the directory holding go.mod, above the working directory.
+func moduleRoot() string {
+	dir, err := os.Getwd()
+	if err != nil {
+		panic(fmt.Sprintf("scimtest: working directory: %v", err))
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			panic("scimtest: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// lockedBuffer collects a process's stderr while the test may read it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
