@@ -123,7 +123,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // do sends the request, retrying 429 and 5xx a few times, and decodes a 2xx
 // JSON answer into out (when out is not nil). A non-2xx answer is a
 // *StatusError, classified: 4xx other than 408 and 429 are Permanent.
-func (c *Client) do(ctx context.Context, r request, out any) error {
+func (c *session) do(ctx context.Context, r request, out any) error {
 	var err error
 	for attempt := 1; ; attempt++ {
 		err = c.once(ctx, r, out)
@@ -145,7 +145,7 @@ func (c *Client) do(ctx context.Context, r request, out any) error {
 }
 
 // once sends the request one time, bounded by the connection's timeout.
-func (c *Client) once(ctx context.Context, r request, out any) error {
+func (c *session) once(ctx context.Context, r request, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	req, err := c.newHTTPRequest(ctx, r)
@@ -173,7 +173,7 @@ func (c *Client) once(ctx context.Context, r request, out any) error {
 	return nil
 }
 
-func (c *Client) newHTTPRequest(ctx context.Context, r request) (*http.Request, error) {
+func (c *session) newHTTPRequest(ctx context.Context, r request) (*http.Request, error) {
 	target := c.baseURL + r.path
 	if len(r.query) > 0 {
 		target += "?" + r.query.Encode()
@@ -215,7 +215,7 @@ type scimError struct {
 	Detail   string `json:"detail"`
 }
 
-func (c *Client) statusError(r request, resp *http.Response, body []byte) *StatusError {
+func (c *session) statusError(r request, resp *http.Response, body []byte) *StatusError {
 	se := &StatusError{
 		Server:     c.baseURL,
 		Request:    r.String(),

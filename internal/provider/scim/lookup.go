@@ -94,7 +94,7 @@ func needsEscape(s string) bool {
 // someone else. When value needs escaping and the server rejects the filter
 // (400) or finds no exact match, find lists the resources page by page and
 // compares here instead.
-func (c *Client) find(ctx context.Context, k kind, value string) (*resource, string, error) {
+func (c *session) find(ctx context.Context, k kind, value string) (*resource, string, error) {
 	r := request{method: http.MethodGet, path: k.endpoint, query: url.Values{"filter": {k.attr + " eq " + quote(value)}}}
 	if k.exclude != "" {
 		r.query.Set("excludedAttributes", k.exclude)
@@ -115,7 +115,7 @@ func (c *Client) find(ctx context.Context, k kind, value string) (*resource, str
 
 // scan lists every resource of kind k and picks the one whose attribute equals
 // value. It stops with a Permanent error past maxScanPages pages.
-func (c *Client) scan(ctx context.Context, k kind, value string) (*resource, string, error) {
+func (c *session) scan(ctx context.Context, k kind, value string) (*resource, string, error) {
 	method := fmt.Sprintf("GET %s page by page, comparing %s here because the server cannot filter on %q", k.endpoint, k.attr, value)
 	var matches []resource
 	start := 1
@@ -185,7 +185,7 @@ func groupRef(role *accessv1alpha1.SCIMRole) string {
 }
 
 // groupID resolves the role's group to its id.
-func (c *Client) groupID(ctx context.Context, role *accessv1alpha1.SCIMRole) (string, error) {
+func (c *session) groupID(ctx context.Context, role *accessv1alpha1.SCIMRole) (string, error) {
 	if role.GroupID != "" {
 		if role.GroupID == "." || role.GroupID == ".." {
 			return "", provider.Permanentf("SCIM group id %q is not a valid id", role.GroupID)
@@ -203,7 +203,7 @@ func (c *Client) groupID(ctx context.Context, role *accessv1alpha1.SCIMRole) (st
 }
 
 // readGroup reads the group fresh from the server.
-func (c *Client) readGroup(ctx context.Context, id string) (*resource, request, error) {
+func (c *session) readGroup(ctx context.Context, id string) (*resource, request, error) {
 	r := request{method: http.MethodGet, path: groups.endpoint + "/" + url.PathEscape(id)}
 	var g resource
 	if err := c.do(ctx, r, &g); err != nil {

@@ -26,9 +26,7 @@ type patchOp struct {
 	Value any    `json:"value,omitempty"`
 }
 
-// Grant adds the subject's SCIM user to the role's group. A subject the
-// server does not know is a Permanent error.
-func (c *Client) Grant(ctx context.Context, e provider.Entitlement) error {
+func (c *session) grant(ctx context.Context, e provider.Entitlement) error {
 	role, err := roleOf(e)
 	if err != nil {
 		return err
@@ -46,9 +44,7 @@ func (c *Client) Grant(ctx context.Context, e provider.Entitlement) error {
 	return nil
 }
 
-// Revoke removes the subject's SCIM user from the role's group. A subject the
-// server does not know has nothing to remove.
-func (c *Client) Revoke(ctx context.Context, e provider.Entitlement) error {
+func (c *session) revoke(ctx context.Context, e provider.Entitlement) error {
 	role, err := roleOf(e)
 	if err != nil {
 		return err
@@ -66,9 +62,7 @@ func (c *Client) Revoke(ctx context.Context, e provider.Entitlement) error {
 	return nil
 }
 
-// Check reads the role's group fresh (GET /Groups/{id}) and reports whether
-// the subject's user id is among its members.
-func (c *Client) Check(ctx context.Context, e provider.Entitlement) (provider.Observation, error) {
+func (c *session) check(ctx context.Context, e provider.Entitlement) (provider.Observation, error) {
 	role, err := roleOf(e)
 	if err != nil {
 		return provider.Observation{}, err
@@ -96,9 +90,7 @@ func (c *Client) Check(ctx context.Context, e provider.Entitlement) (provider.Ob
 	return provider.Observation{Present: present, Method: r.String(), Evidence: evidence(g, user, present)}, nil
 }
 
-// Health reads the ServiceProviderConfig with the token, which proves that
-// the URL is a SCIM server and that the token is accepted.
-func (c *Client) Health(ctx context.Context) error {
+func (c *session) health(ctx context.Context) error {
 	r := request{method: http.MethodGet, path: "/ServiceProviderConfig"}
 	var cfg map[string]any
 	err := c.do(ctx, r, &cfg)
@@ -116,13 +108,13 @@ func (c *Client) Health(ctx context.Context) error {
 	return nil
 }
 
-func (c *Client) findUser(ctx context.Context, subject string) (*resource, string, error) {
+func (c *session) findUser(ctx context.Context, subject string) (*resource, string, error) {
 	return c.find(ctx, users, subject)
 }
 
 // setMember makes the user a member of the role's group (want true) or not
 // (want false). It reads the group first and patches only when needed.
-func (c *Client) setMember(ctx context.Context, role *accessv1alpha1.SCIMRole, user *resource, want bool) error {
+func (c *session) setMember(ctx context.Context, role *accessv1alpha1.SCIMRole, user *resource, want bool) error {
 	id, err := c.groupID(ctx, role)
 	if err != nil {
 		return err
@@ -142,7 +134,7 @@ func (c *Client) setMember(ctx context.Context, role *accessv1alpha1.SCIMRole, u
 // servers answer "already a member" and "not a member" in different ways
 // (409, 400 with a scimType, 204, 200), and the state the group is in is what
 // counts.
-func (c *Client) patchMember(ctx context.Context, groupID, userID string, want bool) error {
+func (c *session) patchMember(ctx context.Context, groupID, userID string, want bool) error {
 	op := patchOp{Op: "add", Path: "members", Value: []member{{Value: userID}}}
 	if !want {
 		op = patchOp{Op: "remove", Path: "members[value eq " + quote(userID) + "]"}

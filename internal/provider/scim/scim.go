@@ -49,9 +49,10 @@ func Registration() provider.Registration {
 type Client struct {
 	// baseURL is the SCIM base URL without a trailing slash.
 	baseURL string
-	// token is the bearer token. It never goes into errors, evidence or logs.
-	token string
-	// secret names the Secret the token came from, for messages a person can act on.
+	// secrets reads the Secret named secretName, which holds the token.
+	secrets    provider.SecretReader
+	secretName string
+	// secret is namespace/name of that Secret, for messages a person can act on.
 	secret string
 	http   *http.Client
 	// timeout bounds each HTTP request.
@@ -61,10 +62,65 @@ type Client struct {
 
 var _ provider.Client = (*Client)(nil)
 
-// New builds a Client for a connection whose spec.provider.scim is set. It reads
-// the bearer token from the Secret once; a rotated token takes effect when the
-// controller builds a new client.
-func New(ctx context.Context, cfg provider.Config) (provider.Client, error) {
+// session is a Client with the bearer token read for one call. The token
+// never goes into errors, evidence or logs.
+type session struct {
+	*Client
+	token string
+}
+
+// session reads the token afresh, so that a rotated token is used at once.
+func (c *Client) session(ctx context.Context) (*session, error) {
+	token, err := readToken(ctx, c.secrets, c.secretName, c.secret)
+	if err != nil {
+		return nil, err
+	}
+	return &session{Client: c, token: token}, nil
+}
+
+// Grant adds the subject's SCIM user to the role's group. A subject the
+// server does not know is a Permanent error.
+func (c *Client) Grant(ctx context.Context, e provider.Entitlement) error {
+	s, err := c.session(ctx)
+	if err != nil {
+		return err
+	}
+	return s.grant(ctx, e)
+}
+
+// Revoke removes the subject's SCIM user from the role's group. A subject the
+// server does not know has nothing to remove.
+func (c *Client) Revoke(ctx context.Context, e provider.Entitlement) error {
+	s, err := c.session(ctx)
+	if err != nil {
+		return err
+	}
+	return s.revoke(ctx, e)
+}
+
+// Check reads the role's group fresh (GET /Groups/{id}) and reports whether
+// the subject's user id is among its members.
+func (c *Client) Check(ctx context.Context, e provider.Entitlement) (provider.Observation, error) {
+	s, err := c.session(ctx)
+	if err != nil {
+		return provider.Observation{}, err
+	}
+	return s.check(ctx, e)
+}
+
+// Health reads the ServiceProviderConfig with the token, which proves that
+// the URL is a SCIM server and that the token is accepted.
+func (c *Client) Health(ctx context.Context) error {
+	s, err := c.session(ctx)
+	if err != nil {
+		return err
+	}
+	return s.health(ctx)
+}
+
+// New builds a Client for a connection whose spec.provider.scim is set. It
+// checks the configuration; the token is read from the Secret by every call.
+func New(_ context.Context, cfg provider.Config) (provider.Client, error) {
 	conn := cfg.Connection
 	if conn == nil || conn.Spec.Provider.SCIM == nil {
 		return nil, provider.Permanentf("connection has no spec.provider.scim")
@@ -82,18 +138,17 @@ func New(ctx context.Context, cfg provider.Config) (provider.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	secret := conn.Namespace + "/" + spec.CredentialsSecretRef.Name
-	token, err := readToken(ctx, cfg.Secrets, spec.CredentialsSecretRef.Name, secret)
-	if err != nil {
-		return nil, err
+	if cfg.Secrets == nil {
+		return nil, provider.Permanentf("no Secret reader configured for the SCIM provider")
 	}
 	return &Client{
-		baseURL: base,
-		token:   token,
-		secret:  secret,
-		http:    &http.Client{Transport: transport},
-		timeout: timeout,
-		retry:   defaultRetryPolicy(),
+		baseURL:    base,
+		secrets:    cfg.Secrets,
+		secretName: spec.CredentialsSecretRef.Name,
+		secret:     conn.Namespace + "/" + spec.CredentialsSecretRef.Name,
+		http:       &http.Client{Transport: transport},
+		timeout:    timeout,
+		retry:      defaultRetryPolicy(),
 	}, nil
 }
 
@@ -150,9 +205,6 @@ func newTransport(caBundle string) (*http.Transport, error) {
 // later, so that error is transient; a Secret without a token is a
 // configuration error.
 func readToken(ctx context.Context, secrets provider.SecretReader, name, display string) (string, error) {
-	if secrets == nil {
-		return "", provider.Permanentf("no Secret reader configured for the SCIM provider")
-	}
 	data, err := secrets(ctx, name)
 	if err != nil {
 		return "", fmt.Errorf("read SCIM credentials Secret %s: %w", display, err)

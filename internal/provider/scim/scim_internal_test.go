@@ -215,8 +215,12 @@ func TestPatchMemberDialects(t *testing.T) {
 			admin := scimtest.NewAdmin(base, testToken)
 			alice := admin.CreateUser(t, "alice")
 			g := admin.CreateGroup(t, "billing-admins", alice)
-			c, _ := newTestClient(t, base, "")
+			cl, _ := newTestClient(t, base, "")
 			ctx := context.Background()
+			c, err := cl.session(ctx)
+			if err != nil {
+				t.Fatalf("session: %v", err)
+			}
 			if err := c.patchMember(ctx, g, alice, true); err != nil {
 				t.Fatalf("add of a member already there: %v", err)
 			}
@@ -229,7 +233,7 @@ func TestPatchMemberDialects(t *testing.T) {
 			if err := c.patchMember(ctx, g, alice, false); err != nil {
 				t.Fatalf("remove of a member already gone: %v", err)
 			}
-			err := c.patchMember(ctx, "no-such-group", alice, true)
+			err = c.patchMember(ctx, "no-such-group", alice, true)
 			if err == nil || !provider.IsPermanent(err) || !strings.Contains(err.Error(), "404") {
 				t.Fatalf("add to a missing group = %v, want a Permanent 404", err)
 			}
@@ -249,20 +253,12 @@ func TestNewRejectsBadConfiguration(t *testing.T) {
 		{"URL with user info", func(s *accessv1alpha1.SCIMProvider) { s.URL = "https://u:pw@scim.example.com" }, true, "user info"},
 		{"bad timeout", func(s *accessv1alpha1.SCIMProvider) { s.Timeout = "-1s" }, true, "timeout"},
 		{"CA bundle without a certificate", func(s *accessv1alpha1.SCIMProvider) { s.CABundle = "not pem" }, true, "caBundle"},
-		{"Secret without a token", func(s *accessv1alpha1.SCIMProvider) { s.CredentialsSecretRef.Name = "empty" }, true, `payments/empty has no key "token"`},
-		{"Secret that can't be read", func(s *accessv1alpha1.SCIMProvider) { s.CredentialsSecretRef.Name = "missing" }, false, "payments/missing"},
-	}
-	secrets := func(ctx context.Context, name string) (map[string][]byte, error) {
-		if name == "empty" {
-			return map[string][]byte{"password": []byte("x")}, nil
-		}
-		return tokenSecret(ctx, name)
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			spec := good
 			tc.edit(&spec)
-			_, err := New(context.Background(), provider.Config{Connection: testConnection(spec), Secrets: secrets})
+			_, err := New(context.Background(), provider.Config{Connection: testConnection(spec), Secrets: tokenSecret})
 			if err == nil {
 				t.Fatal("New accepted the configuration")
 			}
@@ -274,13 +270,60 @@ func TestNewRejectsBadConfiguration(t *testing.T) {
 			}
 		})
 	}
-	pc, err := New(context.Background(), provider.Config{Connection: testConnection(good), Secrets: secrets})
+	pc, err := New(context.Background(), provider.Config{Connection: testConnection(good), Secrets: tokenSecret})
 	if err != nil {
 		t.Fatalf("New with a good configuration: %v", err)
 	}
 	c := pc.(*Client)
-	if c.baseURL != "https://scim.example.com/scim/v2" || c.timeout != DefaultTimeout || c.token != testToken {
-		t.Errorf("client = base %q timeout %s token trimmed %v", c.baseURL, c.timeout, c.token == testToken)
+	if c.baseURL != "https://scim.example.com/scim/v2" || c.timeout != DefaultTimeout {
+		t.Errorf("client = base %q timeout %s, want the URL without its trailing slash and %s", c.baseURL, c.timeout, DefaultTimeout)
+	}
+	s, err := c.session(context.Background())
+	if err != nil || s.token != testToken {
+		t.Errorf("session token trimmed of its newline = %v (err %v)", s != nil && s.token == testToken, err)
+	}
+}
+
+// TestTokenSecret: the token is read from the Secret by every call, so a
+// rotated token works at once, and a Secret without one is a clear error.
+func TestTokenSecret(t *testing.T) {
+	base := scimtest.StartElimity(t, testToken)
+	current := map[string][]byte{"token": []byte("old-token")}
+	reader := func(_ context.Context, name string) (map[string][]byte, error) {
+		switch name {
+		case "creds":
+			return current, nil
+		case "empty":
+			return map[string][]byte{"password": []byte("x")}, nil
+		}
+		return nil, errors.New("secrets \"" + name + "\" not found")
+	}
+	client := func(secret string) provider.Client {
+		c, err := New(context.Background(), provider.Config{
+			Connection: testConnection(accessv1alpha1.SCIMProvider{URL: base, CredentialsSecretRef: accessv1alpha1.LocalSecretReference{Name: secret}}),
+			Secrets:    reader,
+		})
+		if err != nil {
+			t.Fatalf("New: %v", err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	c := client("creds")
+	if err := c.Health(context.Background()); err == nil || !strings.Contains(err.Error(), "401") || strings.Contains(err.Error(), "old-token") {
+		t.Fatalf("Health with the old token = %v, want a 401 that does not show the token", err)
+	}
+	current = map[string][]byte{"token": []byte(testToken)}
+	if err := c.Health(context.Background()); err != nil {
+		t.Fatalf("Health after the token was rotated in the Secret: %v", err)
+	}
+	err := client("empty").Health(context.Background())
+	if err == nil || !provider.IsPermanent(err) || !strings.Contains(err.Error(), `payments/empty has no key "token"`) {
+		t.Errorf("Health with a Secret without a token = %v, want a Permanent error naming the Secret and key", err)
+	}
+	err = client("missing").Health(context.Background())
+	if err == nil || provider.IsPermanent(err) || !strings.Contains(err.Error(), "payments/missing") {
+		t.Errorf("Health with a missing Secret = %v, want a transient error naming the Secret", err)
 	}
 }
 
