@@ -123,6 +123,9 @@ type GrantAttempt struct {
 	// Evidence is what the pre-grant check read.
 	// +optional
 	Evidence string `json:"evidence,omitempty"`
+	// Role is the connection's role as it was when the grant began. Revocation
+	// removes what was granted, even if the connection's role changes meanwhile.
+	Role Role `json:"role"`
 }
 
 // Revocation is how access ended and how its removal was verified.

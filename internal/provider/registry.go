@@ -82,3 +82,17 @@ func KindOf(spec accessv1alpha1.ProviderSpec) string {
 	}
 	return ""
 }
+
+// CredentialsSecretName is the Secret the connection's provider reads its
+// credentials from, or "" if it needs none.
+func CredentialsSecretName(spec accessv1alpha1.ProviderSpec) string {
+	switch {
+	case spec.SCIM != nil:
+		return spec.SCIM.CredentialsSecretRef.Name
+	case spec.LDAP != nil:
+		return spec.LDAP.CredentialsSecretRef.Name
+	case spec.Postgres != nil:
+		return spec.Postgres.CredentialsSecretRef.Name
+	}
+	return ""
+}

@@ -1,0 +1,132 @@
+// Command elevator is the Elevator manager: the ElevationRequest and
+// SaaSConnection controllers and the admission webhooks.
+package main
+
+import (
+	"crypto/tls"
+	"flag"
+	"os"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
+	"github.com/elevator-dev/elevator/internal/audit"
+	"github.com/elevator-dev/elevator/internal/controller"
+	"github.com/elevator-dev/elevator/internal/metrics"
+	"github.com/elevator-dev/elevator/internal/provider"
+	"github.com/elevator-dev/elevator/internal/provider/kubernetes"
+)
+
+var scheme = runtime.NewScheme()
+
+func init() {
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(accessv1alpha1.AddToScheme(scheme))
+}
+
+type options struct {
+	metricsAddr     string
+	probeAddr       string
+	leaderElect     bool
+	maxDuration     time.Duration
+	webhookCertPath string
+	enableWebhooks  bool
+	workers         int
+	qps             float64
+	burst           int
+}
+
+func parseFlags() (options, zap.Options) {
+	var o options
+	flag.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Address the metrics endpoint binds to; 0 disables it.")
+	flag.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address the health probes bind to.")
+	flag.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader, so only one replica acts at a time.")
+	flag.DurationVar(&o.maxDuration, "max-duration", 8*time.Hour, "Global cap on any elevation's duration; 0 means none.")
+	flag.StringVar(&o.webhookCertPath, "webhook-cert-path", "", "Directory with the webhook serving certificate (tls.crt, tls.key).")
+	flag.BoolVar(&o.enableWebhooks, "enable-webhooks", true, "Serve the admission webhooks.")
+	flag.IntVar(&o.workers, "workers", 8, "Concurrent ElevationRequest reconciles.")
+	flag.Float64Var(&o.qps, "kube-api-qps", 50, "Queries per second to the API server.")
+	flag.IntVar(&o.burst, "kube-api-burst", 100, "Burst of queries to the API server.")
+	zapOpts := zap.Options{Development: false}
+	zapOpts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	return o, zapOpts
+}
+
+func main() {
+	o, zapOpts := parseFlags()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	log := ctrl.Log.WithName("setup")
+
+	cfg := ctrl.GetConfigOrDie()
+	cfg.QPS, cfg.Burst = float32(o.qps), o.burst
+	disableHTTP2 := func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: o.metricsAddr},
+		HealthProbeBindAddress: o.probeAddr,
+		LeaderElection:         o.leaderElect,
+		LeaderElectionID:       "elevator.access.elevator.dev",
+		WebhookServer:          webhook.NewServer(webhook.Options{CertDir: o.webhookCertPath, TLSOpts: []func(*tls.Config){disableHTTP2}}),
+	})
+	if err != nil {
+		log.Error(err, "create manager")
+		os.Exit(1)
+	}
+	if err := setup(mgr, o); err != nil {
+		log.Error(err, "set up controllers")
+		os.Exit(1)
+	}
+	log.Info("starting manager", "maxDuration", o.maxDuration.String(), "webhooks", o.enableWebhooks)
+	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+		log.Error(err, "run manager")
+		os.Exit(1)
+	}
+}
+
+func setup(mgr ctrl.Manager, o options) error {
+	registry := Providers(mgr)
+	if err := (&controller.ElevationRequestReconciler{
+		Client:                  mgr.GetClient(),
+		APIReader:               mgr.GetAPIReader(),
+		Providers:               registry,
+		Recorder:                mgr.GetEventRecorder("elevator"),
+		Clock:                   clock.RealClock{},
+		Audit:                   audit.New(ctrl.Log),
+		Metrics:                 metrics.NewTracker(),
+		MaxDuration:             o.maxDuration,
+		MaxConcurrentReconciles: o.workers,
+	}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	if err := (&controller.SaaSConnectionReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Providers: registry,
+	}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	if err := setupWebhooks(mgr, o); err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	return mgr.AddReadyzCheck("readyz", healthz.Ping)
+}
+
+// Providers is every provider this operator can talk to.
+func Providers(mgr ctrl.Manager) *provider.Registry {
+	return provider.NewRegistry(
+		kubernetes.Registration(mgr.GetClient(), mgr.GetAPIReader()),
+	)
+}

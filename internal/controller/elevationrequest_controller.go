@@ -1,0 +1,158 @@
+// Package controller holds Elevator's reconcilers: the ElevationRequest lifecycle
+// (approve → grant → expire → revoke → verify) and the SaaSConnection health
+// check. Neither knows any provider: they talk to downstream systems only through
+// the provider.Registry.
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
+	"github.com/elevator-dev/elevator/internal/audit"
+	"github.com/elevator-dev/elevator/internal/metrics"
+	"github.com/elevator-dev/elevator/internal/provider"
+)
+
+// Revocation is the security boundary, so its retries back off only to this cap.
+const (
+	retryBaseDelay = 200 * time.Millisecond
+	retryMaxDelay  = 30 * time.Second
+)
+
+// ElevationRequestReconciler drives an ElevationRequest through its lifecycle.
+type ElevationRequestReconciler struct {
+	Client client.Client
+	// APIReader reads from the API server, bypassing the cache: the request is
+	// re-read before anything is granted, so a stale cache can never re-grant.
+	APIReader   client.Reader
+	Providers   *provider.Registry
+	Recorder    events.EventRecorder
+	Clock       clock.PassiveClock
+	Audit       audit.Logger
+	Metrics     *metrics.Tracker
+	MaxDuration time.Duration
+	// MaxConcurrentReconciles is the number of workers; 0 means the default.
+	MaxConcurrentReconciles int
+}
+
+// +kubebuilder:rbac:groups=access.elevator.dev,resources=elevationrequests,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=access.elevator.dev,resources=elevationrequests/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=access.elevator.dev,resources=elevationrequests/finalizers,verbs=update
+// +kubebuilder:rbac:groups=access.elevator.dev,resources=saasconnections,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+
+// Reconcile fetches the request, keeps its finalizer, runs one step of the
+// lifecycle and writes the status back.
+func (r *ElevationRequestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	er := &accessv1alpha1.ElevationRequest{}
+	if err := r.Client.Get(ctx, req.NamespacedName, er); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Metrics.Forget(req.NamespacedName)
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if er.DeletionTimestamp.IsZero() && !er.Status.Phase.IsTerminal() && !controllerutil.ContainsFinalizer(er, accessv1alpha1.Finalizer) {
+		return ctrl.Result{}, r.addFinalizer(ctx, er)
+	}
+
+	before := er.DeepCopy()
+	syncRecords(er)
+	result, stepErr := r.step(ctx, er)
+
+	if !equality.Semantic.DeepEqual(before.Status, er.Status) {
+		er.Status.ObservedGeneration = er.Generation
+		if err := r.Client.Status().Patch(ctx, er, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+			if apierrors.IsConflict(err) {
+				// A newer version exists; its own event brings us back.
+				return ctrl.Result{}, nil
+			}
+			return ctrl.Result{}, fmt.Errorf("patch status of %s: %w", req.NamespacedName, err)
+		}
+	}
+	r.Metrics.Observe(req.NamespacedName, er.Status.Phase, isOverdue(er, r.Clock.Now()))
+
+	if !er.DeletionTimestamp.IsZero() && !holdsAccess(er) && stepErr == nil {
+		return ctrl.Result{}, r.removeFinalizer(ctx, er)
+	}
+	return result, stepErr
+}
+
+func (r *ElevationRequestReconciler) addFinalizer(ctx context.Context, er *accessv1alpha1.ElevationRequest) error {
+	patch := client.MergeFromWithOptions(er.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	controllerutil.AddFinalizer(er, accessv1alpha1.Finalizer)
+	if err := r.Client.Patch(ctx, er, patch); err != nil && !apierrors.IsConflict(err) {
+		return fmt.Errorf("add finalizer to %s/%s: %w", er.Namespace, er.Name, err)
+	}
+	return nil
+}
+
+func (r *ElevationRequestReconciler) removeFinalizer(ctx context.Context, er *accessv1alpha1.ElevationRequest) error {
+	if !controllerutil.ContainsFinalizer(er, accessv1alpha1.Finalizer) {
+		return nil
+	}
+	patch := client.MergeFromWithOptions(er.DeepCopy(), client.MergeFromWithOptimisticLock{})
+	controllerutil.RemoveFinalizer(er, accessv1alpha1.Finalizer)
+	if err := r.Client.Patch(ctx, er, patch); err != nil && !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("remove finalizer from %s/%s: %w", er.Namespace, er.Name, err)
+	}
+	return nil
+}
+
+// SetupWithManager registers the controller, the index it finds overlapping
+// requests with, and the watch that wakes a request whose revocation waits for
+// another request holding the same entitlement.
+func (r *ElevationRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &accessv1alpha1.ElevationRequest{}, entitlementIndex,
+		func(obj client.Object) []string {
+			return []string{entitlementKey(obj.(*accessv1alpha1.ElevationRequest))}
+		}); err != nil {
+		return fmt.Errorf("index ElevationRequests by entitlement: %w", err)
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&accessv1alpha1.ElevationRequest{}).
+		Watches(&accessv1alpha1.ElevationRequest{}, handler.EnqueueRequestsFromMapFunc(r.waitingOnSameEntitlement)).
+		WithOptions(controller.Options{
+			MaxConcurrentReconciles: r.MaxConcurrentReconciles,
+			RateLimiter:             workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](retryBaseDelay, retryMaxDelay),
+		}).
+		Named("elevationrequest").
+		Complete(r)
+}
+
+// waitingOnSameEntitlement maps a change of one request to the other requests for
+// the same entitlement whose revocation waits on it.
+func (r *ElevationRequestReconciler) waitingOnSameEntitlement(ctx context.Context, obj client.Object) []reconcile.Request {
+	er, ok := obj.(*accessv1alpha1.ElevationRequest)
+	if !ok || er.Status.Phase == accessv1alpha1.PhasePending {
+		return nil
+	}
+	var list accessv1alpha1.ElevationRequestList
+	if err := r.Client.List(ctx, &list, client.InNamespace(er.Namespace), client.MatchingFields{entitlementIndex: entitlementKey(er)}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "list requests for the same entitlement")
+		return nil
+	}
+	var out []reconcile.Request
+	for i := range list.Items {
+		other := &list.Items[i]
+		if other.Name != er.Name && other.Status.Phase == accessv1alpha1.PhaseRevoking {
+			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: other.Namespace, Name: other.Name}})
+		}
+	}
+	return out
+}

@@ -1,0 +1,462 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
+	"github.com/elevator-dev/elevator/internal/provider"
+	"github.com/elevator-dev/elevator/internal/provider/kubernetes"
+)
+
+const (
+	clusterRoleName = "elevator-test-pod-reader"
+	subject         = "alice@example.com"
+	approver        = "bob@example.com"
+	eventually      = 30 * time.Second
+	poll            = 100 * time.Millisecond
+)
+
+var _ = Describe("ElevationRequest lifecycle with the kubernetes provider", func() {
+	var (
+		ctx context.Context
+		ns  string
+		op  *operator
+	)
+
+	BeforeEach(func() {
+		ctx = context.Background()
+		ns = createNamespace(ctx)
+		ensureClusterRole(ctx)
+		createConnection(ctx, ns, "1h", "1h")
+	})
+
+	AfterEach(func() {
+		if op != nil {
+			op.stop()
+			op = nil
+		}
+	})
+
+	It("grants on approval, revokes at expiry and verifies the access gone", func() {
+		op = startOperator(operatorOptions{})
+		er := createRequest(ctx, ns, "expire", "edit", "3s")
+		waitPhase(ctx, er, accessv1alpha1.PhasePending)
+		Expect(bindingNames(ctx, ns)).To(BeEmpty())
+		Expect(canGetPods(ctx, ns)).To(BeFalse(), "no access before approval")
+
+		approveAsAdmin(ctx, er, approver)
+		got := waitPhase(ctx, er, accessv1alpha1.PhaseActive)
+		Expect(got.Status.Approvals).To(ConsistOf(HaveField("User", approver)))
+		Expect(bindingNames(ctx, ns)).To(ConsistOf(kubernetes.BindingName(key(er))))
+		Expect(canGetPods(ctx, ns)).To(BeTrue(), "SubjectAccessReview allows the subject while Active")
+		Expect(got.Status.ExpiresAt.Sub(got.Status.GrantedAt.Time)).To(Equal(3 * time.Second))
+		Expect(meta.IsStatusConditionTrue(got.Status.Conditions, accessv1alpha1.ConditionGranted)).To(BeTrue())
+
+		got = waitPhase(ctx, er, accessv1alpha1.PhaseRevoked)
+		Expect(bindingNames(ctx, ns)).To(BeEmpty())
+		Expect(canGetPods(ctx, ns)).To(BeFalse(), "SubjectAccessReview denies the subject after revocation")
+		rev := got.Status.Revocation
+		Expect(rev.Reason).To(Equal(accessv1alpha1.RevocationExpired))
+		Expect(rev.VerifiedAt.Time).NotTo(BeTemporally("<", got.Status.ExpiresAt.Time))
+		Expect(rev.Method).To(ContainSubstring("GET of the request's bindings"))
+		Expect(rev.Detail).To(ContainSubstring("absent: RoleBinding " + ns + "/"))
+		Expect(rev.Detail).To(ContainSubstring("denied"))
+		Expect(meta.IsStatusConditionTrue(got.Status.Conditions, accessv1alpha1.ConditionRevocationVerified)).To(BeTrue())
+		lag := rev.VerifiedAt.Sub(got.Status.ExpiresAt.Time)
+		AddReportEntry("expiry to verified revocation", lag.String())
+		GinkgoWriter.Printf("expiry -> verified revocation lag: %s\n", lag)
+		Eventually(func() []string { return eventReasons(ctx, er) }, eventually, poll).Should(ContainElements("Requested", "Approved", "Granted", "Revoking", "Verified"))
+	})
+
+	It("auto-approves a role that needs no approvals", func() {
+		op = startOperator(operatorOptions{})
+		er := createRequest(ctx, ns, "auto", "auto", "1h")
+		got := waitPhase(ctx, er, accessv1alpha1.PhaseActive)
+		Expect(got.Status.Approvals).To(BeEmpty())
+		Expect(meta.FindStatusCondition(got.Status.Conditions, accessv1alpha1.ConditionApproved).Message).To(Equal("the role needs no approval"))
+	})
+
+	It("does not count approvals by the subject or the requester", func() {
+		op = startOperator(operatorOptions{})
+		er := createRequest(ctx, ns, "self", "edit", "1h")
+		waitPhase(ctx, er, accessv1alpha1.PhasePending)
+		setAnnotation(ctx, er, accessv1alpha1.AnnotationRequestedBy, "carol@example.com")
+		approveAsAdmin(ctx, er, subject, "carol@example.com")
+		Consistently(func() accessv1alpha1.Phase { return get(ctx, er).Status.Phase }, 2*time.Second, poll).Should(Equal(accessv1alpha1.PhasePending))
+		Expect(get(ctx, er).Status.Message).To(Equal("waiting for approval: 0 of 1 approvals"))
+		Expect(bindingNames(ctx, ns)).To(BeEmpty())
+	})
+
+	It("ends access early on a revoke request", func() {
+		op = startOperator(operatorOptions{})
+		er := createRequest(ctx, ns, "early", "edit", "1h")
+		approveAsAdmin(ctx, er, approver)
+		waitPhase(ctx, er, accessv1alpha1.PhaseActive)
+		setRecord(ctx, er, accessv1alpha1.AnnotationRevocation, accessv1alpha1.RevokeRecord{User: subject, At: metav1.Now(), Reason: "done"})
+		got := waitPhase(ctx, er, accessv1alpha1.PhaseRevoked)
+		Expect(got.Status.Revocation.Reason).To(Equal(accessv1alpha1.RevocationEarly))
+		Expect(got.Status.Revocation.RequestedBy).To(Equal(subject))
+		Expect(got.Status.RevokedAt.Time).To(BeTemporally("<", got.Status.ExpiresAt.Time))
+		Expect(bindingNames(ctx, ns)).To(BeEmpty())
+		Expect(canGetPods(ctx, ns)).To(BeFalse())
+	})
+
+	It("revokes and verifies before letting a deleted Active request go", func() {
+		op = startOperator(operatorOptions{})
+		er := createRequest(ctx, ns, "delete", "edit", "1h")
+		approveAsAdmin(ctx, er, approver)
+		waitPhase(ctx, er, accessv1alpha1.PhaseActive)
+		Expect(canGetPods(ctx, ns)).To(BeTrue())
+		Expect(k8sClient.Delete(ctx, er)).To(Succeed())
+		Eventually(func() bool {
+			return apierrors.IsNotFound(k8sClient.Get(ctx, key(er), &accessv1alpha1.ElevationRequest{}))
+		}, eventually, poll).Should(BeTrue())
+		Expect(bindingNames(ctx, ns)).To(BeEmpty())
+		Expect(canGetPods(ctx, ns)).To(BeFalse())
+		Expect(eventReasons(ctx, er)).To(ContainElement("Verified"))
+	})
+
+	It("expires a request not approved within the pending timeout", func() {
+		createConnectionNamed(ctx, ns, "slow", "1h", "2s")
+		op = startOperator(operatorOptions{})
+		er := newRequest(ns, "timeout", "edit", "1h")
+		er.Spec.Connection = "slow"
+		Expect(k8sClient.Create(ctx, er)).To(Succeed())
+		got := waitPhase(ctx, er, accessv1alpha1.PhaseExpired)
+		Expect(got.Status.Message).To(Equal("not approved within the pending timeout of 2s"))
+		Expect(got.Status.GrantedAt).To(BeNil())
+		Expect(bindingNames(ctx, ns)).To(BeEmpty())
+	})
+
+	It("ends a denied request Denied and never grants it, even if approved later", func() {
+		op = startOperator(operatorOptions{})
+		er := createRequest(ctx, ns, "deny", "edit", "1h")
+		waitPhase(ctx, er, accessv1alpha1.PhasePending)
+		setRecord(ctx, er, accessv1alpha1.AnnotationDenial, accessv1alpha1.DenialRecord{User: approver, At: metav1.Now(), Reason: "not during the freeze"})
+		got := waitPhase(ctx, er, accessv1alpha1.PhaseDenied)
+		Expect(got.Status.Denial.User).To(Equal(approver))
+		Expect(got.Status.Message).To(Equal("denied by bob@example.com: not during the freeze"))
+		approveAsAdmin(ctx, er, "dave@example.com")
+		Consistently(func() accessv1alpha1.Phase { return get(ctx, er).Status.Phase }, 2*time.Second, poll).Should(Equal(accessv1alpha1.PhaseDenied))
+		Expect(bindingNames(ctx, ns)).To(BeEmpty())
+	})
+
+	It("refuses to grant past the operator's --max-duration, even with no webhook", func() {
+		op = startOperator(operatorOptions{maxDuration: 30 * time.Minute})
+		er := createRequest(ctx, ns, "global-cap", "edit", "20m")
+		approveAsAdmin(ctx, er, approver)
+		got := waitPhase(ctx, er, accessv1alpha1.PhaseFailed)
+		Expect(got.Status.Message).To(Equal("refused to grant: spec.connection: the connection's maxDuration 1h0m0s exceeds the operator's --max-duration 30m0s"))
+		Expect(got.Status.Grant).To(BeNil())
+		Expect(bindingNames(ctx, ns)).To(BeEmpty())
+	})
+
+	It("refuses to grant past the role's maxDuration, even with no webhook", func() {
+		op = startOperator(operatorOptions{})
+		er := createRequest(ctx, ns, "role-cap", "short", "20m")
+		approveAsAdmin(ctx, er, approver)
+		got := waitPhase(ctx, er, accessv1alpha1.PhaseFailed)
+		Expect(got.Status.Message).To(Equal(`refused to grant: spec.duration: 20m0s exceeds the maxDuration 10m0s of role "short"`))
+		Expect(bindingNames(ctx, ns)).To(BeEmpty())
+	})
+
+	It("keeps access while an overlapping request still holds it", func() {
+		op = startOperator(operatorOptions{})
+		first := createRequest(ctx, ns, "first", "edit", "3s")
+		second := createRequest(ctx, ns, "second", "edit", "8s")
+		approveAsAdmin(ctx, first, approver)
+		approveAsAdmin(ctx, second, approver)
+		waitPhase(ctx, first, accessv1alpha1.PhaseActive)
+		waitPhase(ctx, second, accessv1alpha1.PhaseActive)
+		waitPhase(ctx, first, accessv1alpha1.PhaseRevoked)
+		Expect(get(ctx, second).Status.Phase).To(Equal(accessv1alpha1.PhaseActive))
+		Expect(canGetPods(ctx, ns)).To(BeTrue(), "the second request still grants access")
+		Expect(get(ctx, first).Status.Revocation.Detail).To(ContainSubstring("allowed"), "the evidence reports access from the other binding")
+		waitPhase(ctx, second, accessv1alpha1.PhaseRevoked)
+		Expect(canGetPods(ctx, ns)).To(BeFalse())
+		Expect(bindingNames(ctx, ns)).To(BeEmpty())
+	})
+
+	It("keeps retrying a blocked revocation, overdue, and converges when unblocked", func() {
+		op = startOperator(operatorOptions{})
+		er := createRequest(ctx, ns, "blocked", "edit", "3s")
+		approveAsAdmin(ctx, er, approver)
+		waitPhase(ctx, er, accessv1alpha1.PhaseActive)
+		binding := &rbacv1.RoleBinding{}
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: kubernetes.BindingName(key(er))}, binding)).To(Succeed())
+		binding.Finalizers = append(binding.Finalizers, "test.elevator.dev/block")
+		Expect(k8sClient.Update(ctx, binding)).To(Succeed())
+
+		Eventually(func(g Gomega) {
+			got := get(ctx, er)
+			g.Expect(got.Status.Phase).To(Equal(accessv1alpha1.PhaseRevoking))
+			cond := meta.FindStatusCondition(got.Status.Conditions, accessv1alpha1.ConditionRevocationVerified)
+			g.Expect(cond).NotTo(BeNil())
+			g.Expect(cond.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(cond.Reason).To(Equal(reasonStillPresent))
+			g.Expect(cond.Message).To(ContainSubstring("held by finalizers test.elevator.dev/block"))
+			g.Expect(got.Status.Revocation.Attempts).To(BeNumerically(">=", 2))
+		}, eventually, poll).Should(Succeed())
+		Expect(get(ctx, er).Status.Revocation.VerifiedAt).To(BeNil(), "nothing is marked revoked that was not verified")
+		Expect(op.tracker.Overdue()).To(Equal(1))
+		Eventually(func() []string { return warningReasons(ctx, er) }, eventually, poll).Should(ContainElement(reasonStillPresent))
+
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(binding), binding)).To(Succeed())
+		binding.Finalizers = nil
+		Expect(k8sClient.Update(ctx, binding)).To(Succeed())
+		got := waitPhase(ctx, er, accessv1alpha1.PhaseRevoked)
+		Expect(meta.IsStatusConditionTrue(got.Status.Conditions, accessv1alpha1.ConditionRevocationVerified)).To(BeTrue())
+		Expect(op.tracker.Overdue()).To(Equal(0))
+		Expect(canGetPods(ctx, ns)).To(BeFalse())
+	})
+
+	It("converges with no leaked binding after a crash between grant and status write", func() {
+		var grants atomic.Int32
+		op = startOperator(operatorOptions{wrap: func(c provider.Client) provider.Client {
+			return crashAfterGrant{Client: c, grants: &grants}
+		}})
+		er := createRequest(ctx, ns, "crash", "edit", "3s")
+		approveAsAdmin(ctx, er, approver)
+		Eventually(grants.Load, eventually, poll).Should(BeNumerically(">=", 1))
+		Expect(bindingNames(ctx, ns)).To(HaveLen(1), "the provider granted")
+		got := get(ctx, er)
+		Expect(got.Status.Phase).To(Equal(accessv1alpha1.PhaseApproved), "the status write never happened")
+		Expect(got.Status.Grant).NotTo(BeNil(), "the intent to grant was recorded before the grant")
+		op.stop()
+
+		op = startOperator(operatorOptions{})
+		waitPhase(ctx, er, accessv1alpha1.PhaseActive)
+		Expect(bindingNames(ctx, ns)).To(HaveLen(1))
+		waitPhase(ctx, er, accessv1alpha1.PhaseRevoked)
+		Expect(bindingNames(ctx, ns)).To(BeEmpty())
+	})
+
+	It("converges when the operator is down across approval and expiry", func() {
+		op = startOperator(operatorOptions{})
+		er := createRequest(ctx, ns, "restart", "edit", "3s")
+		waitPhase(ctx, er, accessv1alpha1.PhasePending)
+		op.stop()
+
+		approveAsAdmin(ctx, er, approver)
+		op = startOperator(operatorOptions{})
+		waitPhase(ctx, er, accessv1alpha1.PhaseActive)
+		op.stop()
+
+		expires := get(ctx, er).Status.ExpiresAt.Time
+		time.Sleep(time.Until(expires) + time.Second)
+		Expect(canGetPods(ctx, ns)).To(BeTrue(), "with the operator down, nothing has revoked yet")
+		restarted := time.Now()
+		op = startOperator(operatorOptions{})
+		got := waitPhase(ctx, er, accessv1alpha1.PhaseRevoked)
+		Expect(got.Status.Revocation.VerifiedAt.Time).To(BeTemporally("<", restarted.Add(10*time.Second)))
+		Expect(bindingNames(ctx, ns)).To(BeEmpty())
+		Expect(canGetPods(ctx, ns)).To(BeFalse())
+	})
+
+	It("converges when the operator restarts while a revocation is blocked", func() {
+		op = startOperator(operatorOptions{})
+		er := createRequest(ctx, ns, "restart-revoking", "edit", "2s")
+		approveAsAdmin(ctx, er, approver)
+		waitPhase(ctx, er, accessv1alpha1.PhaseActive)
+		binding := &rbacv1.RoleBinding{}
+		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: kubernetes.BindingName(key(er))}, binding)).To(Succeed())
+		binding.Finalizers = []string{"test.elevator.dev/block"}
+		Expect(k8sClient.Update(ctx, binding)).To(Succeed())
+		waitPhase(ctx, er, accessv1alpha1.PhaseRevoking)
+		op.stop()
+
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(binding), binding)).To(Succeed())
+		binding.Finalizers = nil
+		Expect(k8sClient.Update(ctx, binding)).To(Succeed())
+		op = startOperator(operatorOptions{})
+		got := waitPhase(ctx, er, accessv1alpha1.PhaseRevoked)
+		Expect(got.Status.Revocation.Attempts).To(BeNumerically(">=", 1))
+		Expect(canGetPods(ctx, ns)).To(BeFalse())
+	})
+})
+
+// crashAfterGrant grants, then panics before the controller can write status:
+// a crash between the provider call and the status write.
+type crashAfterGrant struct {
+	provider.Client
+	grants *atomic.Int32
+}
+
+func (c crashAfterGrant) Grant(ctx context.Context, e provider.Entitlement) error {
+	if err := c.Client.Grant(ctx, e); err != nil {
+		return err
+	}
+	c.grants.Add(1)
+	panic("test: operator crashed after granting")
+}
+
+func key(er *accessv1alpha1.ElevationRequest) types.NamespacedName {
+	return types.NamespacedName{Namespace: er.Namespace, Name: er.Name}
+}
+
+var nsCounter atomic.Int32
+
+func createNamespace(ctx context.Context) string {
+	name := fmt.Sprintf("lifecycle-%d-%d", GinkgoParallelProcess(), nsCounter.Add(1))
+	Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})).To(Succeed())
+	return name
+}
+
+func ensureClusterRole(ctx context.Context) {
+	cr := &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: clusterRoleName},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list"}}},
+	}
+	if err := k8sClient.Create(ctx, cr); err != nil && !apierrors.IsAlreadyExists(err) {
+		Expect(err).NotTo(HaveOccurred())
+	}
+}
+
+func createConnection(ctx context.Context, ns, maxDuration, pendingTimeout string) {
+	createConnectionNamed(ctx, ns, "cluster", maxDuration, pendingTimeout)
+}
+
+func createConnectionNamed(ctx context.Context, ns, name, maxDuration, pendingTimeout string) {
+	role := func(name string, approvals int32, maxDur string) accessv1alpha1.Role {
+		return accessv1alpha1.Role{
+			Name: name, RequiredApprovals: ptr.To(approvals), MaxDuration: maxDur,
+			Kubernetes: &accessv1alpha1.KubernetesRole{ClusterRole: clusterRoleName, Namespaces: []string{ns}},
+		}
+	}
+	conn := &accessv1alpha1.SaaSConnection{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: accessv1alpha1.SaaSConnectionSpec{
+			Provider:       accessv1alpha1.ProviderSpec{Kubernetes: &accessv1alpha1.KubernetesProvider{}},
+			MaxDuration:    maxDuration,
+			PendingTimeout: pendingTimeout,
+			Roles:          []accessv1alpha1.Role{role("edit", 1, ""), role("auto", 0, ""), role("short", 1, "10m")},
+		},
+	}
+	Expect(k8sClient.Create(ctx, conn)).To(Succeed())
+}
+
+func newRequest(ns, name, role, duration string) *accessv1alpha1.ElevationRequest {
+	return &accessv1alpha1.ElevationRequest{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: accessv1alpha1.ElevationRequestSpec{
+			Subject: subject, Connection: "cluster", Role: role, Duration: duration,
+			Justification: "INC-4711: roll back the billing config",
+		},
+	}
+}
+
+func createRequest(ctx context.Context, ns, name, role, duration string) *accessv1alpha1.ElevationRequest {
+	er := newRequest(ns, name, role, duration)
+	Expect(k8sClient.Create(ctx, er)).To(Succeed())
+	return er
+}
+
+func get(ctx context.Context, er *accessv1alpha1.ElevationRequest) *accessv1alpha1.ElevationRequest {
+	got := &accessv1alpha1.ElevationRequest{}
+	Expect(k8sClient.Get(ctx, key(er), got)).To(Succeed())
+	return got
+}
+
+func waitPhase(ctx context.Context, er *accessv1alpha1.ElevationRequest, phase accessv1alpha1.Phase) *accessv1alpha1.ElevationRequest {
+	var got *accessv1alpha1.ElevationRequest
+	EventuallyWithOffset(1, func() accessv1alpha1.Phase {
+		got = get(ctx, er)
+		return got.Status.Phase
+	}, eventually, poll).Should(Equal(phase), func() string { return fmt.Sprintf("status: %+v", got.Status) })
+	return got
+}
+
+func setAnnotation(ctx context.Context, er *accessv1alpha1.ElevationRequest, name, value string) {
+	Eventually(func() error {
+		cur := get(ctx, er)
+		if cur.Annotations == nil {
+			cur.Annotations = map[string]string{}
+		}
+		cur.Annotations[name] = value
+		return k8sClient.Update(ctx, cur)
+	}, eventually, poll).Should(Succeed())
+}
+
+// setRecord writes a record annotation as the admission webhook would; this
+// suite runs without the webhook, as the admin.
+func setRecord(ctx context.Context, er *accessv1alpha1.ElevationRequest, name string, record any) {
+	data, err := json.Marshal(record)
+	Expect(err).NotTo(HaveOccurred())
+	setAnnotation(ctx, er, name, string(data))
+}
+
+func approveAsAdmin(ctx context.Context, er *accessv1alpha1.ElevationRequest, users ...string) {
+	var approvals []accessv1alpha1.ApprovalRecord
+	for _, u := range users {
+		approvals = append(approvals, accessv1alpha1.ApprovalRecord{User: u, At: metav1.Now(), Comment: "ok"})
+	}
+	setRecord(ctx, er, accessv1alpha1.AnnotationApprovals, approvals)
+}
+
+func bindingNames(ctx context.Context, ns string) []string {
+	var list rbacv1.RoleBindingList
+	Expect(k8sClient.List(ctx, &list, client.InNamespace(ns), client.MatchingLabels{accessv1alpha1.LabelManagedBy: accessv1alpha1.ManagedByValue})).To(Succeed())
+	names := make([]string, 0, len(list.Items))
+	for _, b := range list.Items {
+		names = append(names, b.Name)
+	}
+	return names
+}
+
+// canGetPods asks the real authorizer whether the subject may get pods in ns.
+func canGetPods(ctx context.Context, ns string) bool {
+	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+		User:               subject,
+		ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: ns, Verb: "get", Resource: "pods"},
+	}}
+	Expect(k8sClient.Create(ctx, sar)).To(Succeed())
+	return sar.Status.Allowed
+}
+
+func eventsFor(ctx context.Context, er *accessv1alpha1.ElevationRequest) []eventsv1.Event {
+	var list eventsv1.EventList
+	Expect(k8sClient.List(ctx, &list, client.InNamespace(er.Namespace))).To(Succeed())
+	var out []eventsv1.Event
+	for _, e := range list.Items {
+		if e.Regarding.Name == er.Name && e.Regarding.Kind == "ElevationRequest" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func eventReasons(ctx context.Context, er *accessv1alpha1.ElevationRequest) []string {
+	var out []string
+	for _, e := range eventsFor(ctx, er) {
+		out = append(out, e.Reason)
+	}
+	return out
+}
+
+func warningReasons(ctx context.Context, er *accessv1alpha1.ElevationRequest) []string {
+	var out []string
+	for _, e := range eventsFor(ctx, er) {
+		if strings.EqualFold(e.Type, corev1.EventTypeWarning) {
+			out = append(out, e.Reason)
+		}
+	}
+	return out
+}

@@ -1,0 +1,341 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
+	"github.com/elevator-dev/elevator/internal/audit"
+	"github.com/elevator-dev/elevator/internal/policy"
+	"github.com/elevator-dev/elevator/internal/provider"
+)
+
+// Condition and event reasons.
+const (
+	reasonPending            = "AwaitingApproval"
+	reasonApproved           = "Approved"
+	reasonDenied             = "Denied"
+	reasonPendingTimeout     = "PendingTimeout"
+	reasonConnectionNotFound = "ConnectionNotFound"
+	reasonPolicyViolation    = "PolicyViolation"
+	reasonGrantStarted       = "GrantStarted"
+	reasonGranted            = "Granted"
+	reasonGrantFailed        = "GrantFailed"
+	reasonStandingAccess     = "StandingAccess"
+	reasonRevoking           = "Revoking"
+	reasonRetained           = "RetainedByOtherRequest"
+	reasonRevokeFailed       = "RevokeFailed"
+	reasonVerifyFailed       = "VerificationFailed"
+	reasonStillPresent       = "StillPresent"
+	reasonVerified           = "Verified"
+	reasonNotGranted         = "NeverGranted"
+)
+
+// pollWhileBlocked is how often a request re-checks something it waits on that
+// sends no event (a connection that does not exist yet).
+const pollWhileBlocked = 30 * time.Second
+
+// step runs one step of the lifecycle for the request's phase. It changes
+// er.Status in memory; Reconcile writes it.
+func (r *ElevationRequestReconciler) step(ctx context.Context, er *accessv1alpha1.ElevationRequest) (ctrl.Result, error) {
+	now := r.Clock.Now()
+	switch er.Status.Phase {
+	case "":
+		r.start(er)
+		return ctrl.Result{}, nil
+	case accessv1alpha1.PhasePending:
+		return r.reconcilePending(ctx, er, now)
+	case accessv1alpha1.PhaseApproved:
+		return r.reconcileApproved(ctx, er, now)
+	case accessv1alpha1.PhaseActive:
+		return r.reconcileActive(ctx, er, now)
+	case accessv1alpha1.PhaseRevoking:
+		return r.reconcileRevoking(ctx, er, now)
+	}
+	return ctrl.Result{}, nil
+}
+
+func (r *ElevationRequestReconciler) start(er *accessv1alpha1.ElevationRequest) {
+	er.Status.Phase = accessv1alpha1.PhasePending
+	er.Status.Message = "waiting for approval"
+	setCondition(er, accessv1alpha1.ConditionApproved, metav1.ConditionFalse, reasonPending, "waiting for approval")
+	setCondition(er, accessv1alpha1.ConditionReady, metav1.ConditionFalse, reasonPending, "waiting for approval")
+	r.event(er, corev1.EventTypeNormal, "Requested", "Request", "%s asked for role %s of %s for %s: %s",
+		er.Spec.Subject, er.Spec.Role, er.Spec.Connection, er.Spec.Duration, er.Spec.Justification)
+	r.Audit.Record(audit.ActionRequest, er, er.Status.RequestedBy, "justification", er.Spec.Justification, "ticket", er.Spec.Ticket, "duration", er.Spec.Duration)
+}
+
+func (r *ElevationRequestReconciler) reconcilePending(ctx context.Context, er *accessv1alpha1.ElevationRequest, now time.Time) (ctrl.Result, error) {
+	if !er.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	if d := er.Status.Denial; d != nil {
+		r.finishNeverGranted(er, accessv1alpha1.PhaseDenied, reasonDenied, fmt.Sprintf("denied by %s: %s", d.User, d.Reason))
+		r.Audit.Record(audit.ActionDeny, er, d.User, "reason", d.Reason)
+		return ctrl.Result{}, nil
+	}
+	conn, err := r.connection(ctx, er)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	timeout := pendingTimeout(conn)
+	if deadline := er.CreationTimestamp.Add(timeout); !now.Before(deadline) {
+		r.finishNeverGranted(er, accessv1alpha1.PhaseExpired, reasonPendingTimeout, fmt.Sprintf("not approved within the pending timeout of %s", timeout))
+		r.Audit.Record(audit.ActionExpire, er, "")
+		return ctrl.Result{}, nil
+	}
+	retry := ctrl.Result{RequeueAfter: min(er.CreationTimestamp.Add(timeout).Sub(now), pollWhileBlocked)}
+	if conn == nil {
+		setCondition(er, accessv1alpha1.ConditionReady, metav1.ConditionFalse, reasonConnectionNotFound,
+			fmt.Sprintf("SaaSConnection %q not found in namespace %s", er.Spec.Connection, er.Namespace))
+		return retry, nil
+	}
+	role, err := policy.FindRole(conn, er.Spec.Role)
+	if err != nil {
+		setCondition(er, accessv1alpha1.ConditionReady, metav1.ConditionFalse, reasonPolicyViolation, err.Error())
+		return retry, nil
+	}
+	approvals, required := countedApprovals(er), policy.RequiredApprovals(role)
+	if len(approvals) < required {
+		msg := fmt.Sprintf("%d of %d approvals", len(approvals), required)
+		er.Status.Message = "waiting for approval: " + msg
+		setCondition(er, accessv1alpha1.ConditionApproved, metav1.ConditionFalse, reasonPending, msg)
+		return ctrl.Result{RequeueAfter: er.CreationTimestamp.Add(timeout).Sub(now)}, nil
+	}
+	r.approve(er, approvals, required)
+	return r.reconcileApproved(ctx, er, now)
+}
+
+func (r *ElevationRequestReconciler) approve(er *accessv1alpha1.ElevationRequest, approvals []accessv1alpha1.ApprovalRecord, required int) {
+	er.Status.Phase = accessv1alpha1.PhaseApproved
+	msg := fmt.Sprintf("approved by %d of %d required approvers", len(approvals), required)
+	if required == 0 {
+		msg = "the role needs no approval"
+	}
+	er.Status.Message = msg
+	setCondition(er, accessv1alpha1.ConditionApproved, metav1.ConditionTrue, reasonApproved, msg)
+	r.event(er, corev1.EventTypeNormal, reasonApproved, "Approve", "%s", msg)
+	for _, a := range approvals {
+		r.Audit.Record(audit.ActionApprove, er, a.User, "comment", a.Comment, "at", a.At.UTC().Format(time.RFC3339))
+	}
+}
+
+// reconcileApproved grants in two steps: first the intent to grant is recorded
+// (with whether the entitlement was already there), then, once that record is
+// safely stored, the provider is called and the grant read back.
+func (r *ElevationRequestReconciler) reconcileApproved(ctx context.Context, er *accessv1alpha1.ElevationRequest, now time.Time) (ctrl.Result, error) {
+	if !er.DeletionTimestamp.IsZero() {
+		if er.Status.Grant == nil {
+			return ctrl.Result{}, nil
+		}
+		r.beginRevocation(er, accessv1alpha1.RevocationDeleted, "", now)
+		return r.reconcileRevoking(ctx, er, now)
+	}
+	conn, err := r.connection(ctx, er)
+	if err != nil || conn == nil {
+		return ctrl.Result{RequeueAfter: pollWhileBlocked}, err
+	}
+	if er.Status.Grant == nil {
+		role, err := policy.Check(er, conn, r.MaxDuration)
+		if err != nil {
+			r.finishNeverGranted(er, accessv1alpha1.PhaseFailed, reasonPolicyViolation, "refused to grant: "+err.Error())
+			r.Audit.Record(audit.ActionFail, er, "", "reason", err.Error())
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, r.recordGrantIntent(ctx, er, conn, role, now)
+	}
+	return r.grant(ctx, er, conn, now)
+}
+
+// recordGrantIntent checks the target before granting and records the intent.
+func (r *ElevationRequestReconciler) recordGrantIntent(ctx context.Context, er *accessv1alpha1.ElevationRequest, conn *accessv1alpha1.SaaSConnection, role *accessv1alpha1.Role, now time.Time) error {
+	if err := r.ensureFresh(ctx, er); err != nil {
+		return err
+	}
+	target, reg, err := r.connect(ctx, conn)
+	if err != nil {
+		return err
+	}
+	defer closeQuietly(target)
+	obs, err := target.Check(ctx, entitlement(er, *role))
+	if err != nil {
+		return fmt.Errorf("check before grant: %w", err)
+	}
+	preexisting := false
+	if obs.Present && reg.Shared {
+		holders, err := r.otherHolders(ctx, er)
+		if err != nil {
+			return err
+		}
+		preexisting = len(holders) == 0
+	}
+	er.Status.Grant = &accessv1alpha1.GrantAttempt{StartedAt: metav1.NewTime(now), Preexisting: preexisting, Evidence: obs.Evidence, Role: *role}
+	setCondition(er, accessv1alpha1.ConditionGranted, metav1.ConditionFalse, reasonGrantStarted, "granting")
+	return nil
+}
+
+func (r *ElevationRequestReconciler) grant(ctx context.Context, er *accessv1alpha1.ElevationRequest, conn *accessv1alpha1.SaaSConnection, now time.Time) (ctrl.Result, error) {
+	duration, err := policy.ParseDuration("spec.duration", er.Spec.Duration)
+	if err != nil {
+		r.beginRevocation(er, accessv1alpha1.RevocationGrantUndo, "", now)
+		return r.reconcileRevoking(ctx, er, now)
+	}
+	if err := r.ensureFresh(ctx, er); err != nil {
+		return ctrl.Result{}, err
+	}
+	target, _, err := r.connect(ctx, conn)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	defer closeQuietly(target)
+	ent := entitlement(er, er.Status.Grant.Role)
+	if !er.Status.Grant.Preexisting {
+		if err := target.Grant(ctx, ent); err != nil {
+			return r.grantFailed(ctx, er, err, now)
+		}
+	}
+	obs, err := target.Check(ctx, ent)
+	if err != nil {
+		return ctrl.Result{}, fmt.Errorf("verify grant: %w", err)
+	}
+	if !obs.Present {
+		return ctrl.Result{}, fmt.Errorf("granted, but a fresh read does not show it yet: %s", obs.Evidence)
+	}
+	r.activate(er, now, duration, obs)
+	return ctrl.Result{RequeueAfter: duration}, nil
+}
+
+func (r *ElevationRequestReconciler) grantFailed(ctx context.Context, er *accessv1alpha1.ElevationRequest, err error, now time.Time) (ctrl.Result, error) {
+	if !provider.IsPermanent(err) {
+		setCondition(er, accessv1alpha1.ConditionGranted, metav1.ConditionFalse, reasonGrantFailed, "will retry: "+err.Error())
+		return ctrl.Result{}, fmt.Errorf("grant: %w", err)
+	}
+	er.Status.Message = "grant failed: " + err.Error()
+	setCondition(er, accessv1alpha1.ConditionGranted, metav1.ConditionFalse, reasonGrantFailed, err.Error())
+	r.event(er, corev1.EventTypeWarning, reasonGrantFailed, "Grant", "grant failed, undoing anything partly granted: %v", err)
+	r.beginRevocation(er, accessv1alpha1.RevocationGrantUndo, "", now)
+	return r.reconcileRevoking(ctx, er, now)
+}
+
+func (r *ElevationRequestReconciler) activate(er *accessv1alpha1.ElevationRequest, now time.Time, duration time.Duration, obs provider.Observation) {
+	er.Status.Phase = accessv1alpha1.PhaseActive
+	er.Status.GrantedAt = timePtr(now)
+	er.Status.ExpiresAt = timePtr(now.Add(duration))
+	msg := fmt.Sprintf("access granted until %s", er.Status.ExpiresAt.UTC().Format(time.RFC3339))
+	if er.Status.Grant.Preexisting {
+		msg += "; the subject already had this access before the request (standing access), so Elevator will not remove it"
+	}
+	er.Status.Message = msg
+	setCondition(er, accessv1alpha1.ConditionGranted, metav1.ConditionTrue, reasonGranted, msg+"; verified: "+obs.Evidence)
+	setCondition(er, accessv1alpha1.ConditionReady, metav1.ConditionTrue, reasonGranted, msg)
+	r.event(er, corev1.EventTypeNormal, reasonGranted, "Grant", "%s", msg)
+	r.Audit.Record(audit.ActionGrant, er, "", "verificationMethod", obs.Method, "evidence", obs.Evidence, "preexisting", er.Status.Grant.Preexisting)
+	observeApprovalToGrant(er, now)
+}
+
+func (r *ElevationRequestReconciler) reconcileActive(ctx context.Context, er *accessv1alpha1.ElevationRequest, now time.Time) (ctrl.Result, error) {
+	switch rev := revokeRequest(er); {
+	case !er.DeletionTimestamp.IsZero():
+		r.beginRevocation(er, accessv1alpha1.RevocationDeleted, "", now)
+	case rev != nil:
+		r.beginRevocation(er, accessv1alpha1.RevocationEarly, rev.User, now)
+	case er.Status.ExpiresAt == nil || !now.Before(er.Status.ExpiresAt.Time):
+		r.beginRevocation(er, accessv1alpha1.RevocationExpired, "", now)
+	default:
+		return ctrl.Result{RequeueAfter: er.Status.ExpiresAt.Sub(now)}, nil
+	}
+	return r.reconcileRevoking(ctx, er, now)
+}
+
+func (r *ElevationRequestReconciler) finishNeverGranted(er *accessv1alpha1.ElevationRequest, phase accessv1alpha1.Phase, reason, msg string) {
+	er.Status.Phase = phase
+	er.Status.Message = msg
+	if phase == accessv1alpha1.PhaseDenied {
+		setCondition(er, accessv1alpha1.ConditionApproved, metav1.ConditionFalse, reason, msg)
+	}
+	setCondition(er, accessv1alpha1.ConditionGranted, metav1.ConditionFalse, reasonNotGranted, msg)
+	setCondition(er, accessv1alpha1.ConditionReady, metav1.ConditionFalse, reason, msg)
+	eventType := corev1.EventTypeNormal
+	if phase == accessv1alpha1.PhaseFailed {
+		eventType = corev1.EventTypeWarning
+	}
+	r.event(er, eventType, reason, string(phase), "%s", msg)
+}
+
+// connection reads the request's SaaSConnection; nil when it does not exist.
+func (r *ElevationRequestReconciler) connection(ctx context.Context, er *accessv1alpha1.ElevationRequest) (*accessv1alpha1.SaaSConnection, error) {
+	conn := &accessv1alpha1.SaaSConnection{}
+	err := r.Client.Get(ctx, types.NamespacedName{Namespace: er.Namespace, Name: er.Spec.Connection}, conn)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read SaaSConnection %q: %w", er.Spec.Connection, err)
+	}
+	return conn, nil
+}
+
+func (r *ElevationRequestReconciler) connect(ctx context.Context, conn *accessv1alpha1.SaaSConnection) (provider.Client, provider.Registration, error) {
+	return r.Providers.Connect(ctx, provider.Config{Connection: conn, Secrets: SecretReader(r.APIReader, conn.Namespace)})
+}
+
+// ensureFresh fails when the cache is behind the API server, so that nothing is
+// granted on a stale view of the request (a request already revoked, say).
+func (r *ElevationRequestReconciler) ensureFresh(ctx context.Context, er *accessv1alpha1.ElevationRequest) error {
+	fresh := &accessv1alpha1.ElevationRequest{}
+	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: er.Namespace, Name: er.Name}, fresh); err != nil {
+		return fmt.Errorf("re-read request before granting: %w", err)
+	}
+	if fresh.ResourceVersion != er.ResourceVersion {
+		return fmt.Errorf("request changed since it was read (resourceVersion %s, now %s); retrying", er.ResourceVersion, fresh.ResourceVersion)
+	}
+	return nil
+}
+
+// otherHolders lists the other requests that hold the same entitlement.
+func (r *ElevationRequestReconciler) otherHolders(ctx context.Context, er *accessv1alpha1.ElevationRequest) ([]*accessv1alpha1.ElevationRequest, error) {
+	var list accessv1alpha1.ElevationRequestList
+	if err := r.Client.List(ctx, &list, client.InNamespace(er.Namespace), client.MatchingFields{entitlementIndex: entitlementKey(er)}); err != nil {
+		return nil, fmt.Errorf("list requests for the same entitlement: %w", err)
+	}
+	var out []*accessv1alpha1.ElevationRequest
+	for i := range list.Items {
+		other := &list.Items[i]
+		if other.UID != er.UID && holdsForOthers(other) {
+			out = append(out, other)
+		}
+	}
+	return out, nil
+}
+
+func (r *ElevationRequestReconciler) event(er *accessv1alpha1.ElevationRequest, eventType, reason, action, note string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(er, nil, eventType, reason, action, note, args...)
+	}
+}
+
+func entitlement(er *accessv1alpha1.ElevationRequest, role accessv1alpha1.Role) provider.Entitlement {
+	return provider.Entitlement{Subject: er.Spec.Subject, Role: role, Holder: types.NamespacedName{Namespace: er.Namespace, Name: er.Name}}
+}
+
+func pendingTimeout(conn *accessv1alpha1.SaaSConnection) time.Duration {
+	value := accessv1alpha1.DefaultPendingTimeout
+	if conn != nil && conn.Spec.PendingTimeout != "" {
+		value = conn.Spec.PendingTimeout
+	}
+	d, err := time.ParseDuration(value)
+	if err != nil || d <= 0 {
+		d, _ = time.ParseDuration(accessv1alpha1.DefaultPendingTimeout)
+	}
+	return d
+}
+
+func closeQuietly(c provider.Client) { _ = c.Close() }

@@ -1,0 +1,171 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
+	"github.com/elevator-dev/elevator/internal/audit"
+	"github.com/elevator-dev/elevator/internal/metrics"
+	"github.com/elevator-dev/elevator/internal/provider"
+)
+
+// retainedRecheck is how often a request whose entitlement another request still
+// holds looks again, in case it missed that request's event.
+const retainedRecheck = time.Minute
+
+// beginRevocation moves the request to Revoking. Revoking never ends until a
+// fresh read of the target shows the entitlement gone.
+func (r *ElevationRequestReconciler) beginRevocation(er *accessv1alpha1.ElevationRequest, reason, user string, now time.Time) {
+	er.Status.Phase = accessv1alpha1.PhaseRevoking
+	er.Status.Revocation = &accessv1alpha1.Revocation{Reason: reason, RequestedBy: user, StartedAt: timePtr(now)}
+	msg := "revoking: " + reason
+	if user != "" {
+		msg += " by " + user
+	}
+	er.Status.Message = msg
+	setCondition(er, accessv1alpha1.ConditionReady, metav1.ConditionFalse, reasonRevoking, msg)
+	r.event(er, corev1.EventTypeNormal, reasonRevoking, "Revoke", "%s", msg)
+	r.Audit.Record(audit.ActionRevoke, er, user, "reason", reason)
+}
+
+func (r *ElevationRequestReconciler) reconcileRevoking(ctx context.Context, er *accessv1alpha1.ElevationRequest, now time.Time) (ctrl.Result, error) {
+	if er.Status.Grant == nil {
+		// Nothing was ever granted: nothing to remove.
+		r.finishRevocation(er, now, provider.Observation{Method: "none", Evidence: "the grant never started"})
+		return ctrl.Result{}, nil
+	}
+	if er.Status.Grant.Preexisting {
+		r.leaveStandingAccess(er, now)
+		return ctrl.Result{}, nil
+	}
+	conn, err := r.connection(ctx, er)
+	if err == nil && conn == nil {
+		err = fmt.Errorf("SaaSConnection %q not found in namespace %s: cannot reach the target to revoke", er.Spec.Connection, er.Namespace)
+	}
+	if err != nil {
+		return r.revocationFailed(er, "", reasonRevokeFailed, err)
+	}
+	target, reg, err := r.connect(ctx, conn)
+	if err != nil {
+		return r.revocationFailed(er, provider.KindOf(conn.Spec.Provider), reasonRevokeFailed, err)
+	}
+	defer closeQuietly(target)
+	if reg.Shared {
+		if result, retained, err := r.retainForOthers(ctx, er); retained || err != nil {
+			return result, err
+		}
+	}
+	ent := entitlement(er, er.Status.Grant.Role)
+	if err := target.Revoke(ctx, ent); err != nil {
+		return r.revocationFailed(er, reg.Kind, reasonRevokeFailed, fmt.Errorf("revoke: %w", err))
+	}
+	obs, err := target.Check(ctx, ent)
+	if err != nil {
+		return r.revocationFailed(er, reg.Kind, reasonVerifyFailed, fmt.Errorf("verify revocation: %w", err))
+	}
+	if obs.Present {
+		return r.revocationFailed(er, reg.Kind, reasonStillPresent, fmt.Errorf("revoked, but a fresh read still shows the access: %s", obs.Evidence))
+	}
+	r.finishRevocation(er, r.Clock.Now(), obs)
+	return ctrl.Result{}, nil
+}
+
+// retainForOthers leaves a shared entitlement in place while another request
+// still holds it; the last holder to end removes it.
+func (r *ElevationRequestReconciler) retainForOthers(ctx context.Context, er *accessv1alpha1.ElevationRequest) (ctrl.Result, bool, error) {
+	holders, err := r.otherHolders(ctx, er)
+	if err != nil {
+		res, err := r.revocationFailed(er, "", reasonRevokeFailed, err)
+		return res, false, err
+	}
+	if len(holders) == 0 {
+		er.Status.Revocation.RetainedBy = ""
+		return ctrl.Result{}, false, nil
+	}
+	holder := holders[0]
+	er.Status.Revocation.RetainedBy = holder.Namespace + "/" + holder.Name
+	msg := fmt.Sprintf("retained by %s, which holds the same entitlement; it is removed and verified when the last holder ends", er.Status.Revocation.RetainedBy)
+	er.Status.Message = msg
+	if setRevocationCondition(er, metav1.ConditionFalse, reasonRetained, msg) {
+		r.event(er, corev1.EventTypeNormal, reasonRetained, "Revoke", "%s", msg)
+	}
+	wait := retainedRecheck
+	if holder.Status.ExpiresAt != nil {
+		wait = min(wait, max(time.Until(holder.Status.ExpiresAt.Time), time.Second))
+	}
+	return ctrl.Result{RequeueAfter: wait}, true, nil
+}
+
+// revocationFailed records a failed attempt and returns the error, so the queue
+// retries with backoff, forever.
+func (r *ElevationRequestReconciler) revocationFailed(er *accessv1alpha1.ElevationRequest, kind, reason string, err error) (ctrl.Result, error) {
+	er.Status.Revocation.Attempts++
+	er.Status.Message = "revocation not verified, retrying: " + err.Error()
+	setRevocationCondition(er, metav1.ConditionFalse, reason, err.Error())
+	r.event(er, corev1.EventTypeWarning, reason, "Revoke", "attempt %d: %v", er.Status.Revocation.Attempts, err)
+	metrics.RevocationFailed(kind, reason)
+	return ctrl.Result{}, err
+}
+
+// finishRevocation records the verified removal.
+func (r *ElevationRequestReconciler) finishRevocation(er *accessv1alpha1.ElevationRequest, now time.Time, obs provider.Observation) {
+	rev := er.Status.Revocation
+	rev.VerifiedAt = timePtr(now)
+	rev.Method = obs.Method
+	rev.Detail = obs.Evidence
+	rev.RetainedBy = ""
+	er.Status.RevokedAt = timePtr(now)
+	er.Status.Phase = accessv1alpha1.PhaseRevoked
+	if rev.Reason == accessv1alpha1.RevocationGrantUndo {
+		er.Status.Phase = accessv1alpha1.PhaseFailed
+	}
+	msg := fmt.Sprintf("access removed (%s) and verified gone at %s", rev.Reason, now.UTC().Format(time.RFC3339))
+	er.Status.Message = msg
+	setCondition(er, accessv1alpha1.ConditionRevoked, metav1.ConditionTrue, rev.Reason, msg)
+	setRevocationCondition(er, metav1.ConditionTrue, reasonVerified, obs.Method+": "+obs.Evidence)
+	setCondition(er, accessv1alpha1.ConditionReady, metav1.ConditionFalse, rev.Reason, msg)
+	r.event(er, corev1.EventTypeNormal, reasonVerified, "Verify", "%s; %s", msg, obs.Evidence)
+	r.Audit.Record(audit.ActionVerify, er, rev.RequestedBy, "evidence", obs.Evidence)
+	if rev.Reason == accessv1alpha1.RevocationExpired && er.Status.ExpiresAt != nil {
+		metrics.ExpiryToVerified(now.Sub(er.Status.ExpiresAt.Time).Seconds())
+	}
+}
+
+// leaveStandingAccess ends a request whose entitlement existed before it and
+// that no Elevator request made: Elevator did not grant it and does not remove it.
+func (r *ElevationRequestReconciler) leaveStandingAccess(er *accessv1alpha1.ElevationRequest, now time.Time) {
+	rev := er.Status.Revocation
+	rev.Method = "none: standing access left in place"
+	rev.Detail = "the entitlement existed before this request and was not made by Elevator: " + er.Status.Grant.Evidence
+	er.Status.RevokedAt = timePtr(now)
+	er.Status.Phase = accessv1alpha1.PhaseRevoked
+	msg := "the request ended; the subject's standing access, which predates it, was left in place"
+	er.Status.Message = msg
+	setCondition(er, accessv1alpha1.ConditionRevoked, metav1.ConditionTrue, reasonStandingAccess, msg)
+	setRevocationCondition(er, metav1.ConditionFalse, reasonStandingAccess, msg)
+	setCondition(er, accessv1alpha1.ConditionReady, metav1.ConditionFalse, rev.Reason, msg)
+	r.event(er, corev1.EventTypeNormal, reasonStandingAccess, "Revoke", "%s", msg)
+	r.Audit.Record(audit.ActionVerify, er, rev.RequestedBy, "standingAccess", true)
+}
+
+// setRevocationCondition sets RevocationVerified and reports whether it changed.
+func setRevocationCondition(er *accessv1alpha1.ElevationRequest, status metav1.ConditionStatus, reason, msg string) bool {
+	for _, c := range er.Status.Conditions {
+		if c.Type == accessv1alpha1.ConditionRevocationVerified && c.Status == status && c.Reason == reason && c.Message == msg {
+			return false
+		}
+	}
+	setCondition(er, accessv1alpha1.ConditionRevocationVerified, status, reason, msg)
+	return true
+}
+
+func observeApprovalToGrant(er *accessv1alpha1.ElevationRequest, now time.Time) {
+	approved := lastApprovalTime(er, countedApprovals(er))
+	metrics.ApprovalToGrant(now.Sub(approved).Seconds())
+}

@@ -1,0 +1,122 @@
+package controller
+
+import (
+	"encoding/json"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
+)
+
+const entitlementIndex = "elevator.dev/entitlement"
+
+// entitlementKey identifies what a request holds in the target: requests with the
+// same key hold the same group membership in a shared-entitlement provider.
+func entitlementKey(er *accessv1alpha1.ElevationRequest) string {
+	return er.Spec.Connection + "\x00" + er.Spec.Role + "\x00" + er.Spec.Subject
+}
+
+// syncRecords copies the records the admission webhook keeps in annotations
+// into status. Only the webhook writes those annotations, and only from what the
+// API server authenticated; a record that does not decode is left out.
+func syncRecords(er *accessv1alpha1.ElevationRequest) {
+	ann := er.Annotations
+	if v := ann[accessv1alpha1.AnnotationRequestedBy]; v != "" {
+		er.Status.RequestedBy = v
+	}
+	var approvals []accessv1alpha1.ApprovalRecord
+	if json.Unmarshal([]byte(ann[accessv1alpha1.AnnotationApprovals]), &approvals) == nil && len(approvals) > 0 {
+		er.Status.Approvals = approvals
+	}
+	var denial accessv1alpha1.DenialRecord
+	if json.Unmarshal([]byte(ann[accessv1alpha1.AnnotationDenial]), &denial) == nil && denial.User != "" && er.Status.Denial == nil {
+		er.Status.Denial = &denial
+	}
+}
+
+// revokeRequest is the early revocation a user asked for, if any.
+func revokeRequest(er *accessv1alpha1.ElevationRequest) *accessv1alpha1.RevokeRecord {
+	var rec accessv1alpha1.RevokeRecord
+	if json.Unmarshal([]byte(er.Annotations[accessv1alpha1.AnnotationRevocation]), &rec) != nil || rec.User == "" {
+		return nil
+	}
+	return &rec
+}
+
+// countedApprovals are the approvals that count: one per user, and none by the
+// subject or the requester (the webhook refuses those; this re-checks).
+func countedApprovals(er *accessv1alpha1.ElevationRequest) []accessv1alpha1.ApprovalRecord {
+	seen := map[string]bool{er.Spec.Subject: true}
+	if er.Status.RequestedBy != "" {
+		seen[er.Status.RequestedBy] = true
+	}
+	var out []accessv1alpha1.ApprovalRecord
+	for _, a := range er.Status.Approvals {
+		if a.User == "" || seen[a.User] {
+			continue
+		}
+		seen[a.User] = true
+		out = append(out, a)
+	}
+	return out
+}
+
+// lastApprovalTime is when the request got its deciding approval, or its
+// creation for a role that needs none.
+func lastApprovalTime(er *accessv1alpha1.ElevationRequest, approvals []accessv1alpha1.ApprovalRecord) time.Time {
+	t := er.CreationTimestamp.Time
+	for _, a := range approvals {
+		if a.At.After(t) {
+			t = a.At.Time
+		}
+	}
+	return t
+}
+
+// holdsAccess reports whether the request may have access in the target, so
+// that it must be revoked before it may go.
+func holdsAccess(er *accessv1alpha1.ElevationRequest) bool {
+	switch er.Status.Phase {
+	case accessv1alpha1.PhaseActive, accessv1alpha1.PhaseRevoking:
+		return true
+	case accessv1alpha1.PhaseApproved:
+		return er.Status.Grant != nil
+	}
+	return false
+}
+
+// holdsForOthers reports whether the request holds the entitlement so that
+// another request's revocation must leave it in place.
+func holdsForOthers(er *accessv1alpha1.ElevationRequest) bool {
+	if er.Status.Grant == nil || er.Status.Grant.Preexisting || !er.DeletionTimestamp.IsZero() {
+		return false
+	}
+	return er.Status.Phase == accessv1alpha1.PhaseActive || er.Status.Phase == accessv1alpha1.PhaseApproved
+}
+
+// isOverdue reports whether the request's access should be gone but a revoke or
+// verification has failed. Waiting for another holder is not overdue.
+func isOverdue(er *accessv1alpha1.ElevationRequest, now time.Time) bool {
+	rev := er.Status.Revocation
+	if er.Status.Phase != accessv1alpha1.PhaseRevoking || rev == nil || rev.Attempts == 0 || rev.RetainedBy != "" {
+		return false
+	}
+	return er.Status.ExpiresAt == nil || !now.Before(er.Status.ExpiresAt.Time) || rev.Reason != accessv1alpha1.RevocationExpired
+}
+
+func setCondition(er *accessv1alpha1.ElevationRequest, condType string, status metav1.ConditionStatus, reason, message string) {
+	meta.SetStatusCondition(&er.Status.Conditions, metav1.Condition{
+		Type:               condType,
+		Status:             status,
+		Reason:             reason,
+		Message:            message,
+		ObservedGeneration: er.Generation,
+	})
+}
+
+func timePtr(t time.Time) *metav1.Time {
+	mt := metav1.NewTime(t)
+	return &mt
+}

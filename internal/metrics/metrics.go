@@ -1,0 +1,109 @@
+// Package metrics defines Elevator's Prometheus metrics, registered with
+// controller-runtime's registry so the manager's metrics endpoint serves them.
+package metrics
+
+import (
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/types"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
+)
+
+var (
+	elevations = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "elevator_elevations",
+		Help: "ElevationRequests known to this operator, by phase.",
+	}, []string{"phase"})
+
+	approvalToGrant = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "elevator_approval_to_grant_seconds",
+		Help:    "Time from the approval of a request to its access being granted and verified present.",
+		Buckets: prometheus.ExponentialBuckets(0.01, 2, 16),
+	})
+
+	expiryToVerified = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "elevator_expiry_to_verified_revocation_seconds",
+		Help:    "Time from a request's expiresAt to the fresh read that verified its access gone.",
+		Buckets: prometheus.ExponentialBuckets(0.01, 2, 16),
+	})
+
+	revocationFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "elevator_revocation_failures_total",
+		Help: "Failed revoke or verification attempts, by provider and reason.",
+	}, []string{"provider", "reason"})
+
+	overdue = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "elevator_revocations_overdue",
+		Help: "Requests whose access should have ended but whose revocation is not yet verified, after a failed attempt. Alert when above 0.",
+	})
+)
+
+func init() {
+	crmetrics.Registry.MustRegister(elevations, approvalToGrant, expiryToVerified, revocationFailures, overdue)
+}
+
+// Tracker keeps the per-request state behind the gauges, so that a request
+// counted once is counted in one phase only and forgotten when deleted.
+type Tracker struct {
+	mu      sync.Mutex
+	phases  map[types.NamespacedName]accessv1alpha1.Phase
+	overdue map[types.NamespacedName]bool
+}
+
+// NewTracker returns an empty tracker.
+func NewTracker() *Tracker {
+	return &Tracker{phases: map[types.NamespacedName]accessv1alpha1.Phase{}, overdue: map[types.NamespacedName]bool{}}
+}
+
+// Observe records the request's current phase and whether its revocation is overdue.
+func (t *Tracker) Observe(key types.NamespacedName, phase accessv1alpha1.Phase, isOverdue bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if old, ok := t.phases[key]; ok {
+		elevations.WithLabelValues(string(old)).Dec()
+	}
+	t.phases[key] = phase
+	elevations.WithLabelValues(string(phase)).Inc()
+	t.setOverdue(key, isOverdue)
+}
+
+// Forget removes a deleted request.
+func (t *Tracker) Forget(key types.NamespacedName) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if old, ok := t.phases[key]; ok {
+		elevations.WithLabelValues(string(old)).Dec()
+		delete(t.phases, key)
+	}
+	t.setOverdue(key, false)
+}
+
+func (t *Tracker) setOverdue(key types.NamespacedName, isOverdue bool) {
+	if isOverdue {
+		t.overdue[key] = true
+	} else {
+		delete(t.overdue, key)
+	}
+	overdue.Set(float64(len(t.overdue)))
+}
+
+// Overdue is the number of overdue revocations.
+func (t *Tracker) Overdue() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.overdue)
+}
+
+// ApprovalToGrant observes the approval → verified grant latency.
+func ApprovalToGrant(seconds float64) { approvalToGrant.Observe(seconds) }
+
+// ExpiryToVerified observes the expiry → verified revocation lag.
+func ExpiryToVerified(seconds float64) { expiryToVerified.Observe(seconds) }
+
+// RevocationFailed counts a failed revoke or verification attempt.
+func RevocationFailed(provider, reason string) {
+	revocationFailures.WithLabelValues(provider, reason).Inc()
+}

@@ -1,0 +1,346 @@
+// Package kubernetes is the provider for the cluster the operator runs in. A role
+// is a ClusterRole bound to the subject, as a User, with one RoleBinding in each
+// of the role's namespaces or one ClusterRoleBinding. Every request gets its own
+// bindings, named deterministically after the request so that a retry finds
+// them; Check reads them back with an uncached reader and asks the authorizer, by
+// SubjectAccessReview, whether the subject can still use one permission of the
+// role.
+//
+// The operator's ServiceAccount needs the RBAC verb "bind" on exactly the
+// ClusterRoles it may hand out (Kubernetes refuses to let anyone create a binding
+// to permissions it does not hold itself, unless it may "bind" that role), plus
+// create/delete/get on rolebindings and clusterrolebindings.
+package kubernetes
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
+	"github.com/elevator-dev/elevator/internal/provider"
+)
+
+// The "bind" verb on the ClusterRoles handed out is deliberately not generated
+// here: config/rbac/bind_role.yaml lists them by name, for the platform team to edit.
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings;clusterrolebindings,verbs=get;create;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=get
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+
+// Registration returns the kubernetes provider. writer creates and deletes
+// bindings and SubjectAccessReviews; reader must read from the API server, not a
+// cache, because Check is the proof of revocation.
+func Registration(writer client.Client, reader client.Reader) provider.Registration {
+	return provider.Registration{
+		Kind:   provider.KindKubernetes,
+		Shared: false,
+		New: func(_ context.Context, cfg provider.Config) (provider.Client, error) {
+			return &Client{writer: writer, reader: reader, conn: cfg.Connection}, nil
+		},
+	}
+}
+
+// Client grants ClusterRoles through bindings in the operator's own cluster.
+type Client struct {
+	writer client.Client
+	reader client.Reader
+	conn   *accessv1alpha1.SaaSConnection
+}
+
+var _ provider.Client = (*Client)(nil)
+
+// BindingName is the name of every binding made for the request: a readable
+// prefix of the request's name and a hash of its namespace and name, so that two
+// requests never share a binding and a retry finds its own.
+func BindingName(holder types.NamespacedName) string {
+	sum := sha256.Sum256([]byte(holder.Namespace + "/" + holder.Name))
+	name := holder.Name
+	if len(name) > 40 {
+		name = name[:40]
+	}
+	return strings.TrimRight("elevator-"+name, "-.") + "-" + hex.EncodeToString(sum[:])[:10]
+}
+
+// labels name the request a binding was made for. Label values are limited to 63
+// characters, so a longer name is replaced by its hash; the full name is in the
+// annotations.
+func labels(holder types.NamespacedName) map[string]string {
+	return map[string]string{
+		accessv1alpha1.LabelManagedBy:        accessv1alpha1.ManagedByValue,
+		accessv1alpha1.LabelRequestNamespace: labelValue(holder.Namespace),
+		accessv1alpha1.LabelRequestName:      labelValue(holder.Name),
+	}
+}
+
+func labelValue(s string) string {
+	if len(validation.IsValidLabelValue(s)) == 0 {
+		return s
+	}
+	sum := sha256.Sum256([]byte(s))
+	return "sha256-" + hex.EncodeToString(sum[:])[:40]
+}
+
+func annotations(holder types.NamespacedName) map[string]string {
+	return map[string]string{accessv1alpha1.AnnotationPrefix + "request": holder.String()}
+}
+
+func roleSpec(e provider.Entitlement) (*accessv1alpha1.KubernetesRole, error) {
+	if e.Role.Kubernetes == nil {
+		return nil, provider.Permanentf("role %q has no kubernetes block", e.Role.Name)
+	}
+	return e.Role.Kubernetes, nil
+}
+
+func subjects(subject string) []rbacv1.Subject {
+	return []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: subject}}
+}
+
+// bindings returns the bindings the entitlement consists of.
+func bindings(e provider.Entitlement, role *accessv1alpha1.KubernetesRole) []client.Object {
+	name := BindingName(e.Holder)
+	ref := rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.ClusterRole}
+	meta := func(ns string) metav1.ObjectMeta {
+		return metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels(e.Holder), Annotations: annotations(e.Holder)}
+	}
+	if role.ClusterWide {
+		return []client.Object{&rbacv1.ClusterRoleBinding{ObjectMeta: meta(""), RoleRef: ref, Subjects: subjects(e.Subject)}}
+	}
+	objs := make([]client.Object, 0, len(role.Namespaces))
+	for _, ns := range role.Namespaces {
+		objs = append(objs, &rbacv1.RoleBinding{ObjectMeta: meta(ns), RoleRef: ref, Subjects: subjects(e.Subject)})
+	}
+	return objs
+}
+
+// Grant creates the request's bindings; bindings that already exist are kept
+// when they say the same, and replaced when they do not (a roleRef is immutable).
+func (c *Client) Grant(ctx context.Context, e provider.Entitlement) error {
+	role, err := roleSpec(e)
+	if err != nil {
+		return err
+	}
+	if err := c.ensureClusterRole(ctx, role.ClusterRole); err != nil {
+		return err
+	}
+	for _, obj := range bindings(e, role) {
+		if err := c.ensureBinding(ctx, obj); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Client) ensureClusterRole(ctx context.Context, name string) error {
+	err := c.reader.Get(ctx, client.ObjectKey{Name: name}, &rbacv1.ClusterRole{})
+	if apierrors.IsNotFound(err) {
+		return provider.Permanentf("ClusterRole %q does not exist", name)
+	}
+	if err != nil {
+		return fmt.Errorf("read ClusterRole %q: %w", name, err)
+	}
+	return nil
+}
+
+func (c *Client) ensureBinding(ctx context.Context, want client.Object) error {
+	err := c.writer.Create(ctx, want)
+	if err == nil {
+		return nil
+	}
+	if apierrors.IsForbidden(err) || apierrors.IsInvalid(err) {
+		return provider.Permanent(fmt.Errorf("create %s: %w", describe(want), err))
+	}
+	if !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create %s: %w", describe(want), err)
+	}
+	have := want.DeepCopyObject().(client.Object)
+	if err := c.reader.Get(ctx, client.ObjectKeyFromObject(want), have); err != nil {
+		return fmt.Errorf("read %s: %w", describe(want), err)
+	}
+	if sameBinding(have, want) && have.GetDeletionTimestamp() == nil {
+		return nil
+	}
+	// A binding of that name that says something else, or is on its way out,
+	// is replaced; the next attempt creates ours.
+	if err := client.IgnoreNotFound(c.writer.Delete(ctx, have)); err != nil {
+		return fmt.Errorf("replace %s: %w", describe(want), err)
+	}
+	return fmt.Errorf("%s existed with other content and was deleted; will create it again", describe(want))
+}
+
+func sameBinding(have, want client.Object) bool {
+	switch w := want.(type) {
+	case *rbacv1.RoleBinding:
+		h := have.(*rbacv1.RoleBinding)
+		return h.RoleRef == w.RoleRef && equalSubjects(h.Subjects, w.Subjects)
+	case *rbacv1.ClusterRoleBinding:
+		h := have.(*rbacv1.ClusterRoleBinding)
+		return h.RoleRef == w.RoleRef && equalSubjects(h.Subjects, w.Subjects)
+	}
+	return false
+}
+
+func equalSubjects(a, b []rbacv1.Subject) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Revoke deletes the request's bindings; bindings already gone are fine.
+func (c *Client) Revoke(ctx context.Context, e provider.Entitlement) error {
+	role, err := roleSpec(e)
+	if err != nil {
+		return err
+	}
+	for _, obj := range bindings(e, role) {
+		if err := client.IgnoreNotFound(c.writer.Delete(ctx, obj)); err != nil {
+			return fmt.Errorf("delete %s: %w", describe(obj), err)
+		}
+	}
+	return nil
+}
+
+// Check reads the request's bindings from the API server. The entitlement is
+// present while any of them exists, including one that is being deleted but is
+// held by a finalizer: the authorizer still honours it. The evidence adds a
+// SubjectAccessReview for one permission of the role, which also reveals access
+// the subject has through other, standing bindings (reported, not removed).
+func (c *Client) Check(ctx context.Context, e provider.Entitlement) (provider.Observation, error) {
+	role, err := roleSpec(e)
+	if err != nil {
+		return provider.Observation{}, err
+	}
+	var present, absent []string
+	for _, obj := range bindings(e, role) {
+		err := c.reader.Get(ctx, client.ObjectKeyFromObject(obj), obj)
+		switch {
+		case apierrors.IsNotFound(err):
+			absent = append(absent, describe(obj))
+		case err != nil:
+			return provider.Observation{}, fmt.Errorf("read %s: %w", describe(obj), err)
+		case obj.GetDeletionTimestamp() != nil:
+			present = append(present, describe(obj)+" (deleting, held by finalizers "+strings.Join(obj.GetFinalizers(), ",")+")")
+		default:
+			present = append(present, describe(obj))
+		}
+	}
+	access, err := c.accessReview(ctx, e.Subject, role)
+	if err != nil {
+		return provider.Observation{}, err
+	}
+	return provider.Observation{
+		Present:  len(present) > 0,
+		Method:   "GET of the request's bindings from the API server, and a SubjectAccessReview",
+		Evidence: evidence(present, absent, access),
+	}, nil
+}
+
+func evidence(present, absent []string, access string) string {
+	var parts []string
+	if len(present) > 0 {
+		parts = append(parts, "present: "+strings.Join(present, ", "))
+	}
+	if len(absent) > 0 {
+		parts = append(parts, "absent: "+strings.Join(absent, ", "))
+	}
+	return strings.Join(append(parts, access), "; ")
+}
+
+// accessReview asks the authorizer whether the subject may use the first
+// permission of the ClusterRole, where the role would grant it.
+func (c *Client) accessReview(ctx context.Context, subject string, role *accessv1alpha1.KubernetesRole) (string, error) {
+	attrs, ok, err := c.probe(ctx, role)
+	if err != nil || !ok {
+		return "SubjectAccessReview: skipped, the ClusterRole has no resource rule to probe", err
+	}
+	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{User: subject, ResourceAttributes: attrs}}
+	if err := c.writer.Create(ctx, sar); err != nil {
+		return "", fmt.Errorf("SubjectAccessReview for %q: %w", subject, err)
+	}
+	verdict := "denied"
+	if sar.Status.Allowed {
+		verdict = "allowed"
+	}
+	where := "cluster-wide"
+	if attrs.Namespace != "" {
+		where = "in namespace " + attrs.Namespace
+	}
+	resource := attrs.Resource
+	if attrs.Group != "" {
+		resource += "." + attrs.Group
+	}
+	return fmt.Sprintf("SubjectAccessReview: %s %s %s %s: %s", subject, attrs.Verb, resource, where, verdict), nil
+}
+
+func (c *Client) probe(ctx context.Context, role *accessv1alpha1.KubernetesRole) (*authorizationv1.ResourceAttributes, bool, error) {
+	cr := &rbacv1.ClusterRole{}
+	if err := c.reader.Get(ctx, client.ObjectKey{Name: role.ClusterRole}, cr); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, false, nil
+		}
+		return nil, false, fmt.Errorf("read ClusterRole %q: %w", role.ClusterRole, err)
+	}
+	for _, rule := range cr.Rules {
+		if len(rule.Verbs) == 0 || len(rule.Resources) == 0 || len(rule.ResourceNames) > 0 {
+			continue
+		}
+		attrs := &authorizationv1.ResourceAttributes{Verb: rule.Verbs[0], Resource: rule.Resources[0]}
+		if len(rule.APIGroups) > 0 {
+			attrs.Group = rule.APIGroups[0]
+		}
+		if !role.ClusterWide && len(role.Namespaces) > 0 {
+			attrs.Namespace = role.Namespaces[0]
+		}
+		return attrs, true, nil
+	}
+	return nil, false, nil
+}
+
+// Health checks that every ClusterRole the connection hands out exists.
+func (c *Client) Health(ctx context.Context) error {
+	var missing []string
+	for _, r := range c.conn.Spec.Roles {
+		if r.Kubernetes == nil {
+			continue
+		}
+		err := c.reader.Get(ctx, client.ObjectKey{Name: r.Kubernetes.ClusterRole}, &rbacv1.ClusterRole{})
+		if apierrors.IsNotFound(err) {
+			missing = append(missing, fmt.Sprintf("%s (role %s)", r.Kubernetes.ClusterRole, r.Name))
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read ClusterRole %q: %w", r.Kubernetes.ClusterRole, err)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("ClusterRoles do not exist: %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// Close does nothing: the client shares the manager's connections.
+func (c *Client) Close() error { return nil }
+
+func describe(obj client.Object) string {
+	switch obj.(type) {
+	case *rbacv1.ClusterRoleBinding:
+		return "ClusterRoleBinding " + obj.GetName()
+	default:
+		return "RoleBinding " + obj.GetNamespace() + "/" + obj.GetName()
+	}
+}
