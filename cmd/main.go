@@ -24,6 +24,9 @@ import (
 	"github.com/elevator-dev/elevator/internal/metrics"
 	"github.com/elevator-dev/elevator/internal/provider"
 	"github.com/elevator-dev/elevator/internal/provider/kubernetes"
+	"github.com/elevator-dev/elevator/internal/provider/ldap"
+	"github.com/elevator-dev/elevator/internal/provider/postgres"
+	"github.com/elevator-dev/elevator/internal/provider/scim"
 )
 
 var scheme = runtime.NewScheme()
@@ -128,5 +131,8 @@ func setup(mgr ctrl.Manager, o options) error {
 func Providers(mgr ctrl.Manager) *provider.Registry {
 	return provider.NewRegistry(
 		kubernetes.Registration(mgr.GetClient(), mgr.GetAPIReader()),
+		scim.Registration(),
+		ldap.Registration(),
+		postgres.Registration(),
 	)
 }
