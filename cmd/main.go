@@ -42,6 +42,8 @@ type options struct {
 	leaderElect     bool
 	maxDuration     time.Duration
 	webhookCertPath string
+	webhookHost     string
+	webhookPort     int
 	enableWebhooks  bool
 	workers         int
 	qps             float64
@@ -55,6 +57,8 @@ func parseFlags() (options, zap.Options) {
 	flag.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader, so only one replica acts at a time.")
 	flag.DurationVar(&o.maxDuration, "max-duration", 8*time.Hour, "Global cap on any elevation's duration; 0 means none.")
 	flag.StringVar(&o.webhookCertPath, "webhook-cert-path", "", "Directory with the webhook serving certificate (tls.crt, tls.key).")
+	flag.StringVar(&o.webhookHost, "webhook-host", "", "Address the webhook server binds to; empty means every interface.")
+	flag.IntVar(&o.webhookPort, "webhook-port", 9443, "Port the webhook server listens on.")
 	flag.BoolVar(&o.enableWebhooks, "enable-webhooks", true, "Serve the admission webhooks.")
 	flag.IntVar(&o.workers, "workers", 8, "Concurrent ElevationRequest reconciles.")
 	flag.Float64Var(&o.qps, "kube-api-qps", 50, "Queries per second to the API server.")
@@ -79,7 +83,7 @@ func main() {
 		HealthProbeBindAddress: o.probeAddr,
 		LeaderElection:         o.leaderElect,
 		LeaderElectionID:       "elevator.access.elevator.dev",
-		WebhookServer:          webhook.NewServer(webhook.Options{CertDir: o.webhookCertPath, TLSOpts: []func(*tls.Config){disableHTTP2}}),
+		WebhookServer:          webhook.NewServer(webhook.Options{Host: o.webhookHost, Port: o.webhookPort, CertDir: o.webhookCertPath, TLSOpts: []func(*tls.Config){disableHTTP2}}),
 	})
 	if err != nil {
 		log.Error(err, "create manager")
