@@ -45,6 +45,11 @@ func (c *client) connect(ctx context.Context) (*session, error) {
 	s := &session{conn: conn, stop: context.AfterFunc(ctx, func() { conn.Close() })}
 	if err := c.startTLSAndBind(s.conn, password); err != nil {
 		s.close()
+		if ctx.Err() != nil {
+			// The connection was closed because the caller gave up; say so,
+			// and keep it retryable whatever the closed connection caused.
+			return nil, fmt.Errorf("%s: %w", err.Error(), ctx.Err())
+		}
 		return nil, err
 	}
 	return s, nil

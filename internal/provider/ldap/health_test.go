@@ -107,8 +107,9 @@ func TestContextCancelStopsACall(t *testing.T) {
 	cctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	if err := c.Health(cctx); err == nil {
-		t.Fatal("health of a hung server succeeded")
+	err := c.Health(cctx)
+	if !errors.Is(err, context.DeadlineExceeded) || provider.IsPermanent(err) {
+		t.Fatalf("health of a hung server after the context ended = %v, want a retryable context.DeadlineExceeded", err)
 	}
 	if elapsed := time.Since(start); elapsed > 5*time.Second {
 		t.Fatalf("health took %v after its context ended at 300ms", elapsed)

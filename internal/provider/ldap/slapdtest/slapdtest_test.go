@@ -112,3 +112,11 @@ func contains(values []string, v string) bool {
 	}
 	return false
 }
+
+// A missing program fails with the command that installs it.
+func TestMissingBinaryNamesMakeTestDeps(t *testing.T) {
+	_, err := findBinary("slapd-not-installed-anywhere")
+	if err == nil || !strings.Contains(err.Error(), "make test-deps") {
+		t.Fatalf("findBinary of a missing program = %v, want an error naming make test-deps", err)
+	}
+}
