@@ -61,6 +61,8 @@ type StatusError struct {
 	Detail   string
 	// RetryAfter is the server's Retry-After, zero when it sent none.
 	RetryAfter time.Duration
+	// Hint says what a person can do about it, when we know.
+	Hint string
 }
 
 func (e *StatusError) Error() string {
@@ -74,6 +76,9 @@ func (e *StatusError) Error() string {
 	}
 	if e.RetryAfter > 0 {
 		fmt.Fprintf(&b, "; it asked to retry after %s", e.RetryAfter)
+	}
+	if e.Hint != "" {
+		fmt.Fprintf(&b, ": %s", e.Hint)
 	}
 	return b.String()
 }
@@ -221,6 +226,9 @@ func (c *session) statusError(r request, resp *http.Response, body []byte) *Stat
 		Request:    r.String(),
 		Status:     resp.StatusCode,
 		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
+	}
+	if se.Status == http.StatusUnauthorized || se.Status == http.StatusForbidden {
+		se.Hint = fmt.Sprintf("check the bearer token in key %q of Secret %s", tokenKey, c.secret)
 	}
 	var e scimError
 	if json.Unmarshal(body, &e) == nil {

@@ -96,8 +96,6 @@ func (c *session) health(ctx context.Context) error {
 	err := c.do(ctx, r, &cfg)
 	var se *StatusError
 	switch {
-	case errors.As(err, &se) && (se.Status == http.StatusUnauthorized || se.Status == http.StatusForbidden):
-		return fmt.Errorf("%w: check the bearer token in key %q of Secret %s", err, tokenKey, c.secret)
 	case errors.As(err, &se) && se.Status == http.StatusNotFound:
 		return fmt.Errorf("%w: check that spec.provider.scim.url is the SCIM base URL, the one /Users and /Groups are under", err)
 	case err != nil:

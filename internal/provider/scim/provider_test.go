@@ -328,7 +328,7 @@ var providerCases = []providerCase{
 		_, err := c.Check(ctx(t), ent("alice", byName("billing-admins")))
 		errs = append(errs, err)
 		for _, err := range errs {
-			wantPermanent(t, err, "401")
+			wantPermanent(t, err, "401", namespace+"/"+secretName)
 			if strings.Contains(err.Error(), wrong) || strings.Contains(err.Error(), e.token) {
 				t.Errorf("error shows a token: %v", err)
 			}
