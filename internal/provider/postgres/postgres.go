@@ -62,8 +62,10 @@ func New(_ context.Context, cfg provider.Config) (provider.Client, error) {
 		return nil, err
 	}
 	c := &client{settings: s, secrets: cfg.Secrets}
+	seen := map[string]bool{}
 	for _, r := range cfg.Connection.Spec.Roles {
-		if r.Postgres != nil {
+		if r.Postgres != nil && !seen[r.Postgres.Role] {
+			seen[r.Postgres.Role] = true
 			c.roles = append(c.roles, r.Postgres.Role)
 		}
 	}

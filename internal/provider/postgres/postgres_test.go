@@ -176,7 +176,8 @@ func TestUnknownRole(t *testing.T) {
 func TestNamesPostgresWouldNotStoreAsGiven(t *testing.T) {
 	role := newRole(t, uniq("payments_rw"))
 	c := operatorClient(t)
-	long := strings.Repeat("a", 64) // PostgreSQL would truncate it to 63 bytes
+	long := uniq("long")
+	long += strings.Repeat("a", 64-len(long)) // PostgreSQL would truncate it to 63 bytes
 	newUser(t, long[:63])
 	for _, subject := range []string{long, "public", "none", "nul\x00byte", ""} {
 		e := entitlement(subject, role)

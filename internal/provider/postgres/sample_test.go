@@ -51,7 +51,9 @@ func TestSampleConnection(t *testing.T) {
 		if r.Postgres == nil {
 			t.Fatalf("role %s has no postgres block", r.Name)
 		}
-		newRole(t, r.Postgres.Role)
+		if superCount(t, "SELECT count(*) FROM pg_roles WHERE rolname = $1", r.Postgres.Role) == 0 {
+			newRole(t, r.Postgres.Role)
+		}
 	}
 	p.Host, p.Port, p.Database, p.CABundle = pgtest.Host, int32(srv.Port), testDB, string(srv.CACertPEM)
 	p.CredentialsSecretRef.Name = secretName
