@@ -33,7 +33,7 @@ type SCIMProvider struct {
 	// URL is the SCIM base URL, e.g. https://example.com/scim/v2.
 	// +required
 	// +kubebuilder:validation:MaxLength=2048
-	// +kubebuilder:validation:XValidation:rule="isURL(self) && (url(self).getScheme() == 'https' || url(self).getScheme() == 'http')",message="spec.provider.scim.url must be an http or https URL"
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && (url(self).getScheme() == 'https' || url(self).getScheme() == 'http') && url(self).getHostname() != ''",message="spec.provider.scim.url must be an http or https URL with a host"
 	URL string `json:"url"`
 
 	// CredentialsSecretRef names a Secret with the bearer token under key "token".

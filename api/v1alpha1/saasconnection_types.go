@@ -9,7 +9,7 @@ import (
 const DefaultPendingTimeout = "24h"
 
 // SaaSConnectionSpec is one downstream system and the policy for elevating into it.
-// +kubebuilder:validation:XValidation:rule="self.roles.all(r, !has(r.maxDuration) || duration(r.maxDuration) <= duration(self.maxDuration))",message="a role's maxDuration (spec.roles[].maxDuration) must not exceed the connection's spec.maxDuration",reason=FieldValueInvalid,fieldPath=".roles"
+// +kubebuilder:validation:XValidation:rule="self.roles.all(r, !has(r.maxDuration) || !r.maxDuration.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || !self.maxDuration.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') || duration(r.maxDuration) <= duration(self.maxDuration))",message="a role's maxDuration (spec.roles[].maxDuration) must not exceed the connection's spec.maxDuration",reason=FieldValueInvalid,fieldPath=".roles"
 // +kubebuilder:validation:XValidation:rule="self.roles.all(r, has(r.kubernetes) == has(self.provider.kubernetes) && has(r.scim) == has(self.provider.scim) && has(r.ldap) == has(self.provider.ldap) && has(r.postgres) == has(self.provider.postgres))",message="every role in spec.roles must describe itself for the connection's provider: set the role block (kubernetes, scim, ldap or postgres) that matches spec.provider, and no other",reason=FieldValueInvalid,fieldPath=".roles"
 type SaaSConnectionSpec struct {
 	// Provider is the downstream system. Exactly one of its fields is set.
