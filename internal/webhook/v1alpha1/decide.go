@@ -1,0 +1,151 @@
+package v1alpha1
+
+import (
+	"context"
+	"fmt"
+	"unicode/utf8"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
+)
+
+// Trigger is one trigger annotation set by the user of an admission request.
+type Trigger struct {
+	Key   string // accessv1alpha1.AnnotationApprove, AnnotationDeny or AnnotationRevoke
+	Value string // the comment or the reason
+}
+
+// Authorizer answers whether a user may approve or deny requests for a connection.
+type Authorizer interface {
+	MayApprove(ctx context.Context, user authenticationv1.UserInfo, namespace, connection string) (bool, error)
+}
+
+// Decision is the outcome of applying a trigger to the stored records.
+type Decision struct {
+	Records Records
+	// NoOp is true when the trigger repeats what the same user already did: it is
+	// consumed without changing anything (so a GitOps tool re-applying its own
+	// approval does not fail).
+	NoOp bool
+}
+
+// Decide applies one trigger by user to the stored request old and its records,
+// at time at. It returns the new records, or an error whose message is shown to
+// the user. The records of old are never changed except by appending the one
+// record the trigger asks for, under the user's own name.
+func Decide(ctx context.Context, authz Authorizer, old *accessv1alpha1.ElevationRequest, rec Records, user authenticationv1.UserInfo, trig Trigger, at metav1.Time) (Decision, error) {
+	if user.Username == "" {
+		return Decision{}, fmt.Errorf("%s: the request has no authenticated user name", trig.Key)
+	}
+	if !utf8.ValidString(trig.Value) || len(trig.Value) > MaxTextLength {
+		return Decision{}, fmt.Errorf("%s: value must be valid UTF-8 of at most %d bytes, got %d bytes", trig.Key, MaxTextLength, len(trig.Value))
+	}
+	switch trig.Key {
+	case accessv1alpha1.AnnotationApprove:
+		return decideApprove(ctx, authz, old, rec, user, trig.Value, at)
+	case accessv1alpha1.AnnotationDeny:
+		return decideDeny(ctx, authz, old, rec, user, trig.Value, at)
+	case accessv1alpha1.AnnotationRevoke:
+		return decideRevoke(ctx, authz, old, rec, user, trig.Value, at)
+	}
+	return Decision{}, fmt.Errorf("%s is not a trigger annotation", trig.Key)
+}
+
+func decideApprove(ctx context.Context, authz Authorizer, old *accessv1alpha1.ElevationRequest, rec Records, user authenticationv1.UserInfo, comment string, at metav1.Time) (Decision, error) {
+	name := user.Username
+	if name == old.Spec.Subject {
+		return Decision{}, fmt.Errorf("%s: user %q is the subject of this request (spec.subject) and cannot approve it: self-approval is not allowed", accessv1alpha1.AnnotationApprove, name)
+	}
+	if name == requesterOf(old, rec) {
+		return Decision{}, fmt.Errorf("%s: user %q created this request (requested-by) and cannot approve it: self-approval is not allowed", accessv1alpha1.AnnotationApprove, name)
+	}
+	if err := requireApprover(ctx, authz, old, user, accessv1alpha1.AnnotationApprove); err != nil {
+		return Decision{}, err
+	}
+	if rec.HasApproval(name) {
+		return Decision{Records: rec, NoOp: true}, nil
+	}
+	if err := requireOpen(old, rec, accessv1alpha1.AnnotationApprove); err != nil {
+		return Decision{}, err
+	}
+	out := rec
+	out.Approvals = append(append([]accessv1alpha1.ApprovalRecord(nil), rec.Approvals...),
+		accessv1alpha1.ApprovalRecord{User: name, At: at, Comment: comment})
+	return Decision{Records: out}, nil
+}
+
+func decideDeny(ctx context.Context, authz Authorizer, old *accessv1alpha1.ElevationRequest, rec Records, user authenticationv1.UserInfo, reason string, at metav1.Time) (Decision, error) {
+	if err := requireApprover(ctx, authz, old, user, accessv1alpha1.AnnotationDeny); err != nil {
+		return Decision{}, err
+	}
+	if rec.Denial != nil && rec.Denial.User == user.Username {
+		return Decision{Records: rec, NoOp: true}, nil
+	}
+	if err := requireOpen(old, rec, accessv1alpha1.AnnotationDeny); err != nil {
+		return Decision{}, err
+	}
+	out := rec
+	out.Denial = &accessv1alpha1.DenialRecord{User: user.Username, At: at, Reason: reason}
+	return Decision{Records: out}, nil
+}
+
+func decideRevoke(ctx context.Context, authz Authorizer, old *accessv1alpha1.ElevationRequest, rec Records, user authenticationv1.UserInfo, reason string, at metav1.Time) (Decision, error) {
+	name := user.Username
+	if name != old.Spec.Subject && name != requesterOf(old, rec) {
+		if err := requireApprover(ctx, authz, old, user, accessv1alpha1.AnnotationRevoke); err != nil {
+			return Decision{}, fmt.Errorf("%w; the subject %q and the requester %q may also revoke", err, old.Spec.Subject, requesterOf(old, rec))
+		}
+	}
+	if rec.Revocation != nil {
+		return Decision{Records: rec, NoOp: true}, nil
+	}
+	if err := requireOpen(old, rec, accessv1alpha1.AnnotationRevoke); err != nil {
+		return Decision{}, err
+	}
+	out := rec
+	out.Revocation = &accessv1alpha1.RevokeRecord{User: name, At: at, Reason: reason}
+	return Decision{Records: out}, nil
+}
+
+// requesterOf is who created the request: the record annotation, or the status
+// copy of it when the annotation is missing.
+func requesterOf(old *accessv1alpha1.ElevationRequest, rec Records) string {
+	if rec.RequestedBy != "" {
+		return rec.RequestedBy
+	}
+	return old.Status.RequestedBy
+}
+
+// requireApprover asks the authorizer whether the user may approve for the
+// request's connection in its namespace.
+func requireApprover(ctx context.Context, authz Authorizer, old *accessv1alpha1.ElevationRequest, user authenticationv1.UserInfo, key string) error {
+	ok, err := authz.MayApprove(ctx, user, old.Namespace, old.Spec.Connection)
+	if err != nil {
+		return fmt.Errorf("%s: cannot check whether user %q may approve: %w", key, user.Username, err)
+	}
+	if !ok {
+		return fmt.Errorf("%s: user %q is not an approver: it needs RBAC verb %q on resource %q (group %s) named %q in namespace %q",
+			key, user.Username, ApproveVerb, "saasconnections", accessv1alpha1.GroupVersion.Group, old.Spec.Connection, old.Namespace)
+	}
+	return nil
+}
+
+// requireOpen refuses to change a request that has ended or been denied.
+func requireOpen(old *accessv1alpha1.ElevationRequest, rec Records, key string) error {
+	if old.Status.Phase.IsTerminal() {
+		return fmt.Errorf("%s: the request is already %s (status.phase); nothing can be approved, denied or revoked", key, old.Status.Phase)
+	}
+	if d := denial(old, rec); d != nil {
+		return fmt.Errorf("%s: the request was denied by %q (%q); a denial is final", key, d.User, d.Reason)
+	}
+	return nil
+}
+
+func denial(old *accessv1alpha1.ElevationRequest, rec Records) *accessv1alpha1.DenialRecord {
+	if rec.Denial != nil {
+		return rec.Denial
+	}
+	return old.Status.Denial
+}
