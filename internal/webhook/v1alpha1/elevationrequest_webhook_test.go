@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -11,12 +12,31 @@ import (
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 )
 
 var requestCounter atomic.Int32
+
+// warningRecorder collects the warnings the API server returns.
+type warningRecorder struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (w *warningRecorder) HandleWarningHeaderWithContext(_ context.Context, _ int, _ string, text string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.msgs = append(w.msgs, text)
+}
+
+func (w *warningRecorder) get() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.msgs...)
+}
 
 // mutDenied and valDenied are the messages the API server returns when the
 // mutating or the validating webhook denies a request.
@@ -89,9 +109,20 @@ var _ = Describe("ElevationRequest create", func() {
 			accessv1alpha1.AnnotationRevocation:  `{"user":"abe","at":"2026-01-01T00:00:00Z"}`,
 			"team":                               "billing",
 		}
-		Expect(as[requester].Create(context.Background(), req)).To(Succeed())
+		warnings := &warningRecorder{}
+		cfg := rest.CopyConfig(userConfig[requester])
+		cfg.WarningHandlerWithContext = warnings
+		c, err := client.New(cfg, client.Options{Scheme: scheme})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(c.Create(context.Background(), req)).To(Succeed())
 		got, _ := stored(req)
 		Expect(got.Annotations).To(Equal(map[string]string{accessv1alpha1.AnnotationRequestedBy: requester, "team": "billing"}))
+		Expect(warnings.get()).To(ConsistOf(
+			"elevator.dev/requested-by is written only by the elevator webhook; the value sent was replaced",
+			"elevator.dev/approvals is written only by the elevator webhook; the value sent was replaced",
+			"elevator.dev/denial is written only by the elevator webhook; the value sent was replaced",
+			"elevator.dev/revocation is written only by the elevator webhook; the value sent was replaced",
+		))
 	})
 
 	It("rejects a trigger set on create", func() {

@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -50,6 +51,8 @@ var (
 	scheme  = runtime.NewScheme()
 	admin   client.Client
 	as      = map[string]client.Client{}
+	// userConfig holds each user's client-certificate configuration.
+	userConfig = map[string]*rest.Config{}
 )
 
 func TestWebhooks(t *testing.T) {
@@ -79,6 +82,7 @@ var _ = BeforeSuite(func() {
 	} {
 		u, err := testEnv.AddUser(envtest.User{Name: name, Groups: groups}, cfg)
 		Expect(err).NotTo(HaveOccurred())
+		userConfig[name] = u.Config()
 		as[name], err = client.New(u.Config(), client.Options{Scheme: scheme})
 		Expect(err).NotTo(HaveOccurred())
 	}
