@@ -221,7 +221,3 @@ type ElevationRequestList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []ElevationRequest `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&ElevationRequest{}, &ElevationRequestList{})
-}

@@ -149,7 +149,3 @@ type SaaSConnectionList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []SaaSConnection `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&SaaSConnection{}, &SaaSConnectionList{})
-}

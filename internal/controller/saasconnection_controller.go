@@ -6,8 +6,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -22,7 +22,7 @@ import (
 )
 
 const (
-	credentialsIndex = "elevator.dev/credentials-secret"
+	credentialsIndex = "elevator.dev/credentials-secret" //nolint:gosec // G101: the name of a field index, not a credential
 	// healthInterval is how often a connection's health is checked again when
 	// nothing changed.
 	healthInterval = 5 * time.Minute

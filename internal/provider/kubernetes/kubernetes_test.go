@@ -1,0 +1,47 @@
+package kubernetes
+
+import (
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+func TestBindingName(t *testing.T) {
+	long := strings.Repeat("a", 253)
+	cases := []types.NamespacedName{
+		{Namespace: "payments", Name: "inc-4711-alice"},
+		{Namespace: "payments", Name: long},
+		{Namespace: "other", Name: "inc-4711-alice"},
+		{Namespace: "payments", Name: "x.-y"},
+	}
+	seen := map[string]types.NamespacedName{}
+	for _, holder := range cases {
+		name := BindingName(holder)
+		if name != BindingName(holder) {
+			t.Errorf("%v: the name must be the same on every call", holder)
+		}
+		if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+			t.Errorf("%v: %q is not a valid object name: %v", holder, name, errs)
+		}
+		if len(name) > 63 {
+			t.Errorf("%v: %q is longer than 63 characters", holder, name)
+		}
+		if prev, dup := seen[name]; dup {
+			t.Errorf("%v and %v share the binding name %q", prev, holder, name)
+		}
+		seen[name] = holder
+	}
+}
+
+func TestLabelValue(t *testing.T) {
+	if got := labelValue("inc-4711"); got != "inc-4711" {
+		t.Errorf("a valid label value is kept, got %q", got)
+	}
+	long := strings.Repeat("b", 100)
+	got := labelValue(long)
+	if errs := validation.IsValidLabelValue(got); len(errs) > 0 || got == labelValue(long+"c") {
+		t.Errorf("a long name becomes a valid, distinct hash label; got %q (%v)", got, errs)
+	}
+}
