@@ -64,11 +64,12 @@ var _ provider.Client = (*Client)(nil)
 // requests never share a binding and a retry finds its own.
 func BindingName(holder types.NamespacedName) string {
 	sum := sha256.Sum256([]byte(holder.Namespace + "/" + holder.Name))
-	name := holder.Name
+	// Dots are replaced so that truncation can never leave a "." beside a "-".
+	name := strings.ReplaceAll(holder.Name, ".", "-")
 	if len(name) > 40 {
 		name = name[:40]
 	}
-	return strings.TrimRight("elevator-"+name, "-.") + "-" + hex.EncodeToString(sum[:])[:10]
+	return strings.TrimRight("elevator-"+name, "-") + "-" + hex.EncodeToString(sum[:])[:10]
 }
 
 // labels name the request a binding was made for. Label values are limited to 63

@@ -14,7 +14,8 @@ func TestBindingName(t *testing.T) {
 		{Namespace: "payments", Name: "inc-4711-alice"},
 		{Namespace: "payments", Name: long},
 		{Namespace: "other", Name: "inc-4711-alice"},
-		{Namespace: "payments", Name: "x.-y"},
+		{Namespace: "payments", Name: strings.Repeat("a", 39) + ".bbb"},
+		{Namespace: "payments", Name: "inc.4711.alice"},
 	}
 	seen := map[string]types.NamespacedName{}
 	for _, holder := range cases {
