@@ -119,6 +119,19 @@ var _ = Describe("ElevationRequest lifecycle with the kubernetes provider", func
 		Expect(canGetPods(ctx, ns)).To(BeFalse())
 	})
 
+	It("withdraws a request revoked before it was granted, without granting it", func() {
+		op = startOperator(operatorOptions{})
+		er := createRequest(ctx, ns, "withdrawn", "edit", "1h")
+		waitPhase(ctx, er, accessv1alpha1.PhasePending)
+		setRecord(ctx, er, accessv1alpha1.AnnotationRevocation, accessv1alpha1.RevokeRecord{User: subject, At: metav1.Now(), Reason: "not needed"})
+		got := waitPhase(ctx, er, accessv1alpha1.PhaseRevoked)
+		Expect(got.Status.Message).To(Equal("withdrawn before access was granted by " + subject))
+		Expect(got.Status.Grant).To(BeNil())
+		Expect(got.Status.GrantedAt).To(BeNil())
+		approveAsAdmin(ctx, er, approver)
+		Consistently(func() []string { return bindingNames(ctx, ns) }, 2*time.Second, poll).Should(BeEmpty())
+	})
+
 	It("revokes and verifies before letting a deleted Active request go", func() {
 		op = startOperator(operatorOptions{})
 		er := createRequest(ctx, ns, "delete", "edit", "1h")

@@ -82,6 +82,10 @@ func (r *ElevationRequestReconciler) reconcilePending(ctx context.Context, er *a
 		r.Audit.Record(audit.ActionDeny, er, d.User, "reason", d.Reason)
 		return ctrl.Result{}, nil
 	}
+	if rev := revokeRequest(er); rev != nil {
+		r.beginRevocation(er, accessv1alpha1.RevocationEarly, rev.User, now)
+		return r.reconcileRevoking(ctx, er, now)
+	}
 	conn, err := r.connection(ctx, er)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -137,6 +141,10 @@ func (r *ElevationRequestReconciler) reconcileApproved(ctx context.Context, er *
 			return ctrl.Result{}, nil
 		}
 		r.beginRevocation(er, accessv1alpha1.RevocationDeleted, "", now)
+		return r.reconcileRevoking(ctx, er, now)
+	}
+	if rev := revokeRequest(er); rev != nil && er.Status.Grant == nil {
+		r.beginRevocation(er, accessv1alpha1.RevocationEarly, rev.User, now)
 		return r.reconcileRevoking(ctx, er, now)
 	}
 	conn, err := r.connection(ctx, er)

@@ -36,8 +36,7 @@ func (r *ElevationRequestReconciler) beginRevocation(er *accessv1alpha1.Elevatio
 
 func (r *ElevationRequestReconciler) reconcileRevoking(ctx context.Context, er *accessv1alpha1.ElevationRequest, now time.Time) (ctrl.Result, error) {
 	if er.Status.Grant == nil {
-		// Nothing was ever granted: nothing to remove.
-		r.finishRevocation(er, now, provider.Observation{Method: "none", Evidence: "the grant never started"})
+		r.withdraw(er, now)
 		return ctrl.Result{}, nil
 	}
 	if er.Status.Grant.Preexisting {
@@ -152,6 +151,25 @@ func (r *ElevationRequestReconciler) leaveStandingAccess(er *accessv1alpha1.Elev
 	setCondition(er, accessv1alpha1.ConditionReady, metav1.ConditionFalse, rev.Reason, msg)
 	r.event(er, corev1.EventTypeNormal, reasonStandingAccess, "Revoke", "%s", msg)
 	r.Audit.Record(audit.ActionVerify, er, rev.RequestedBy, "standingAccess", true)
+}
+
+// withdraw ends a request revoked before its grant began. The intent to grant is
+// always stored before a provider is called, so no grant can exist to remove.
+func (r *ElevationRequestReconciler) withdraw(er *accessv1alpha1.ElevationRequest, now time.Time) {
+	rev := er.Status.Revocation
+	rev.Method = "none: access was never granted"
+	rev.Detail = "revoked before the grant began (status.grant was never recorded)"
+	er.Status.RevokedAt = timePtr(now)
+	er.Status.Phase = accessv1alpha1.PhaseRevoked
+	msg := "withdrawn before access was granted"
+	if rev.RequestedBy != "" {
+		msg += " by " + rev.RequestedBy
+	}
+	er.Status.Message = msg
+	setCondition(er, accessv1alpha1.ConditionGranted, metav1.ConditionFalse, reasonNotGranted, msg)
+	setCondition(er, accessv1alpha1.ConditionRevoked, metav1.ConditionTrue, rev.Reason, msg)
+	setRevocationCondition(er, metav1.ConditionTrue, reasonNotGranted, rev.Detail)
+	r.event(er, corev1.EventTypeNormal, reasonNotGranted, "Revoke", "%s", msg)
 }
 
 // setRevocationCondition sets RevocationVerified and reports whether it changed.

@@ -43,6 +43,7 @@ func TestCheck(t *testing.T) {
 		{name: "role cap above the connection cap", role: "broken", duration: "5h", wantErr: `spec.role: role "broken" maxDuration 8h0m0s exceeds the connection's maxDuration 4h0m0s`},
 		{name: "connection cap above the global cap", role: "admin", duration: "30m", global: 2 * time.Hour, wantErr: "spec.connection: the connection's maxDuration 4h0m0s exceeds the operator's --max-duration 2h0m0s"},
 		{name: "global cap respected", role: "admin", duration: "30m", global: 8 * time.Hour},
+		{name: "a cap above the global cap is refused for any duration", role: "viewer", duration: "1m", global: 2 * time.Hour, wantErr: "exceeds the operator's --max-duration 2h0m0s"},
 		{name: "unknown role", role: "root", duration: "30m", wantErr: `spec.role: role "root" does not exist in SaaSConnection "prod" (roles: [admin viewer broken])`},
 		{name: "not a duration", role: "admin", duration: "soon", wantErr: `spec.duration: "soon" is not a Go duration`},
 		{name: "negative duration", role: "admin", duration: "-5m", wantErr: "spec.duration: -5m0s must be positive"},
