@@ -12,7 +12,7 @@ LOCALBIN ?= $(CURDIR)/bin
 export KUBEBUILDER_ASSETS ?= $(LOCALBIN)/k8s/$(KUBE_VERSION)
 
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
-KUSTOMIZE_VERSION ?= v5.8.3
+KUSTOMIZE_VERSION ?= v5.8.1
 GOLANGCI_LINT_VERSION ?= v2.15.0
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 KUSTOMIZE ?= $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
@@ -88,6 +88,10 @@ run: manifests generate controlplane ## Run the operator: on an embedded control
 build-installer: manifests generate kustomize ## Write dist/install.yaml with CRDs, RBAC, webhooks and the Deployment.
 	mkdir -p dist
 	$(KUSTOMIZE) build config/default > dist/install.yaml
+
+.PHONY: bench
+bench: manifests generate controlplane ## Benchmark grant and revocation latency, memory and API requests at N=100,1000,10000 (BENCH_ARGS="-n 100"); not part of test.
+	go run ./hack/bench $(BENCH_ARGS)
 
 ##@ Tools
 
