@@ -16,6 +16,7 @@ import (
 	"strconv"
 
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/elevator-dev/elevator/internal/testenv"
@@ -79,7 +80,14 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err := c.writeKubeconfigs(opts); err != nil {
 		return nil, err
 	}
-	if err := c.installOperatorIdentity(ctx, opts.Dir); err != nil {
+	admin, err := client.New(cfg, client.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("admin client: %w", err)
+	}
+	if err := AggregateClusterRoles(ctx, admin); err != nil {
+		return nil, err
+	}
+	if err := c.installOperatorIdentity(ctx, admin, opts.Dir); err != nil {
 		return nil, err
 	}
 	return c, nil

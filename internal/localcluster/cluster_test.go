@@ -10,7 +10,27 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/utils/strings/slices"
 )
+
+// aggregated reports whether the ClusterRole has a rule for verb on resource.
+func aggregated(t *testing.T, c *Cluster, role, resource, verb string) bool {
+	t.Helper()
+	cs, err := kubernetes.NewForConfig(c.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr, err := cs.RbacV1().ClusterRoles().Get(context.Background(), role, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range cr.Rules {
+		if slices.Contains(r.Resources, resource) && slices.Contains(r.Verbs, verb) {
+			return true
+		}
+	}
+	return false
+}
 
 // The operator's kubeconfig authenticates as its ServiceAccount, and that
 // account may do what config/rbac grants and nothing more.
@@ -65,6 +85,9 @@ func TestOperatorIdentityHasExactlyTheShippedRBAC(t *testing.T) {
 		}
 	}
 
+	if !aggregated(t, c, "admin", "deployments", "delete") {
+		t.Errorf("the admin ClusterRole does not allow deleting deployments: its aggregated rules were not filled in")
+	}
 	files := []string{c.AdminKubeconfig, c.OperatorKubeconfig, c.UserKubeconfigs["alice"]}
 	for _, f := range files {
 		info, err := os.Stat(f)

@@ -29,7 +29,7 @@ const tokenLifetime = 24 * time.Hour
 // installOperatorIdentity creates the operator's namespace and the RBAC of
 // config/rbac as config/default deploys them, then writes a kubeconfig with a
 // token of the operator's ServiceAccount.
-func (c *Cluster) installOperatorIdentity(ctx context.Context, dir string) error {
+func (c *Cluster) installOperatorIdentity(ctx context.Context, cl client.Client, dir string) error {
 	root := testenv.ModuleRoot()
 	ov, err := ReadOverlay(filepath.Join(root, "config", "default"))
 	if err != nil {
@@ -42,10 +42,6 @@ func (c *Cluster) installOperatorIdentity(ctx context.Context, dir string) error
 	sa, err := ServiceAccountOf(objs)
 	if err != nil {
 		return err
-	}
-	cl, err := client.New(c.Config, client.Options{})
-	if err != nil {
-		return fmt.Errorf("admin client: %w", err)
 	}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ov.Namespace}}
 	if err := cl.Create(ctx, ns); err != nil {

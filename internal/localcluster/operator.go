@@ -54,7 +54,7 @@ type OperatorOptions struct {
 // process group, so a Ctrl-C in the terminal reaches the caller, which stops it
 // in order.
 func (c *Cluster) StartOperator(opts OperatorOptions) (*Operator, error) {
-	probe, err := freeLoopbackAddr()
+	probe, err := FreeLoopbackAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -165,8 +165,8 @@ func (o *Operator) Kill() error {
 	return nil
 }
 
-// freeLoopbackAddr returns a loopback address with a port free at the moment.
-func freeLoopbackAddr() (string, error) {
+// FreeLoopbackAddr returns a loopback address with a port free at the moment.
+func FreeLoopbackAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("find a free port: %w", err)
