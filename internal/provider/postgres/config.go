@@ -111,29 +111,24 @@ func (s settings) tlsConfig() *tls.Config {
 		return &tls.Config{RootCAs: s.roots, ServerName: s.host, MinVersion: tls.VersionTLS12}
 	default: // verify-ca, or require with a CA bundle
 		// Go's own verification always checks the host name, so it is turned
-		// off and the chain verified by hand.
+		// off and the chain verified by hand. VerifyConnection, unlike
+		// VerifyPeerCertificate, also runs when a session is resumed, so a
+		// resumed session cannot skip the check.
 		return &tls.Config{
-			InsecureSkipVerify:    true, //nolint:gosec // the chain is verified in VerifyPeerCertificate.
-			VerifyPeerCertificate: verifyChain(s.roots),
-			MinVersion:            tls.VersionTLS12,
+			InsecureSkipVerify: true, //nolint:gosec // the chain is verified in VerifyConnection.
+			VerifyConnection:   verifyChain(s.roots),
+			MinVersion:         tls.VersionTLS12,
 		}
 	}
 }
 
-// verifyChain checks the server's certificate chain against roots, ignoring
-// the host name.
-func verifyChain(roots *x509.CertPool) func([][]byte, [][]*x509.Certificate) error {
-	return func(raw [][]byte, _ [][]*x509.Certificate) error {
-		if len(raw) == 0 {
+// verifyChain returns a tls.Config.VerifyConnection callback that checks the
+// server's certificate chain against roots, ignoring the host name.
+func verifyChain(roots *x509.CertPool) func(tls.ConnectionState) error {
+	return func(cs tls.ConnectionState) error {
+		certs := cs.PeerCertificates
+		if len(certs) == 0 {
 			return errors.New("server sent no certificate")
-		}
-		certs := make([]*x509.Certificate, len(raw))
-		for i, der := range raw {
-			c, err := x509.ParseCertificate(der)
-			if err != nil {
-				return fmt.Errorf("parse server certificate: %w", err)
-			}
-			certs[i] = c
 		}
 		opts := x509.VerifyOptions{Roots: roots, Intermediates: x509.NewCertPool()}
 		for _, c := range certs[1:] {

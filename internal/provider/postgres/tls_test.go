@@ -1,6 +1,10 @@
 package postgres
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"strings"
 	"testing"
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
@@ -58,4 +62,57 @@ func TestSSLModes(t *testing.T) {
 			wantHealthError(t, c.Health(testCtx(t)), true, []string{"TLS verification of the server at", "sslMode " + mode, "unknown authority"}, operatorPassword)
 		})
 	}
+}
+
+// verify-ca checks the chain in VerifyConnection, which Go runs on resumed
+// sessions too (VerifyPeerCertificate is skipped on resumption), so a resumed
+// session is held to the same CA.
+func TestVerifyCAOnResumedSession(t *testing.T) {
+	ours, ourCert := newTestCA(t, "our CA")
+	_, otherCert := newTestCA(t, "another CA")
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(ours.CertPEM) {
+		t.Fatal("our CA's PEM holds no certificate")
+	}
+	cfg := settings{sslMode: "verify-ca", roots: roots}.tlsConfig()
+	if cfg.VerifyConnection == nil || cfg.VerifyPeerCertificate != nil {
+		t.Fatalf("verify-ca: VerifyConnection set = %t, VerifyPeerCertificate set = %t; want only VerifyConnection",
+			cfg.VerifyConnection != nil, cfg.VerifyPeerCertificate != nil)
+	}
+	for _, tc := range []struct {
+		name    string
+		certs   []*x509.Certificate
+		wantErr string
+	}{
+		{name: "our CA", certs: []*x509.Certificate{ourCert}},
+		{name: "another CA", certs: []*x509.Certificate{otherCert}, wantErr: "unknown authority"},
+		{name: "no certificate", wantErr: "server sent no certificate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := cfg.VerifyConnection(tls.ConnectionState{DidResume: true, PeerCertificates: tc.certs})
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("got %v, want the chain accepted", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("got %v, want an error saying %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func newTestCA(t *testing.T, name string) (*pgtest.CA, *x509.Certificate) {
+	t.Helper()
+	ca, err := pgtest.NewCA(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(ca.CertPEM)
+	if block == nil {
+		t.Fatalf("%s: no PEM block", name)
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return ca, cert
 }

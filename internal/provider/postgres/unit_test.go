@@ -53,7 +53,7 @@ func TestParseSettings(t *testing.T) {
 	if s.port != 5432 || s.sslMode != "require" || !s.terminateSessions || s.roots != nil || s.address() != "db.example:5432/app" {
 		t.Fatalf("defaults = %+v, want port 5432, sslMode require, terminateSessions, system roots", s)
 	}
-	if cfg := s.tlsConfig(); cfg == nil || !cfg.InsecureSkipVerify || cfg.VerifyPeerCertificate != nil {
+	if cfg := s.tlsConfig(); cfg == nil || !cfg.InsecureSkipVerify || cfg.VerifyConnection != nil {
 		t.Fatalf("require without a CA: %+v, want encryption without verification", cfg)
 	}
 
