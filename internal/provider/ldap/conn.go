@@ -17,10 +17,12 @@ type session struct {
 	stop func() bool
 }
 
-// close ends the connection and stops watching the caller's context.
+// close ends the connection and stops watching the caller's context. Every
+// result the session was for has been read by now, so a failure to close the
+// socket changes nothing the caller could act on.
 func (s *session) close() {
 	s.stop()
-	s.conn.Close()
+	_ = s.conn.Close()
 }
 
 // connect dials the server, upgrades with StartTLS when configured, and binds.
@@ -41,8 +43,9 @@ func (c *client) connect(ctx context.Context) (*session, error) {
 		return nil, fmt.Errorf("connect to %s: %w", c.cfg.url, err)
 	}
 	conn.SetTimeout(c.cfg.timeout)
-	// Closing the connection makes any operation waiting on it return at once.
-	s := &session{conn: conn, stop: context.AfterFunc(ctx, func() { conn.Close() })}
+	// Closing the connection makes any operation waiting on it return at once;
+	// that operation reports the failure, so Close's own error adds nothing.
+	s := &session{conn: conn, stop: context.AfterFunc(ctx, func() { _ = conn.Close() })}
 	if err := c.startTLSAndBind(s.conn, password); err != nil {
 		s.close()
 		if ctx.Err() != nil {

@@ -32,7 +32,11 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
+	defer func() {
+		if err := os.RemoveAll(dir); err != nil {
+			fmt.Fprintf(os.Stderr, "remove %s: %v\n", dir, err)
+		}
+	}()
 	srv, err = slapdtest.New(dir, slapdtest.Options{TLS: true})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "FAIL: start slapd: %v\n", err)

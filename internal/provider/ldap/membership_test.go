@@ -295,7 +295,7 @@ func TestCheckReadsFresh(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer root.Close()
+	defer func() { _ = root.Close() }()
 	req := goldap.NewModifyRequest(group, nil)
 	req.Add("member", []string{dnOf("alice")})
 	if err := root.Modify(req); err != nil {

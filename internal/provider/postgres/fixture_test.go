@@ -247,7 +247,7 @@ func superCount(t *testing.T, query string, args ...any) int {
 	if err != nil {
 		t.Fatalf("superuser connect: %v", err)
 	}
-	defer conn.Close(ctx)
+	defer func() { _ = conn.Close(ctx) }()
 	var n int
 	if err := conn.QueryRow(ctx, query, args...).Scan(&n); err != nil {
 		t.Fatalf("%s: %v", query, err)

@@ -101,7 +101,7 @@ func (c *session) find(ctx context.Context, k kind, value string) (*resource, st
 	}
 	var list listResponse
 	err := c.do(ctx, r, &list)
-	if err != nil && !(needsEscape(value) && hasStatus(err, http.StatusBadRequest)) {
+	if err != nil && (!needsEscape(value) || !hasStatus(err, http.StatusBadRequest)) {
 		return nil, r.String(), fmt.Errorf("look up %s %q: %w", k.noun, value, err)
 	}
 	if err == nil {

@@ -51,6 +51,6 @@ func (s *Server) rootConn(t testing.TB) *goldap.Conn {
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
-	t.Cleanup(func() { c.Close() })
+	t.Cleanup(func() { _ = c.Close() })
 	return c
 }

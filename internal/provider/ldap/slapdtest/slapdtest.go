@@ -230,8 +230,12 @@ func freePort() (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("find a free port: %w", err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	port := l.Addr().(*net.TCPAddr).Port
+	// The port must be free again before slapd binds it.
+	if err := l.Close(); err != nil {
+		return 0, fmt.Errorf("release port %d: %w", port, err)
+	}
+	return port, nil
 }
 
 // waitReady waits for the ldap:// port to accept a connection.
@@ -330,7 +334,7 @@ func (s *Server) RootConn() (*goldap.Conn, error) {
 	}
 	c.SetTimeout(10 * time.Second)
 	if err := c.Bind(RootDN, s.RootPassword); err != nil {
-		c.Close()
+		_ = c.Close() // the bind error is the one worth reporting
 		return nil, fmt.Errorf("bind as %s: %w", RootDN, err)
 	}
 	return c, nil

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -143,15 +144,22 @@ func (s *Server) asServerUser(cmd *exec.Cmd, cred *syscall.Credential) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
 }
 
+// chownTree hands dir and everything in it to the server's OS user. It walks
+// and changes ownership through an os.Root, so no path can lead outside dir.
 func chownTree(dir string, cred *syscall.Credential) error {
 	if cred == nil {
 		return nil
 	}
-	err := filepath.Walk(dir, func(path string, _ os.FileInfo, err error) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Errorf("hand %s to the postgres OS user: %w", dir, err)
+	}
+	defer func() { _ = root.Close() }()
+	err = fs.WalkDir(root.FS(), ".", func(path string, _ fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		return os.Lchown(path, int(cred.Uid), int(cred.Gid))
+		return root.Lchown(path, int(cred.Uid), int(cred.Gid))
 	})
 	if err != nil {
 		return fmt.Errorf("hand %s to the postgres OS user: %w", dir, err)
@@ -171,7 +179,8 @@ func (s *Server) start(ctx context.Context, bin string, cred *syscall.Credential
 	if err != nil {
 		return fmt.Errorf("create server log: %w", err)
 	}
-	defer logFile.Close()
+	// The postmaster gets its own descriptor for the log; ours is only closed.
+	defer func() { _ = logFile.Close() }()
 	s.cmd = exec.Command(filepath.Join(bin, "postgres"),
 		"-D", s.dataDir(), "-p", strconv.Itoa(int(port)), "-k", s.sockDir,
 		"-c", "listen_addresses="+Host,
@@ -215,8 +224,12 @@ func freePort() (uint16, error) {
 	if err != nil {
 		return 0, fmt.Errorf("find a free port: %w", err)
 	}
-	defer l.Close()
-	return uint16(l.Addr().(*net.TCPAddr).Port), nil
+	port := uint16(l.Addr().(*net.TCPAddr).Port)
+	// The port must be free again before the postmaster binds it.
+	if err := l.Close(); err != nil {
+		return 0, fmt.Errorf("release port %d: %w", port, err)
+	}
+	return port, nil
 }
 
 // Log returns the server's log so far.
@@ -270,11 +283,14 @@ func (s *Server) Exec(ctx context.Context, database string, statements ...string
 	if err != nil {
 		return err
 	}
-	defer conn.Close(ctx)
 	for _, stmt := range statements {
 		if _, err := conn.Exec(ctx, stmt); err != nil {
+			_ = conn.Close(ctx) // the statement's error is the one worth reporting
 			return fmt.Errorf("%s: %w", strings.TrimSpace(stmt), err)
 		}
+	}
+	if err := conn.Close(ctx); err != nil {
+		return fmt.Errorf("close superuser connection: %w", err)
 	}
 	return nil
 }

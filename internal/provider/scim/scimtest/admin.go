@@ -71,8 +71,7 @@ func (a *Admin) MemberIDs(t testing.TB, groupID string) []string {
 // how a server answers a request the provider does not send.
 func (a *Admin) Raw(t testing.TB, method, pathAndQuery string, body any) (int, []byte) {
 	t.Helper()
-	resp, raw := a.send(t, method, pathAndQuery, body)
-	return resp.StatusCode, raw
+	return a.send(t, method, pathAndQuery, body)
 }
 
 func (a *Admin) create(t testing.TB, path string, body any) string {
@@ -89,16 +88,18 @@ func (a *Admin) create(t testing.TB, path string, body any) string {
 
 func (a *Admin) call(t testing.TB, method, path string, body any, want int, out any) {
 	t.Helper()
-	resp, raw := a.send(t, method, path, body)
-	if resp.StatusCode != want {
-		t.Fatalf("scimtest: %s %s answered %d, want %d: %s", method, path, resp.StatusCode, want, raw)
+	status, raw := a.send(t, method, path, body)
+	if status != want {
+		t.Fatalf("scimtest: %s %s answered %d, want %d: %s", method, path, status, want, raw)
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
 		t.Fatalf("scimtest: %s %s: decode %s: %v", method, path, raw, err)
 	}
 }
 
-func (a *Admin) send(t testing.TB, method, path string, body any) (*http.Response, []byte) {
+// send makes one request and returns the status and the whole body; the body
+// is read and closed here.
+func (a *Admin) send(t testing.TB, method, path string, body any) (int, []byte) {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -123,5 +124,5 @@ func (a *Admin) send(t testing.TB, method, path string, body any) (*http.Respons
 	if err != nil {
 		t.Fatalf("scimtest: %s %s: read: %v", method, path, err)
 	}
-	return resp, raw
+	return resp.StatusCode, raw
 }

@@ -87,7 +87,7 @@ func awaitListening(stdout io.Reader, done <-chan error) (string, error) {
 	case base := <-lines:
 		return base, nil
 	case err := <-done:
-		return "", fmt.Errorf("it exited before listening: %v", err)
+		return "", fmt.Errorf("it exited before listening: %w", err)
 	case <-time.After(scimmyStartTimeout):
 		return "", fmt.Errorf("no %q line within %s", listeningPrefix, scimmyStartTimeout)
 	}
@@ -124,11 +124,24 @@ func stop(t testing.TB, cmd *exec.Cmd, done <-chan error) {
 		t.Logf("scimtest: signal scimmy: %v", err)
 	}
 	select {
-	case <-done:
+	case err := <-done:
+		if err != nil && !killedBy(err, syscall.SIGTERM) {
+			t.Logf("scimtest: scimmy exited with %v", err)
+		}
 	case <-time.After(scimmyStopTimeout):
 		_ = cmd.Process.Kill()
-		<-done
+		t.Logf("scimtest: scimmy ignored SIGTERM for %s and was killed: %v", scimmyStopTimeout, <-done)
 	}
+}
+
+// killedBy reports whether err is the exit of a process ended by sig.
+func killedBy(err error, sig syscall.Signal) bool {
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) {
+		return false
+	}
+	status, ok := exit.Sys().(syscall.WaitStatus)
+	return ok && status.Signaled() && status.Signal() == sig
 }
 
 // moduleRoot is the directory holding go.mod, above the working directory.
