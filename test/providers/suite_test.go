@@ -1,0 +1,182 @@
+// Package providers proves that the lifecycle's guarantees hold through each
+// shared-entitlement provider (SCIM, LDAP, PostgreSQL): the ElevationRequest and
+// SaaSConnection reconcilers run against a real apiserver (envtest) and a real
+// server per provider, and every membership is read back from that server with
+// a client independent of the provider under test.
+package providers
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
+	"github.com/elevator-dev/elevator/internal/audit"
+	"github.com/elevator-dev/elevator/internal/controller"
+	"github.com/elevator-dev/elevator/internal/metrics"
+	"github.com/elevator-dev/elevator/internal/provider"
+	"github.com/elevator-dev/elevator/internal/testenv"
+)
+
+const (
+	eventually = 30 * time.Second
+	poll       = 100 * time.Millisecond
+)
+
+var (
+	cfg       *rest.Config
+	k8sClient client.Client
+	scheme    = runtime.NewScheme()
+	// operatorLog holds everything the operators of this suite logged, so that
+	// the suite can prove no credential was ever written to a log.
+	operatorLog = &lockedBuffer{}
+	// backends are the real servers, one per provider, started once for the suite.
+	backends = map[string]backend{}
+)
+
+func TestProviders(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Shared providers lifecycle suite")
+}
+
+var _ = BeforeSuite(func() {
+	logf.SetLogger(zap.New(zap.WriteTo(&teeWriter{operatorLog}), zap.UseDevMode(true)))
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(accessv1alpha1.AddToScheme(scheme))
+
+	requireControlPlane()
+	testEnv := testenv.Environment()
+	var err error
+	cfg, err = testEnv.Start()
+	Expect(err).NotTo(HaveOccurred(), "start kube-apiserver and etcd from %s", testenv.AssetsDir())
+	DeferCleanup(func() { Expect(testEnv.Stop()).To(Succeed()) })
+	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
+
+	for _, start := range []func() backend{startLDAP, startSCIM, startPostgres} {
+		b := start()
+		backends[b.Name()] = b
+	}
+})
+
+// requireControlPlane fails the suite, naming the make target that builds
+// them, when the control-plane binaries are missing.
+func requireControlPlane() {
+	for _, name := range []string{"kube-apiserver", "etcd"} {
+		path := filepath.Join(testenv.AssetsDir(), name)
+		if _, err := os.Stat(path); err != nil {
+			Fail("the test control plane is missing (" + err.Error() + "): run `make test-deps` and `make controlplane`")
+		}
+	}
+}
+
+// operator is one run of the manager; tests stop and start it to play crashes.
+type operator struct {
+	cancel  context.CancelFunc
+	done    chan struct{}
+	tracker *metrics.Tracker
+}
+
+// startOperator runs the ElevationRequest and SaaSConnection reconcilers with a
+// registry of b's provider, watching namespace ns only, so that no spec's
+// manager touches another spec's objects. wrap, if set, decorates every
+// provider client the reconcilers build.
+func startOperator(b backend, ns string, wrap func(provider.Client) provider.Client) *operator {
+	GinkgoHelper()
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:     scheme,
+		Metrics:    metricsserver.Options{BindAddress: "0"},
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+		Cache:      cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
+	})
+	Expect(err).NotTo(HaveOccurred())
+	reg := b.Registration()
+	Expect(reg.Shared).To(BeTrue(), "the %s provider holds one membership per subject and role", b.Name())
+	if wrap != nil {
+		inner := reg.New
+		reg.New = func(ctx context.Context, c provider.Config) (provider.Client, error) {
+			pc, err := inner(ctx, c)
+			if err != nil {
+				return nil, err
+			}
+			return wrap(pc), nil
+		}
+	}
+	registry := provider.NewRegistry(reg)
+	op := &operator{done: make(chan struct{}), tracker: metrics.NewTracker()}
+	Expect((&controller.ElevationRequestReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Providers: registry,
+		Recorder:  mgr.GetEventRecorder("elevator"),
+		Clock:     clock.RealClock{},
+		Audit:     audit.New(logf.Log),
+		Metrics:   op.tracker,
+	}).SetupWithManager(mgr)).To(Succeed())
+	Expect((&controller.SaaSConnectionReconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Providers: registry,
+		HealthTimeout: 10 * time.Second,
+	}).SetupWithManager(mgr)).To(Succeed())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	op.cancel = cancel
+	go func() {
+		defer GinkgoRecover()
+		defer close(op.done)
+		Expect(mgr.Start(ctx)).To(Succeed())
+	}()
+	return op
+}
+
+// stop stops the manager and waits until it has.
+func (o *operator) stop() {
+	o.cancel()
+	Eventually(o.done, eventually).Should(BeClosed())
+}
+
+// lockedBuffer is a bytes.Buffer the manager's goroutines and the test share.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// teeWriter writes the log to the buffer and to GinkgoWriter, which shows it
+// for failed specs only.
+type teeWriter struct{ buf *lockedBuffer }
+
+func (w *teeWriter) Write(p []byte) (int, error) {
+	_, _ = GinkgoWriter.Write(p)
+	return w.buf.Write(p)
+}
