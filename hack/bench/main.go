@@ -1,0 +1,111 @@
+// Command bench is `make bench`: it measures how fast Elevator starts and ends
+// access and how far one operator replica scales. For each size N it starts a
+// local control plane (internal/localcluster, the same one `make run` and the
+// end-to-end suite use), runs the operator binary as a separate process with its
+// own ServiceAccount and webhooks, and drives N elevations with the kubernetes
+// provider through the API: each request is created by a requester, approved
+// through the admission webhook by a second identity that holds the RBAC verb
+// approve, granted, left to expire and revoked. Informers on the requests and on
+// the RoleBindings time every step; the operator's /proc entries and its
+// client-go metrics give its memory, CPU and API requests. One table is printed
+// per N. See docs/performance.md.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+)
+
+// config is what the flags set.
+type config struct {
+	sizes        []int
+	rate         float64
+	duration     time.Duration
+	minDuration  time.Duration
+	approvers    int
+	operatorArgs []string
+	grace        time.Duration
+	logDir       string
+}
+
+func parseFlags(args []string) (config, error) {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	sizes := fs.String("n", "100,1000,10000", "Comma-separated numbers of elevations, one run each.")
+	rate := fs.Float64("rate", 40, "Requests created per second: N requests are spread over N/rate seconds.")
+	duration := fs.Duration("duration", 0, "spec.duration of every request; 0 means the creation window plus -min-duration, so that all N are active at once at the peak.")
+	minDuration := fs.Duration("min-duration", 30*time.Second, "With -duration 0: how long the last request created stays active.")
+	approvers := fs.Int("approvers", 8, "Concurrent approvers (each approval is one PATCH through the admission webhook).")
+	opArgs := fs.String("operator-args", "", "Extra flags for the operator, space-separated, e.g. \"--workers=16 --kube-api-qps=200\".")
+	grace := fs.Duration("grace", 5*time.Minute, "How long after the last expiry a run waits for revocations before it gives up and reports what is left.")
+	logDir := fs.String("log-dir", "bin/bench", "Directory for the operator logs, one per N.")
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	cfg := config{rate: *rate, duration: *duration, minDuration: *minDuration, approvers: *approvers,
+		operatorArgs: strings.Fields(*opArgs), grace: *grace, logDir: *logDir}
+	for _, s := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n <= 0 {
+			return config{}, fmt.Errorf("-n: %q is not a positive number", s)
+		}
+		cfg.sizes = append(cfg.sizes, n)
+	}
+	if cfg.rate <= 0 || cfg.approvers <= 0 {
+		return config{}, fmt.Errorf("-rate and -approvers must be positive")
+	}
+	return cfg, nil
+}
+
+// requestDuration is the spec.duration of the run's requests: long enough that
+// the first request created is still active when the last one is granted.
+func (c config) requestDuration(n int) time.Duration {
+	if c.duration > 0 {
+		return c.duration
+	}
+	window := time.Duration(float64(n) / c.rate * float64(time.Second))
+	return (window + c.minDuration).Round(time.Second)
+}
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	// The bench's informers log nothing worth reading; the operator's log is kept per run.
+	ctrllog.SetLogger(logr.Discard())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var results []*result
+	for _, n := range cfg.sizes {
+		res, err := runOne(ctx, cfg, n)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: N=%d: %v\n", n, err)
+			os.Exit(1)
+		}
+		printResult(os.Stdout, res)
+		results = append(results, res)
+	}
+	if len(results) > 1 {
+		printSummary(os.Stdout, results)
+	}
+	for _, r := range results {
+		if r.neverRevoked > 0 || r.neverVerified > 0 {
+			os.Exit(1)
+		}
+	}
+}
+
+func step(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s >> %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}

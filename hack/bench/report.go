@@ -1,0 +1,262 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
+)
+
+// dist is a latency distribution.
+type dist struct {
+	count          int
+	p50, p99, maxv time.Duration
+}
+
+func distOf(values []time.Duration) dist {
+	if len(values) == 0 {
+		return dist{}
+	}
+	slices.Sort(values)
+	return dist{count: len(values), p50: percentile(values, 0.50), p99: percentile(values, 0.99), maxv: values[len(values)-1]}
+}
+
+// percentile is the nearest-rank percentile of sorted values.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	rank := int(math.Ceil(p*float64(len(sorted)))) - 1
+	return sorted[max(rank, 0)]
+}
+
+func (d dist) String() string {
+	if d.count == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%s / %s / %s", ms(d.p50), ms(d.p99), ms(d.maxv))
+}
+
+func ms(d time.Duration) string {
+	if d.Abs() >= 10*time.Second {
+		return d.Round(100 * time.Millisecond).String()
+	}
+	return d.Round(time.Millisecond).String()
+}
+
+// result is one run's figures.
+type result struct {
+	n, created, approved                 int
+	createErrs, approveErrs              int
+	errors                               []string
+	duration                             time.Duration
+	creationWindow, runTime              time.Duration
+	peakActive, peakBindings             int
+	approveCall                          dist
+	approvalToAccess                     dist
+	approvalToApproved, approvedToActive dist
+	expiryToGone                         dist
+	expiryToVerified                     dist
+	expiryToRevokedSeen                  dist
+	neverGranted                         int
+	neverRevoked, neverVerified          int
+	bindingsLeft                         int
+	rss                                  int64
+	cpu                                  time.Duration
+	machineBusy, load                    float64
+	reads, writes                        float64
+	byMethod                             map[string]float64
+	controller                           map[string]float64
+	breakdown                            map[string]float64
+	operatorArgs                         []string
+}
+
+// summarize turns the timeline into latencies and counts.
+func summarize(t *timeline, d *driver, n int) *result {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	res := &result{n: n, created: int(d.created.Load()), approved: int(d.approved.Load()),
+		createErrs: int(d.createErrs.Load()), approveErrs: int(d.approveErr.Load()), errors: d.firstErrs,
+		duration: d.duration, peakActive: t.peakActive, peakBindings: t.peakBindings}
+	var approveCall, toAccess, toGone, toVerified, toSeen, toApproved, toActive []time.Duration
+	for _, r := range t.records {
+		if r.created.IsZero() {
+			continue
+		}
+		if !r.approveDone.IsZero() {
+			approveCall = append(approveCall, r.approveDone.Sub(r.approveSent))
+		}
+		if r.bindingSeen.IsZero() {
+			res.neverGranted++
+			continue
+		}
+		if !r.approveDone.IsZero() {
+			toAccess = append(toAccess, r.bindingSeen.Sub(r.approveDone))
+		}
+		if !r.approveDone.IsZero() && !r.approvedSeen.IsZero() && !r.activeSeen.IsZero() {
+			toApproved = append(toApproved, r.approvedSeen.Sub(r.approveDone))
+			toActive = append(toActive, r.activeSeen.Sub(r.approvedSeen))
+		}
+		if r.bindingGone.IsZero() || r.phase != accessv1alpha1.PhaseRevoked {
+			res.neverRevoked++
+		}
+		if r.verifiedAt.IsZero() {
+			res.neverVerified++
+		}
+		if r.expiresAt.IsZero() {
+			continue
+		}
+		if !r.bindingGone.IsZero() {
+			toGone = append(toGone, r.bindingGone.Sub(r.expiresAt))
+		}
+		if !r.verifiedAt.IsZero() {
+			toVerified = append(toVerified, r.verifiedAt.Sub(r.expiresAt))
+		}
+		if !r.revokedSeen.IsZero() {
+			toSeen = append(toSeen, r.revokedSeen.Sub(r.expiresAt))
+		}
+	}
+	res.approveCall, res.approvalToAccess = distOf(approveCall), distOf(toAccess)
+	res.approvalToApproved, res.approvedToActive = distOf(toApproved), distOf(toActive)
+	res.expiryToGone, res.expiryToVerified, res.expiryToRevokedSeen = distOf(toGone), distOf(toVerified), distOf(toSeen)
+	return res
+}
+
+// setCounters fills in the operator's CPU and API requests during the run, and
+// the apiserver's requests by resource with the bench's own creates and
+// approvals taken out.
+func (r *result) setCounters(before, after counters, d *driver) {
+	r.cpu = after.cpu - before.cpu
+	if total := after.total - before.total; total > 0 {
+		r.machineBusy = float64(after.busy-before.busy) / float64(total)
+	}
+	r.byMethod = map[string]float64{}
+	r.controller = map[string]float64{}
+	for method, v := range after.operator {
+		delta := v - before.operator[method]
+		if strings.Contains(method, "_") {
+			r.controller[method] = delta
+			continue
+		}
+		r.byMethod[method] = delta
+		if method == "GET" {
+			r.reads += delta
+		} else {
+			r.writes += delta
+		}
+	}
+	r.breakdown = map[string]float64{}
+	for key, v := range after.apiserver {
+		if delta := v - before.apiserver[key]; delta > 0 {
+			r.breakdown[key] = delta
+		}
+	}
+	r.breakdown["POST elevationrequests"] -= float64(d.created.Load() + d.createErrs.Load())
+	r.breakdown["PATCH elevationrequests"] -= float64(d.approved.Load() + d.approveErr.Load())
+}
+
+func (r *result) perLifecycle(v float64) float64 {
+	if r.created == 0 {
+		return 0
+	}
+	return v / float64(r.created)
+}
+
+// rows are the table's lines, label and value.
+func (r *result) rows() [][2]string {
+	mib := float64(r.rss) / (1 << 20)
+	rows := [][2]string{
+		{"N (created / approved)", fmt.Sprintf("%d (%d / %d)", r.n, r.created, r.approved)},
+		{"request duration, creation window, run time", fmt.Sprintf("%s, %s, %s", r.duration, ms(r.creationWindow), ms(r.runTime))},
+		{"peak concurrently Active (bindings present)", fmt.Sprintf("%d (%d)", r.peakActive, r.peakBindings)},
+		{"approve PATCH through the webhook p50 / p99 / max", r.approveCall.String()},
+		{"approval → access (binding exists) p50 / p99 / max", r.approvalToAccess.String()},
+		{"  approval → phase Approved seen / Approved → Active seen (p50 / p99 / max)", r.approvalToApproved.String() + "; " + r.approvedToActive.String()},
+		{"expiresAt → access gone (binding deleted) p50 / p99 / max", r.expiryToGone.String()},
+		{"expiresAt → revocation.verifiedAt p50 / p99 / max (both stored to the second)", r.expiryToVerified.String()},
+		{"expiresAt → Revoked seen by a watch p50 / p99 / max", r.expiryToRevokedSeen.String()},
+		{"never granted / never revoked / never verified", fmt.Sprintf("%d / %d / %d", r.neverGranted, r.neverRevoked, r.neverVerified)},
+		{"bindings left at the end (fresh LIST)", fmt.Sprint(r.bindingsLeft)},
+		{"operator peak RSS (VmHWM)", fmt.Sprintf("%.1f MiB", mib)},
+		{"operator CPU during the run", fmt.Sprintf("%.1f s", r.cpu.Seconds())},
+		{"operator API requests per lifecycle: reads / writes", fmt.Sprintf("%.1f / %.1f", r.perLifecycle(r.reads), r.perLifecycle(r.writes))},
+		{"  by method", r.methods()},
+		{"operator reconciles per lifecycle; mean reconcile time; mean wait in the work queue", r.reconciles()},
+		{"machine: CPU busy, mean 1-min load (2 cores)", fmt.Sprintf("%.0f%%, %.1f", 100*r.machineBusy, r.load)},
+	}
+	if r.createErrs+r.approveErrs > 0 {
+		rows = append(rows, [2]string{"failed creates / approvals", fmt.Sprintf("%d / %d: %s", r.createErrs, r.approveErrs, strings.Join(r.errors, "; "))})
+	}
+	return rows
+}
+
+func (r *result) methods() string {
+	var parts []string
+	for _, m := range sortedKeys(r.byMethod) {
+		parts = append(parts, fmt.Sprintf("%s %.2f", m, r.perLifecycle(r.byMethod[m])))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func sortedKeys(m map[string]float64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func printResult(w io.Writer, r *result) {
+	args := "defaults"
+	if len(r.operatorArgs) > 0 {
+		args = strings.Join(r.operatorArgs, " ")
+	}
+	fmt.Fprintf(w, "\n### N = %d (operator flags: %s)\n\n| | |\n|---|---|\n", r.n, args)
+	for _, row := range r.rows() {
+		fmt.Fprintf(w, "| %s | %s |\n", row[0], row[1])
+	}
+	fmt.Fprintf(w, "\nAPI requests per lifecycle at the apiserver, by verb and resource (all clients, less the bench's own creates and approvals; LIST and WATCH left out), and the apiserver's mean time to serve one (all clients):\n\n| verb resource | per lifecycle | mean apiserver latency |\n|---|---|---|\n")
+	for _, key := range sortedKeys(r.breakdown) {
+		if strings.Contains(key, ":") || strings.HasPrefix(key, "LIST ") || strings.HasPrefix(key, "WATCH ") || r.perLifecycle(r.breakdown[key]) < 0.05 {
+			continue
+		}
+		latency := "n/a"
+		if count := r.breakdown["count:"+key]; count > 0 {
+			latency = ms(time.Duration(r.breakdown["sum:"+key] / count * float64(time.Second)))
+		}
+		fmt.Fprintf(w, "| %s | %.2f | %s |\n", key, r.perLifecycle(r.breakdown[key]), latency)
+	}
+}
+
+// printSummary prints one table with a column per N.
+func printSummary(w io.Writer, results []*result) {
+	fmt.Fprintf(w, "\n### Summary\n\n| |")
+	for _, r := range results {
+		fmt.Fprintf(w, " N = %d |", r.n)
+	}
+	fmt.Fprintf(w, "\n|---|%s\n", strings.Repeat("---|", len(results)))
+	for i, row := range results[0].rows() {
+		fmt.Fprintf(w, "| %s |", row[0])
+		for _, r := range results {
+			if rows := r.rows(); i < len(rows) {
+				fmt.Fprintf(w, " %s |", rows[i][1])
+			}
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func (r *result) reconciles() string {
+	mean := func(metric string) string {
+		count := r.controller[metric+"_count"]
+		if count == 0 {
+			return "n/a"
+		}
+		return ms(time.Duration(r.controller[metric+"_sum"] / count * float64(time.Second)))
+	}
+	return fmt.Sprintf("%.1f; %s; %s", r.perLifecycle(r.controller["controller_runtime_reconcile_time_seconds_count"]),
+		mean("controller_runtime_reconcile_time_seconds"), mean("workqueue_queue_duration_seconds"))
+}
