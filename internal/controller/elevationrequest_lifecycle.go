@@ -179,11 +179,11 @@ func (r *ElevationRequestReconciler) recordGrantIntent(ctx context.Context, er *
 	}
 	preexisting := false
 	if obs.Present && reg.Shared {
-		holders, err := r.otherHolders(ctx, er)
+		makers, err := r.otherRequests(ctx, er, madeByElevator)
 		if err != nil {
 			return err
 		}
-		preexisting = len(holders) == 0
+		preexisting = len(makers) == 0
 	}
 	er.Status.Grant = &accessv1alpha1.GrantAttempt{StartedAt: metav1.NewTime(now), Preexisting: preexisting, Evidence: obs.Evidence, Role: *role}
 	setCondition(er, accessv1alpha1.ConditionGranted, metav1.ConditionFalse, reasonGrantStarted, "granting")
@@ -310,6 +310,11 @@ func (r *ElevationRequestReconciler) ensureFresh(ctx context.Context, er *access
 
 // otherHolders lists the other requests that hold the same entitlement.
 func (r *ElevationRequestReconciler) otherHolders(ctx context.Context, er *accessv1alpha1.ElevationRequest) ([]*accessv1alpha1.ElevationRequest, error) {
+	return r.otherRequests(ctx, er, holdsForOthers)
+}
+
+// otherRequests lists the other requests for the same entitlement that match.
+func (r *ElevationRequestReconciler) otherRequests(ctx context.Context, er *accessv1alpha1.ElevationRequest, match func(*accessv1alpha1.ElevationRequest) bool) ([]*accessv1alpha1.ElevationRequest, error) {
 	var list accessv1alpha1.ElevationRequestList
 	if err := r.Client.List(ctx, &list, client.InNamespace(er.Namespace), client.MatchingFields{entitlementIndex: entitlementKey(er)}); err != nil {
 		return nil, fmt.Errorf("list requests for the same entitlement: %w", err)
@@ -317,7 +322,7 @@ func (r *ElevationRequestReconciler) otherHolders(ctx context.Context, er *acces
 	var out []*accessv1alpha1.ElevationRequest
 	for i := range list.Items {
 		other := &list.Items[i]
-		if other.UID != er.UID && holdsForOthers(other) {
+		if other.UID != er.UID && match(other) {
 			out = append(out, other)
 		}
 	}

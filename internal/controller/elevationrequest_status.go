@@ -96,6 +96,20 @@ func holdsForOthers(er *accessv1alpha1.ElevationRequest) bool {
 	return er.Status.Phase == accessv1alpha1.PhaseActive || er.Status.Phase == accessv1alpha1.PhaseApproved
 }
 
+// madeByElevator reports whether the request may have put the entitlement into
+// the target and not yet verified it gone: a present entitlement is then not
+// standing access, even while that request's revocation is being retried.
+func madeByElevator(er *accessv1alpha1.ElevationRequest) bool {
+	if er.Status.Grant == nil || er.Status.Grant.Preexisting {
+		return false
+	}
+	switch er.Status.Phase {
+	case accessv1alpha1.PhaseApproved, accessv1alpha1.PhaseActive, accessv1alpha1.PhaseRevoking:
+		return true
+	}
+	return false
+}
+
 // isOverdue reports whether the request's access should be gone but a revoke or
 // verification has failed. Waiting for another holder is not overdue.
 func isOverdue(er *accessv1alpha1.ElevationRequest, now time.Time) bool {

@@ -92,6 +92,28 @@ func TestHoldsForOthers(t *testing.T) {
 	}
 }
 
+func TestMadeByElevator(t *testing.T) {
+	cases := []struct {
+		name string
+		er   *accessv1alpha1.ElevationRequest
+		want bool
+	}{
+		{"active", request(accessv1alpha1.PhaseActive, withGrant(false)), true},
+		// A request whose revocation is still being retried made the membership:
+		// a new request must not take it for standing access.
+		{"revoking, not yet verified", request(accessv1alpha1.PhaseRevoking, withGrant(false)), true},
+		{"approved with grant started", request(accessv1alpha1.PhaseApproved, withGrant(false)), true},
+		{"approved without grant", request(accessv1alpha1.PhaseApproved), false},
+		{"on standing access", request(accessv1alpha1.PhaseActive, withGrant(true)), false},
+		{"revoked and verified", request(accessv1alpha1.PhaseRevoked, withGrant(false)), false},
+	}
+	for _, tc := range cases {
+		if got := madeByElevator(tc.er); got != tc.want {
+			t.Errorf("%s: madeByElevator = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
 func TestIsOverdue(t *testing.T) {
 	now := time.Unix(1000, 0)
 	revoking := func(reason string, attempts int32, expires time.Time, retainedBy string) *accessv1alpha1.ElevationRequest {

@@ -26,9 +26,11 @@ const (
 	// healthInterval is how often a connection's health is checked again when
 	// nothing changed.
 	healthInterval = 5 * time.Minute
-	reasonHealthy  = "Healthy"
-	reasonConnect  = "CannotConnect"
-	reasonConfig   = "InvalidConfiguration"
+	// unhealthyInterval is sooner, so Ready turns True soon after a repair.
+	unhealthyInterval = 30 * time.Second
+	reasonHealthy     = "Healthy"
+	reasonConnect     = "CannotConnect"
+	reasonConfig      = "InvalidConfiguration"
 )
 
 // SaaSConnectionReconciler keeps a connection's Ready condition up to date from
@@ -60,6 +62,9 @@ func (r *SaaSConnectionReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		if err := r.Client.Status().Patch(ctx, conn, client.MergeFrom(before)); err != nil && !apierrors.IsNotFound(err) {
 			return ctrl.Result{}, fmt.Errorf("patch status of SaaSConnection %s: %w", req.NamespacedName, err)
 		}
+	}
+	if status != metav1.ConditionTrue {
+		return ctrl.Result{RequeueAfter: unhealthyInterval}, nil
 	}
 	return ctrl.Result{RequeueAfter: healthInterval}, nil
 }

@@ -170,6 +170,46 @@ func lifecycleSpecs(kind string) {
 			HaveField("Status", metav1.ConditionTrue), HaveField("Reason", "Healthy")))
 	})
 
+	It("does not take a membership whose revocation is being retried for standing access", func() {
+		op = startOperator(b, ns, nil)
+		first := createRequest(ctx, ns, "first", tgt, "2s")
+		approveAsAdmin(ctx, first)
+		waitPhase(ctx, first, accessv1alpha1.PhaseActive)
+		b.Break()
+		DeferCleanup(b.Repair)
+		Eventually(func(g Gomega) {
+			got := get(ctx, first)
+			g.Expect(got.Status.Phase).To(Equal(accessv1alpha1.PhaseRevoking))
+			g.Expect(got.Status.Revocation.Attempts).To(BeNumerically(">=", 1))
+		}, eventually, poll).Should(Succeed())
+
+		// While the first request's membership is still on the server, a second
+		// request for it must not be recorded as standing access (which would
+		// skip the grant and leave it without access once the first is removed).
+		second := createRequest(ctx, ns, "second", tgt, "4s")
+		approveAsAdmin(ctx, second)
+		Consistently(func() bool {
+			g := get(ctx, second).Status.Grant
+			return g != nil && g.Preexisting
+		}, 3*time.Second, poll).Should(BeFalse())
+
+		b.Repair()
+		// The second request either grants after the repair and ends Revoked, or,
+		// where the server refused its grant as permanent (PostgreSQL's
+		// permission denied), ends Failed after undoing it; both verified.
+		var got *accessv1alpha1.ElevationRequest
+		Eventually(func() accessv1alpha1.Phase {
+			got = get(ctx, second)
+			return got.Status.Phase
+		}, eventually, poll).Should(BeElementOf(accessv1alpha1.PhaseRevoked, accessv1alpha1.PhaseFailed))
+		Expect(got.Status.Grant.Preexisting).To(BeFalse())
+		Expect(got.Status.Revocation.VerifiedAt).NotTo(BeNil(), "the second request's end was verified too")
+		Expect(condition(got.Status.Conditions, accessv1alpha1.ConditionRevocationVerified).Status).To(Equal(metav1.ConditionTrue))
+		got = waitPhase(ctx, first, accessv1alpha1.PhaseRevoked)
+		expectVerifiedRevocation(got, b, tgt)
+		Expect(b.IsMember(tgt)).To(BeFalse())
+	})
+
 	It("converges with no leftover membership after a crash between grant and status write", func() {
 		var grants atomic.Int32
 		op = startOperator(b, ns, func(c provider.Client) provider.Client {
