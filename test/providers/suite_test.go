@@ -6,11 +6,9 @@
 package providers
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -49,7 +47,7 @@ var (
 	scheme    = runtime.NewScheme()
 	// operatorLog holds everything the operators of this suite logged, so that
 	// the suite can prove no credential was ever written to a log.
-	operatorLog = &lockedBuffer{}
+	operatorLog = &testenv.LockedBuffer{}
 	// backends are the real servers, one per provider, started once for the suite.
 	backends = map[string]backend{}
 )
@@ -154,27 +152,9 @@ func (o *operator) stop() {
 	Eventually(o.done, eventually).Should(BeClosed())
 }
 
-// lockedBuffer is a bytes.Buffer the manager's goroutines and the test share.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // teeWriter writes the log to the buffer and to GinkgoWriter, which shows it
 // for failed specs only.
-type teeWriter struct{ buf *lockedBuffer }
+type teeWriter struct{ buf *testenv.LockedBuffer }
 
 func (w *teeWriter) Write(p []byte) (int, error) {
 	_, _ = GinkgoWriter.Write(p)

@@ -11,7 +11,6 @@
 package slapdtest
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -25,6 +24,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/elevator-dev/elevator/internal/testenv"
 
 	goldap "github.com/go-ldap/ldap/v3"
 )
@@ -56,7 +57,7 @@ type Server struct {
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	stopped sync.Once
-	log     *lockedBuffer
+	log     *testenv.LockedBuffer
 }
 
 // Start starts a server for one test and stops it when the test ends. It fails
@@ -214,7 +215,7 @@ func (s *Server) run(slapd, conf string, opts Options) error {
 	}
 	// -d keeps slapd in the foreground, so this process owns its PID; level 256
 	// (stats) logs one line per operation, kept for failure messages.
-	s.log = &lockedBuffer{}
+	s.log = &testenv.LockedBuffer{}
 	s.cmd = exec.Command(slapd, "-d", "256", "-f", conf, "-h", listeners)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
@@ -304,25 +305,6 @@ func (s *Server) LogTail(n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-// lockedBuffer is a bytes.Buffer that slapd's output goroutines and the test
-// can use at once.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // RootConn opens a new connection bound as RootDN. It is independent of any

@@ -2,7 +2,6 @@ package scimtest
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -12,10 +11,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/elevator-dev/elevator/internal/testenv"
 )
 
 const (
@@ -25,7 +25,7 @@ const (
 )
 
 // ScimmyDir is hack/scimmy-server in the module.
-func ScimmyDir() string { return filepath.Join(moduleRoot(), "hack", "scimmy-server") }
+func ScimmyDir() string { return filepath.Join(testenv.ModuleRoot(), "hack", "scimmy-server") }
 
 // StartScimmy runs hack/scimmy-server with node on a free loopback port (the
 // server binds port 0 and prints the one it got) and returns its base URL,
@@ -46,7 +46,7 @@ func StartScimmy(t testing.TB, token string) string {
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(os.Environ(), "SCIMMY_TOKEN="+token)
 	killWithParent(cmd)
-	var stderr lockedBuffer
+	var stderr testenv.LockedBuffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -142,40 +142,4 @@ func killedBy(err error, sig syscall.Signal) bool {
 	}
 	status, ok := exit.Sys().(syscall.WaitStatus)
 	return ok && status.Signaled() && status.Signal() == sig
-}
-
-// moduleRoot is the directory holding go.mod, above the working directory.
-func moduleRoot() string {
-	dir, err := os.Getwd()
-	if err != nil {
-		panic(fmt.Sprintf("scimtest: working directory: %v", err))
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			panic("scimtest: no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
-// lockedBuffer collects a process's stderr while the test may read it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
