@@ -50,7 +50,9 @@ func run(ctx context.Context, operatorArgs []string) (err error) {
 	}
 	defer func() {
 		step("stopping the control plane")
+		stopping := time.Now()
 		err = errors.Join(err, cluster.Stop())
+		step("stopped in %s", time.Since(stopping).Round(100*time.Millisecond))
 	}()
 	if err := <-built; err != nil {
 		return err
@@ -62,7 +64,9 @@ func run(ctx context.Context, operatorArgs []string) (err error) {
 	}
 	defer func() {
 		step("stopping the operator")
+		stopping := time.Now()
 		err = errors.Join(err, op.Stop(15*time.Second))
+		step("stopped in %s", time.Since(stopping).Round(100*time.Millisecond))
 	}()
 	if err := applySamples(ctx, cluster, root); err != nil {
 		return err
