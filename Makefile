@@ -62,7 +62,7 @@ test-deps: ## Install the real servers the provider tests run against (slapd, Po
 	hack/install-test-deps.sh
 
 .PHONY: test
-test: manifests generate fmt vet controlplane test-deps ## Run every test: unit, envtest suites, provider suites, fuzz seeds, e2e.
+test: manifests generate fmt vet controlplane test-deps kustomize ## Run every test: unit, envtest suites, provider suites, fuzz seeds, e2e.
 	go test $(GO_TEST_FLAGS) ./... 2>&1 | tee $(LOCALBIN)/test.log
 	$(MAKE) --no-print-directory fuzz
 
