@@ -78,7 +78,7 @@ func run(ctx context.Context, operatorArgs []string) (err error) {
 		fmt.Println()
 		return nil
 	case <-op.Done():
-		return fmt.Errorf("the operator exited (%v); see %s", op.Err(), rel(root, filepath.Join(bin, "elevator.log")))
+		return fmt.Errorf("the operator exited (%w); see %s", op.Err(), rel(root, filepath.Join(bin, "elevator.log")))
 	}
 }
 

@@ -5,12 +5,13 @@ import (
 	"os"
 	"testing"
 
+	"slices"
+
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/utils/strings/slices"
 )
 
 // aggregated reports whether the ClusterRole has a rule for verb on resource.

@@ -105,7 +105,7 @@ func (o *Operator) WaitReady(ctx context.Context, timeout time.Duration) error {
 		}
 		select {
 		case <-o.done:
-			return fmt.Errorf("the operator exited before it was ready: %v", o.err)
+			return fmt.Errorf("the operator exited before it was ready: %w", o.err)
 		case <-ctx.Done():
 			return fmt.Errorf("the operator was not ready within %s", timeout)
 		case <-tick.C:
@@ -171,6 +171,10 @@ func FreeLoopbackAddr() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("find a free port: %w", err)
 	}
-	defer l.Close()
-	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port), nil
+	addr := "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	// The port must be free again before the operator binds it.
+	if err := l.Close(); err != nil {
+		return "", fmt.Errorf("free port %s: %w", addr, err)
+	}
+	return addr, nil
 }

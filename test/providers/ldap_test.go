@@ -102,7 +102,7 @@ func (b *ldapBackend) members(group string) []string {
 	GinkgoHelper()
 	c, err := b.srv.RootConn()
 	Expect(err).NotTo(HaveOccurred())
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	res, err := c.Search(goldap.NewSearchRequest(group, goldap.ScopeBaseObject, goldap.NeverDerefAliases,
 		0, 10, false, "(objectClass=groupOfNames)", []string{"member"}, nil))
 	Expect(err).NotTo(HaveOccurred(), "read group %s", group)
@@ -125,7 +125,7 @@ func (b *ldapBackend) AddMember(t target) {
 	GinkgoHelper()
 	c, err := b.srv.RootConn()
 	Expect(err).NotTo(HaveOccurred())
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	req := goldap.NewModifyRequest(t.GroupRef, nil)
 	req.Add("member", []string{t.UserRef})
 	Expect(c.Modify(req)).To(Succeed(), "add %s to %s", t.UserRef, t.GroupRef)
