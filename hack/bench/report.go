@@ -60,7 +60,7 @@ type result struct {
 	expiryToGone                         dist
 	expiryToVerified                     dist
 	expiryToRevokedSeen                  dist
-	neverGranted                         int
+	neverGranted, notExpired             int
 	neverRevoked, neverVerified          int
 	bindingsLeft                         int
 	rss                                  int64
@@ -74,7 +74,9 @@ type result struct {
 }
 
 // summarize turns the timeline into latencies and counts.
-func summarize(t *timeline, d *driver, n int) *result {
+// Access whose expiresAt lies after end is not counted as unrevoked: it is
+// still within its window.
+func summarize(t *timeline, d *driver, n int, end time.Time) *result {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	res := &result{n: n, created: int(d.created.Load()), approved: int(d.approved.Load()),
@@ -98,6 +100,10 @@ func summarize(t *timeline, d *driver, n int) *result {
 		if !r.approveDone.IsZero() && !r.approvedSeen.IsZero() && !r.activeSeen.IsZero() {
 			toApproved = append(toApproved, r.approvedSeen.Sub(r.approveDone))
 			toActive = append(toActive, r.activeSeen.Sub(r.approvedSeen))
+		}
+		if !r.expiresAt.IsZero() && r.expiresAt.After(end) {
+			res.notExpired++
+			continue
 		}
 		if r.bindingGone.IsZero() || r.phase != accessv1alpha1.PhaseRevoked {
 			res.neverRevoked++
@@ -177,7 +183,8 @@ func (r *result) rows() [][2]string {
 		{"expiresAt → access gone (binding deleted) p50 / p99 / max", r.expiryToGone.String()},
 		{"expiresAt → revocation.verifiedAt p50 / p99 / max (both stored to the second)", r.expiryToVerified.String()},
 		{"expiresAt → Revoked seen by a watch p50 / p99 / max", r.expiryToRevokedSeen.String()},
-		{"never granted / never revoked / never verified", fmt.Sprintf("%d / %d / %d", r.neverGranted, r.neverRevoked, r.neverVerified)},
+		{"never granted / still in their window at the end", fmt.Sprintf("%d / %d", r.neverGranted, r.notExpired)},
+		{"expired but never revoked / never verified", fmt.Sprintf("%d / %d", r.neverRevoked, r.neverVerified)},
 		{"bindings left at the end (fresh LIST)", fmt.Sprint(r.bindingsLeft)},
 		{"operator peak RSS (VmHWM)", fmt.Sprintf("%.1f MiB", mib)},
 		{"operator CPU during the run", fmt.Sprintf("%.1f s", r.cpu.Seconds())},

@@ -61,9 +61,13 @@ func runOne(ctx context.Context, cfg config, n int) (res *result, err error) {
 
 	d := &driver{e: e, t: t, n: n, duration: cfg.requestDuration(n)}
 	window := time.Duration(float64(n) / cfg.rate * float64(time.Second))
-	deadline := time.Now().Add(window + d.duration + cfg.grace)
-	step("N=%d: creating %d requests over %s (duration %s each), approving each as %s once it is Pending; giving up at %s",
-		n, n, window.Round(time.Second), d.duration, approver, deadline.Format("15:04:05"))
+	// A run ends when everything is revoked, or -grace after the last expiry
+	// it saw; a backlog of grants may push expiries later, but never more than
+	// one request duration past the planned end.
+	planned := time.Now().Add(window + d.duration + cfg.grace)
+	deadline := planned.Add(d.duration)
+	step("N=%d: creating %d requests over %s (duration %s each), approving each as %s once it is Pending; planned end %s, giving up at %s at the latest",
+		n, n, window.Round(time.Second), d.duration, approver, planned.Format("15:04:05"), deadline.Format("15:04:05"))
 	runCtx, cancelRun := context.WithDeadline(ctx, deadline)
 	defer cancelRun()
 	load := sampleLoad(runCtx)
@@ -72,7 +76,7 @@ func runOne(ctx context.Context, cfg config, n int) (res *result, err error) {
 	go func() { defer wg.Done(); d.approveAll(runCtx, cfg.approvers) }()
 	d.createAll(runCtx, cfg.rate)
 	created := time.Now()
-	waitDone(runCtx, d, t)
+	waitDone(runCtx, d, t, planned, cfg.grace)
 	cancelRun()
 	wg.Wait()
 	if ctx.Err() != nil {
@@ -91,7 +95,7 @@ func runOne(ctx context.Context, cfg config, n int) (res *result, err error) {
 	if err != nil {
 		return nil, err
 	}
-	res = summarize(t, d, n)
+	res = summarize(t, d, n, after.at)
 	res.creationWindow = created.Sub(before.at)
 	res.runTime = after.at.Sub(before.at)
 	res.rss, res.bindingsLeft, res.load = rss, left, <-load
@@ -102,13 +106,17 @@ func runOne(ctx context.Context, cfg config, n int) (res *result, err error) {
 
 // waitDone waits until every created request is terminal and no binding is
 // left, or the run's deadline passes, reporting progress now and then.
-func waitDone(ctx context.Context, d *driver, t *timeline) {
+func waitDone(ctx context.Context, d *driver, t *timeline, planned time.Time, grace time.Duration) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	lastReport := time.Now()
 	for {
 		terminal, bindings, active := t.progress()
 		if int64(terminal) >= d.created.Load() && bindings == 0 {
+			return
+		}
+		if now := time.Now(); now.After(planned) && now.After(t.lastExpiry().Add(grace)) {
+			step("N=%d: %s after the last expiry, %d of %d requests are not terminal and %d bindings are left", d.n, grace, d.created.Load()-int64(terminal), d.created.Load(), bindings)
 			return
 		}
 		if time.Since(lastReport) >= 15*time.Second {

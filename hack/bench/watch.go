@@ -182,3 +182,16 @@ func watch(ctx context.Context, e *env, t *timeline) error {
 	}
 	return nil
 }
+
+// lastExpiry is the latest expiresAt of any request.
+func (t *timeline) lastExpiry() time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var last time.Time
+	for _, r := range t.records {
+		if r.expiresAt.After(last) {
+			last = r.expiresAt
+		}
+	}
+	return last
+}
