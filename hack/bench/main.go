@@ -93,11 +93,17 @@ func main() {
 			fmt.Fprintf(os.Stderr, "bench: N=%d: %v\n", n, err)
 			os.Exit(1)
 		}
-		printResult(os.Stdout, res)
+		if err := printResult(os.Stdout, res); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
 		results = append(results, res)
 	}
 	if len(results) > 1 {
-		printSummary(os.Stdout, results)
+		if err := printSummary(os.Stdout, results); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
 	}
 	for _, r := range results {
 		if r.neverRevoked > 0 || r.neverVerified > 0 {

@@ -21,7 +21,7 @@ const userHZ = 100
 
 // processCPU is the user plus system CPU time the process has used.
 func processCPU(pid int) (time.Duration, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)) //nolint:gosec // the path is built from a process id, not from input
 	if err != nil {
 		return 0, fmt.Errorf("read CPU time of process %d: %w", pid, err)
 	}
@@ -49,7 +49,7 @@ func peakRSS(pid int) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("read memory of process %d: %w", pid, err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
@@ -137,15 +137,16 @@ func parseSamples(r io.Reader, name string) ([]sample, error) {
 // operatorRequests is the operator's client-go request count by HTTP method,
 // from its metrics endpoint.
 func operatorRequests(ctx context.Context, addr string) (map[string]float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+	// addr is the loopback address the bench itself chose for the operator.
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil) //nolint:gosec // loopback address chosen by the bench
 	if err != nil {
 		return nil, fmt.Errorf("metrics request: %w", err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(req) //nolint:gosec // loopback address chosen by the bench
 	if err != nil {
 		return nil, fmt.Errorf("scrape the operator's metrics: %w", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // read only
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return nil, fmt.Errorf("read the operator's metrics: %w", err)

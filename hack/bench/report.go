@@ -216,7 +216,8 @@ func sortedKeys(m map[string]float64) []string {
 	return keys
 }
 
-func printResult(w io.Writer, r *result) {
+func printResult(out io.Writer, r *result) error {
+	w := &strings.Builder{}
 	args := "defaults"
 	if len(r.operatorArgs) > 0 {
 		args = strings.Join(r.operatorArgs, " ")
@@ -236,10 +237,13 @@ func printResult(w io.Writer, r *result) {
 		}
 		fmt.Fprintf(w, "| %s | %.2f | %s |\n", key, r.perLifecycle(r.breakdown[key]), latency)
 	}
+	_, err := io.WriteString(out, w.String())
+	return err
 }
 
 // printSummary prints one table with a column per N.
-func printSummary(w io.Writer, results []*result) {
+func printSummary(out io.Writer, results []*result) error {
+	w := &strings.Builder{}
 	fmt.Fprintf(w, "\n### Summary\n\n| |")
 	for _, r := range results {
 		fmt.Fprintf(w, " N = %d |", r.n)
@@ -254,6 +258,8 @@ func printSummary(w io.Writer, results []*result) {
 		}
 		fmt.Fprintln(w)
 	}
+	_, err := io.WriteString(out, w.String())
+	return err
 }
 
 func (r *result) reconciles() string {

@@ -140,7 +140,7 @@ func userClient(kubeconfig string) (client.Client, error) {
 }
 
 func (e *env) startOperator(ctx context.Context, cfg config, logDir, binary string, n int) error {
-	if err := os.MkdirAll(logDir, 0o755); err != nil {
+	if err := os.MkdirAll(logDir, 0o750); err != nil {
 		return fmt.Errorf("create %s: %w", logDir, err)
 	}
 	logPath := filepath.Join(logDir, fmt.Sprintf("elevator-n%d.log", n))
