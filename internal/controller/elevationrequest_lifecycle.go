@@ -9,6 +9,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -38,6 +39,11 @@ const (
 	reasonVerified           = "Verified"
 	reasonNotGranted         = "NeverGranted"
 )
+
+// expiryPriority puts a request whose access ends ahead of grant work in the
+// queue: revocation is the security boundary, and under load it must not wait
+// behind new grants.
+const expiryPriority = 10
 
 // pollWhileBlocked is how often a request re-checks something it waits on that
 // sends no event (a connection that does not exist yet).
@@ -163,31 +169,49 @@ func (r *ElevationRequestReconciler) reconcileApproved(ctx context.Context, er *
 	return r.grant(ctx, er, conn, now)
 }
 
-// recordGrantIntent checks the target before granting and records the intent.
+// recordGrantIntent records the intent to grant. For a shared entitlement it
+// first reads the target, to tell standing access from access Elevator made;
+// a per-request entitlement (its own binding) cannot pre-exist, so no read is
+// spent on it.
 func (r *ElevationRequestReconciler) recordGrantIntent(ctx context.Context, er *accessv1alpha1.ElevationRequest, conn *accessv1alpha1.SaaSConnection, role *accessv1alpha1.Role, now time.Time) error {
 	if err := r.ensureFresh(ctx, er); err != nil {
 		return err
 	}
-	target, reg, err := r.connect(ctx, conn)
+	reg, err := r.Providers.Lookup(conn)
 	if err != nil {
 		return err
+	}
+	intent := &accessv1alpha1.GrantAttempt{StartedAt: metav1.NewTime(now), Role: *role}
+	if reg.Shared {
+		if intent.Preexisting, intent.Evidence, err = r.standingAccess(ctx, er, conn, role); err != nil {
+			return err
+		}
+	}
+	er.Status.Grant = intent
+	setCondition(er, accessv1alpha1.ConditionGranted, metav1.ConditionFalse, reasonGrantStarted, "granting")
+	return nil
+}
+
+// standingAccess reports whether the entitlement is already in the target with
+// no Elevator request having made it, and what the read showed.
+func (r *ElevationRequestReconciler) standingAccess(ctx context.Context, er *accessv1alpha1.ElevationRequest, conn *accessv1alpha1.SaaSConnection, role *accessv1alpha1.Role) (bool, string, error) {
+	target, _, err := r.connect(ctx, conn)
+	if err != nil {
+		return false, "", err
 	}
 	defer closeQuietly(target)
 	obs, err := target.Check(ctx, entitlement(er, *role))
 	if err != nil {
-		return fmt.Errorf("check before grant: %w", err)
+		return false, "", fmt.Errorf("check before grant: %w", err)
 	}
-	preexisting := false
-	if obs.Present && reg.Shared {
-		makers, err := r.otherRequests(ctx, er, madeByElevator)
-		if err != nil {
-			return err
-		}
-		preexisting = len(makers) == 0
+	if !obs.Present {
+		return false, obs.Evidence, nil
 	}
-	er.Status.Grant = &accessv1alpha1.GrantAttempt{StartedAt: metav1.NewTime(now), Preexisting: preexisting, Evidence: obs.Evidence, Role: *role}
-	setCondition(er, accessv1alpha1.ConditionGranted, metav1.ConditionFalse, reasonGrantStarted, "granting")
-	return nil
+	makers, err := r.otherRequests(ctx, er, madeByElevator)
+	if err != nil {
+		return false, "", err
+	}
+	return len(makers) == 0, obs.Evidence, nil
 }
 
 func (r *ElevationRequestReconciler) grant(ctx context.Context, er *accessv1alpha1.ElevationRequest, conn *accessv1alpha1.SaaSConnection, now time.Time) (ctrl.Result, error) {
@@ -218,7 +242,7 @@ func (r *ElevationRequestReconciler) grant(ctx context.Context, er *accessv1alph
 		return ctrl.Result{}, fmt.Errorf("granted, but a fresh read does not show it yet: %s", obs.Evidence)
 	}
 	r.activate(er, now, duration, obs)
-	return ctrl.Result{RequeueAfter: duration}, nil
+	return ctrl.Result{RequeueAfter: duration, Priority: ptr.To(expiryPriority)}, nil
 }
 
 func (r *ElevationRequestReconciler) grantFailed(ctx context.Context, er *accessv1alpha1.ElevationRequest, err error, now time.Time) (ctrl.Result, error) {
@@ -258,7 +282,7 @@ func (r *ElevationRequestReconciler) reconcileActive(ctx context.Context, er *ac
 	case er.Status.ExpiresAt == nil || !now.Before(er.Status.ExpiresAt.Time):
 		r.beginRevocation(er, accessv1alpha1.RevocationExpired, "", now)
 	default:
-		return ctrl.Result{RequeueAfter: er.Status.ExpiresAt.Sub(now)}, nil
+		return ctrl.Result{RequeueAfter: er.Status.ExpiresAt.Sub(now), Priority: ptr.To(expiryPriority)}, nil
 	}
 	return r.reconcileRevoking(ctx, er, now)
 }
