@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/elevator-dev/elevator/internal/provider/providertest"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -244,7 +246,7 @@ var _ = Describe("ElevationRequest lifecycle with the kubernetes provider", func
 	It("converges with no leaked binding after a crash between grant and status write", func() {
 		var grants atomic.Int32
 		op = startOperator(operatorOptions{wrap: func(c provider.Client) provider.Client {
-			return crashAfterGrant{Client: c, grants: &grants}
+			return providertest.CrashAfterGrant{Client: c, Grants: &grants}
 		}})
 		er := createRequest(ctx, ns, "crash", "edit", "3s")
 		approveAsAdmin(ctx, er, approver)
@@ -305,21 +307,6 @@ var _ = Describe("ElevationRequest lifecycle with the kubernetes provider", func
 		Expect(canGetPods(ctx, ns)).To(BeFalse())
 	})
 })
-
-// crashAfterGrant grants, then panics before the controller can write status:
-// a crash between the provider call and the status write.
-type crashAfterGrant struct {
-	provider.Client
-	grants *atomic.Int32
-}
-
-func (c crashAfterGrant) Grant(ctx context.Context, e provider.Entitlement) error {
-	if err := c.Client.Grant(ctx, e); err != nil {
-		return err
-	}
-	c.grants.Add(1)
-	panic("test: operator crashed after granting")
-}
 
 func key(er *accessv1alpha1.ElevationRequest) types.NamespacedName {
 	return types.NamespacedName{Namespace: er.Namespace, Name: er.Name}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -19,7 +18,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
-	"github.com/elevator-dev/elevator/internal/provider"
 )
 
 const (
@@ -208,22 +206,6 @@ func mustJSON(v any) string {
 	raw, err := json.Marshal(v)
 	Expect(err).NotTo(HaveOccurred())
 	return string(raw)
-}
-
-// crashAfterGrant grants, then panics before the controller can write status:
-// a crash between the provider call and the status write.
-// controller-runtime recovers the panic and retries the request.
-type crashAfterGrant struct {
-	provider.Client
-	grants *atomic.Int32
-}
-
-func (c crashAfterGrant) Grant(ctx context.Context, e provider.Entitlement) error {
-	if err := c.Client.Grant(ctx, e); err != nil {
-		return err
-	}
-	c.grants.Add(1)
-	panic("test: operator crashed after granting")
 }
 
 func connectionReady(ctx context.Context, ns string) metav1.Condition {

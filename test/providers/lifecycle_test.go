@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/elevator-dev/elevator/internal/provider/providertest"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -213,7 +215,7 @@ func lifecycleSpecs(kind string) {
 	It("converges with no leftover membership after a crash between grant and status write", func() {
 		var grants atomic.Int32
 		op = startOperator(b, ns, func(c provider.Client) provider.Client {
-			return crashAfterGrant{Client: c, grants: &grants}
+			return providertest.CrashAfterGrant{Client: c, Grants: &grants}
 		})
 		er := createRequest(ctx, ns, "crash", tgt, "3s")
 		approveAsAdmin(ctx, er)
