@@ -215,10 +215,7 @@ var _ = Describe("ElevationRequest lifecycle with the kubernetes provider", func
 		er := createRequest(ctx, ns, "blocked", "edit", "3s")
 		approveAsAdmin(ctx, er, approver)
 		waitPhase(ctx, er, accessv1alpha1.PhaseActive)
-		binding := &rbacv1.RoleBinding{}
-		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: kubernetes.BindingName(key(er))}, binding)).To(Succeed())
-		binding.Finalizers = append(binding.Finalizers, "test.elevator.dev/block")
-		Expect(k8sClient.Update(ctx, binding)).To(Succeed())
+		setBindingFinalizers(ctx, er, blockingFinalizer)
 
 		Eventually(func(g Gomega) {
 			got := get(ctx, er)
@@ -234,9 +231,7 @@ var _ = Describe("ElevationRequest lifecycle with the kubernetes provider", func
 		Expect(op.tracker.Overdue()).To(Equal(1))
 		Eventually(func() []string { return warningReasons(ctx, er) }, eventually, poll).Should(ContainElement(reasonStillPresent))
 
-		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(binding), binding)).To(Succeed())
-		binding.Finalizers = nil
-		Expect(k8sClient.Update(ctx, binding)).To(Succeed())
+		setBindingFinalizers(ctx, er)
 		got := waitPhase(ctx, er, accessv1alpha1.PhaseRevoked)
 		Expect(meta.IsStatusConditionTrue(got.Status.Conditions, accessv1alpha1.ConditionRevocationVerified)).To(BeTrue())
 		Expect(op.tracker.Overdue()).To(Equal(0))
@@ -291,22 +286,30 @@ var _ = Describe("ElevationRequest lifecycle with the kubernetes provider", func
 		er := createRequest(ctx, ns, "restart-revoking", "edit", "2s")
 		approveAsAdmin(ctx, er, approver)
 		waitPhase(ctx, er, accessv1alpha1.PhaseActive)
-		binding := &rbacv1.RoleBinding{}
-		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: kubernetes.BindingName(key(er))}, binding)).To(Succeed())
-		binding.Finalizers = []string{"test.elevator.dev/block"}
-		Expect(k8sClient.Update(ctx, binding)).To(Succeed())
+		setBindingFinalizers(ctx, er, blockingFinalizer)
 		waitPhase(ctx, er, accessv1alpha1.PhaseRevoking)
 		op.stop()
 
-		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(binding), binding)).To(Succeed())
-		binding.Finalizers = nil
-		Expect(k8sClient.Update(ctx, binding)).To(Succeed())
+		setBindingFinalizers(ctx, er)
 		op = startOperator(operatorOptions{})
 		got := waitPhase(ctx, er, accessv1alpha1.PhaseRevoked)
 		Expect(got.Status.Revocation.Attempts).To(BeNumerically(">=", 1))
 		Expect(canGetPods(ctx, ns)).To(BeFalse())
 	})
 })
+
+// blockingFinalizer keeps a RoleBinding from being deleted, as a stuck
+// controller or admission policy in a real cluster might.
+const blockingFinalizer = "test.elevator.dev/block"
+
+// setBindingFinalizers sets the finalizers of the request's RoleBinding.
+func setBindingFinalizers(ctx context.Context, er *accessv1alpha1.ElevationRequest, finalizers ...string) {
+	GinkgoHelper()
+	binding := &rbacv1.RoleBinding{}
+	Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: er.Namespace, Name: kubernetes.BindingName(key(er))}, binding)).To(Succeed())
+	binding.Finalizers = finalizers
+	Expect(k8sClient.Update(ctx, binding)).To(Succeed())
+}
 
 func key(er *accessv1alpha1.ElevationRequest) types.NamespacedName {
 	return types.NamespacedName{Namespace: er.Namespace, Name: er.Name}

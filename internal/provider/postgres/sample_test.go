@@ -2,16 +2,10 @@ package postgres
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
-	"sigs.k8s.io/yaml"
-
-	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 	"github.com/elevator-dev/elevator/internal/provider/postgres/pgtest"
+	"github.com/elevator-dev/elevator/internal/testenv"
 )
 
 // TestSampleConnection: config/samples/postgres_connection.yaml decodes
@@ -19,22 +13,7 @@ import (
 // the test cluster with the sample's roles created there, is healthy and
 // grants and revokes its roles.
 func TestSampleConnection(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("..", "..", "..", "config", "samples", "postgres_connection.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	docs := strings.Split(string(raw), "\n---\n")
-	if len(docs) != 2 {
-		t.Fatalf("sample has %d documents, want a Secret and a SaaSConnection", len(docs))
-	}
-	var secret corev1.Secret
-	if err := yaml.UnmarshalStrict([]byte(docs[0]), &secret); err != nil {
-		t.Fatalf("decode Secret: %v", err)
-	}
-	var conn accessv1alpha1.SaaSConnection
-	if err := yaml.UnmarshalStrict([]byte(docs[1]), &conn); err != nil {
-		t.Fatalf("decode SaaSConnection: %v", err)
-	}
+	secret, conn := testenv.ReadSample(t, "postgres_connection.yaml")
 	p := conn.Spec.Provider.Postgres
 	if p == nil || p.CredentialsSecretRef.Name != secret.Name || secret.Namespace != conn.Namespace ||
 		secret.StringData[keyUsername] == "" || secret.StringData[keyPassword] == "" {

@@ -1,42 +1,22 @@
 package scim_test
 
 import (
-	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 
-	"sigs.k8s.io/yaml"
-
-	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 	"github.com/elevator-dev/elevator/internal/provider"
 	"github.com/elevator-dev/elevator/internal/provider/scim"
+	"github.com/elevator-dev/elevator/internal/testenv"
 )
 
 // TestSample: config/samples/scim_connection.yaml decodes strictly into the API
 // types, and the provider accepts its connection and reads its Secret's token.
 func TestSample(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("..", "..", "..", "config", "samples", "scim_connection.yaml"))
-	if err != nil {
-		t.Fatalf("read sample: %v", err)
+	secret, conn := testenv.ReadSample(t, "scim_connection.yaml")
+	if secret.StringData["token"] == "" {
+		t.Fatalf("sample Secret %s has no stringData.token", secret.Name)
 	}
-	docs := bytes.Split(raw, []byte("\n---\n"))
-	if len(docs) != 2 {
-		t.Fatalf("sample has %d documents, want a Secret and a SaaSConnection", len(docs))
-	}
-	var secret struct {
-		Metadata   struct{ Name string }
-		StringData map[string]string `json:"stringData"`
-	}
-	if err := yaml.Unmarshal(docs[0], &secret); err != nil || secret.StringData["token"] == "" {
-		t.Fatalf("sample Secret = %+v (%v), want stringData.token", secret, err)
-	}
-	var conn accessv1alpha1.SaaSConnection
-	if err := yaml.UnmarshalStrict(docs[1], &conn); err != nil {
-		t.Fatalf("sample SaaSConnection does not decode strictly: %v", err)
-	}
-	if provider.KindOf(conn.Spec.Provider) != provider.KindSCIM || conn.Spec.Provider.SCIM.CredentialsSecretRef.Name != secret.Metadata.Name {
+	if provider.KindOf(conn.Spec.Provider) != provider.KindSCIM || conn.Spec.Provider.SCIM.CredentialsSecretRef.Name != secret.Name {
 		t.Fatalf("sample connection is not a scim one using the sample Secret: %+v", conn.Spec.Provider)
 	}
 	for _, r := range conn.Spec.Roles {
