@@ -28,6 +28,7 @@ import (
 	"github.com/elevator-dev/elevator/internal/provider/ldap"
 	"github.com/elevator-dev/elevator/internal/provider/postgres"
 	"github.com/elevator-dev/elevator/internal/provider/scim"
+	"github.com/elevator-dev/elevator/internal/recorder"
 )
 
 var scheme = runtime.NewScheme()
@@ -49,6 +50,7 @@ type options struct {
 	workers         int
 	qps             float64
 	burst           int
+	pprofAddr       string
 }
 
 func parseFlags() (options, zap.Options) {
@@ -64,6 +66,7 @@ func parseFlags() (options, zap.Options) {
 	flag.IntVar(&o.workers, "workers", 16, "Concurrent ElevationRequest reconciles.")
 	flag.Float64Var(&o.qps, "kube-api-qps", 100, "Queries per second to the API server.")
 	flag.IntVar(&o.burst, "kube-api-burst", 200, "Burst of queries to the API server.")
+	flag.StringVar(&o.pprofAddr, "pprof-bind-address", "", "Address to serve pprof profiles on, e.g. 127.0.0.1:6060; empty disables it.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -85,6 +88,7 @@ func main() {
 		Cache:                  cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
 		Metrics:                metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress: o.probeAddr,
+		PprofBindAddress:       o.pprofAddr,
 		LeaderElection:         o.leaderElect,
 		LeaderElectionID:       "elevator.access.elevator.dev",
 		WebhookServer:          webhook.NewServer(webhook.Options{Host: o.webhookHost, Port: o.webhookPort, CertDir: o.webhookCertPath, TLSOpts: []func(*tls.Config){disableHTTP2}}),
@@ -106,11 +110,15 @@ func main() {
 
 func setup(mgr ctrl.Manager, o options) error {
 	registry := Providers(mgr)
+	events, err := recorder.ForManager(mgr, "elevator")
+	if err != nil {
+		return err
+	}
 	if err := (&controller.ElevationRequestReconciler{
 		Client:                  mgr.GetClient(),
 		APIReader:               mgr.GetAPIReader(),
 		Providers:               registry,
-		Recorder:                mgr.GetEventRecorder("elevator"),
+		Recorder:                events,
 		Clock:                   clock.RealClock{},
 		Audit:                   audit.New(ctrl.Log),
 		Metrics:                 metrics.NewTracker(),

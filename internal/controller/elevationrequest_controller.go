@@ -48,6 +48,8 @@ type ElevationRequestReconciler struct {
 	MaxDuration time.Duration
 	// MaxConcurrentReconciles is the number of workers; 0 means the default.
 	MaxConcurrentReconciles int
+
+	pending pendingEvents
 }
 
 // +kubebuilder:rbac:groups=access.elevator.dev,resources=elevationrequests,verbs=get;list;watch;update;patch
@@ -68,7 +70,11 @@ func (r *ElevationRequestReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if er.DeletionTimestamp.IsZero() && !er.Status.Phase.IsTerminal() && !controllerutil.ContainsFinalizer(er, accessv1alpha1.Finalizer) {
-		return ctrl.Result{}, r.addFinalizer(ctx, er)
+		// The mutating webhook adds the finalizer on create; this covers an
+		// operator run without webhooks.
+		if err := r.addFinalizer(ctx, er); err != nil {
+			return conflictRetry(err)
+		}
 	}
 
 	before := er.DeepCopy()
@@ -78,17 +84,15 @@ func (r *ElevationRequestReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	if !equality.Semantic.DeepEqual(before.Status, er.Status) {
 		er.Status.ObservedGeneration = er.Generation
 		if err := r.Client.Status().Patch(ctx, er, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
-			if apierrors.IsConflict(err) {
-				// A newer version exists; its own event brings us back.
-				return ctrl.Result{}, nil
-			}
-			return ctrl.Result{}, fmt.Errorf("patch status of %s: %w", req.NamespacedName, err)
+			r.pending.flush(r.Recorder, er, false)
+			return conflictRetry(fmt.Errorf("patch status of %s: %w", req.NamespacedName, err))
 		}
 	}
+	r.pending.flush(r.Recorder, er, true)
 	r.Metrics.Observe(req.NamespacedName, er.Status.Phase, isOverdue(er, r.Clock.Now()))
 
 	if !er.DeletionTimestamp.IsZero() && !holdsAccess(er) && stepErr == nil {
-		return ctrl.Result{}, r.removeFinalizer(ctx, er)
+		return conflictRetry(r.removeFinalizer(ctx, er))
 	}
 	return result, stepErr
 }
@@ -96,10 +100,20 @@ func (r *ElevationRequestReconciler) Reconcile(ctx context.Context, req ctrl.Req
 func (r *ElevationRequestReconciler) addFinalizer(ctx context.Context, er *accessv1alpha1.ElevationRequest) error {
 	patch := client.MergeFromWithOptions(er.DeepCopy(), client.MergeFromWithOptimisticLock{})
 	controllerutil.AddFinalizer(er, accessv1alpha1.Finalizer)
-	if err := r.Client.Patch(ctx, er, patch); err != nil && !apierrors.IsConflict(err) {
+	if err := r.Client.Patch(ctx, er, patch); err != nil {
 		return fmt.Errorf("add finalizer to %s/%s: %w", er.Namespace, er.Name, err)
 	}
 	return nil
+}
+
+// conflictRetry turns a write conflict into a quick retry: the cache was behind
+// the API server, and the newer version may have been a status write of our own,
+// whose event does not wake the request (see requestEvents).
+func conflictRetry(err error) (ctrl.Result, error) {
+	if apierrors.IsConflict(err) {
+		return ctrl.Result{RequeueAfter: retryBaseDelay}, nil
+	}
+	return ctrl.Result{}, err
 }
 
 func (r *ElevationRequestReconciler) removeFinalizer(ctx context.Context, er *accessv1alpha1.ElevationRequest) error {
@@ -108,7 +122,7 @@ func (r *ElevationRequestReconciler) removeFinalizer(ctx context.Context, er *ac
 	}
 	patch := client.MergeFromWithOptions(er.DeepCopy(), client.MergeFromWithOptimisticLock{})
 	controllerutil.RemoveFinalizer(er, accessv1alpha1.Finalizer)
-	if err := r.Client.Patch(ctx, er, patch); err != nil && !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+	if err := r.Client.Patch(ctx, er, patch); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("remove finalizer from %s/%s: %w", er.Namespace, er.Name, err)
 	}
 	return nil
@@ -125,7 +139,7 @@ func (r *ElevationRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return fmt.Errorf("index ElevationRequests by entitlement: %w", err)
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&accessv1alpha1.ElevationRequest{}).
+		Watches(&accessv1alpha1.ElevationRequest{}, requestEvents()).
 		Watches(&accessv1alpha1.ElevationRequest{}, handler.EnqueueRequestsFromMapFunc(r.waitingOnSameEntitlement)).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: r.MaxConcurrentReconciles,

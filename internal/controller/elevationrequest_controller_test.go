@@ -85,7 +85,11 @@ var _ = Describe("ElevationRequest lifecycle with the kubernetes provider", func
 		lag := rev.VerifiedAt.Sub(got.Status.ExpiresAt.Time)
 		AddReportEntry("expiry to verified revocation", lag.String())
 		GinkgoWriter.Printf("expiry -> verified revocation lag: %s\n", lag)
-		Eventually(func() []string { return eventReasons(ctx, er) }, eventually, poll).Should(ContainElements("Requested", "Approved", "Granted", "Revoking", "Verified"))
+		// One Event per stored transition: approval and grant happened in one
+		// reconcile, and so did revocation and its verification.
+		Eventually(func() []string { return eventReasons(ctx, er) }, eventually, poll).Should(ConsistOf("Requested", "Granted", "Verified"))
+		Expect(eventNote(ctx, er, "Granted")).To(HavePrefix("approved by 1 of 1 required approvers; access granted until "))
+		Expect(eventNote(ctx, er, "Verified")).To(HavePrefix("access removed (Expired) and verified gone at "))
 	})
 
 	It("auto-approves a role that needs no approvals", func() {
@@ -248,8 +252,8 @@ var _ = Describe("ElevationRequest lifecycle with the kubernetes provider", func
 		Eventually(grants.Load, eventually, poll).Should(BeNumerically(">=", 1))
 		Expect(bindingNames(ctx, ns)).To(HaveLen(1), "the provider granted")
 		got := get(ctx, er)
-		Expect(got.Status.Phase).To(Equal(accessv1alpha1.PhaseApproved), "the status write never happened")
-		Expect(got.Status.Grant).NotTo(BeNil(), "the intent to grant was recorded before the grant")
+		Expect(got.Status.Phase).To(Equal(accessv1alpha1.PhasePending), "the status write never happened")
+		Expect(got.Status.Grant).To(BeNil(), "a per-request binding's intent is stored with the grant, in one write")
 		op.stop()
 
 		op = startOperator(operatorOptions{})
@@ -258,6 +262,45 @@ var _ = Describe("ElevationRequest lifecycle with the kubernetes provider", func
 		waitPhase(ctx, er, accessv1alpha1.PhaseRevoked)
 		Expect(bindingNames(ctx, ns)).To(BeEmpty())
 	})
+
+	// A per-request binding's intent to grant is stored with the grant, so a
+	// crash between the two leaves a binding that no status tells of. Ending the
+	// request then must still remove it and prove it gone.
+	DescribeTable("removes and verifies a grant whose record a crash lost",
+		func(end string) {
+			var grants atomic.Int32
+			op = startOperator(operatorOptions{wrap: func(c provider.Client) provider.Client {
+				return providertest.CrashAfterGrant{Client: c, Grants: &grants}
+			}})
+			er := createRequest(ctx, ns, "lost-"+end, "edit", "1h")
+			approveAsAdmin(ctx, er, approver)
+			Eventually(grants.Load, eventually, poll).Should(BeNumerically(">=", 1))
+			Expect(bindingNames(ctx, ns)).To(ConsistOf(kubernetes.BindingName(key(er))))
+			Expect(get(ctx, er).Status.Grant).To(BeNil())
+			op.stop()
+
+			if end == "revoke" {
+				setRecord(ctx, er, accessv1alpha1.AnnotationRevocation, accessv1alpha1.RevokeRecord{User: subject, At: metav1.Now(), Reason: "done"})
+			} else {
+				Expect(k8sClient.Delete(ctx, er)).To(Succeed())
+			}
+			op = startOperator(operatorOptions{})
+			if end == "revoke" {
+				got := waitPhase(ctx, er, accessv1alpha1.PhaseRevoked)
+				Expect(got.Status.Revocation.VerifiedAt).NotTo(BeNil())
+				Expect(got.Status.Revocation.Detail).To(HavePrefix("no grant was recorded; the request's own entitlement"))
+				Expect(got.Status.Revocation.Detail).To(ContainSubstring("absent: RoleBinding " + ns + "/"))
+			} else {
+				Eventually(func() bool {
+					return apierrors.IsNotFound(k8sClient.Get(ctx, key(er), &accessv1alpha1.ElevationRequest{}))
+				}, eventually, poll).Should(BeTrue(), "the finalizer is released once the binding is verified gone")
+			}
+			Expect(bindingNames(ctx, ns)).To(BeEmpty())
+			Expect(canGetPods(ctx, ns)).To(BeFalse())
+		},
+		Entry("revoked while the operator is down", "revoke"),
+		Entry("deleted while the operator is down", "delete"),
+	)
 
 	It("converges when the operator is down across approval and expiry", func() {
 		op = startOperator(operatorOptions{})
@@ -452,6 +495,15 @@ func eventReasons(ctx context.Context, er *accessv1alpha1.ElevationRequest) []st
 		out = append(out, e.Reason)
 	}
 	return out
+}
+
+func eventNote(ctx context.Context, er *accessv1alpha1.ElevationRequest, reason string) string {
+	for _, e := range eventsFor(ctx, er) {
+		if e.Reason == reason {
+			return e.Note
+		}
+	}
+	return ""
 }
 
 func warningReasons(ctx context.Context, er *accessv1alpha1.ElevationRequest) []string {

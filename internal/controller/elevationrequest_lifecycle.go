@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
@@ -81,7 +82,7 @@ func (r *ElevationRequestReconciler) start(er *accessv1alpha1.ElevationRequest) 
 
 func (r *ElevationRequestReconciler) reconcilePending(ctx context.Context, er *accessv1alpha1.ElevationRequest, now time.Time) (ctrl.Result, error) {
 	if !er.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, nil
+		return r.revoke(ctx, er, accessv1alpha1.RevocationDeleted, "", now)
 	}
 	if d := er.Status.Denial; d != nil {
 		r.finishNeverGranted(er, accessv1alpha1.PhaseDenied, reasonDenied, fmt.Sprintf("denied by %s: %s", d.User, d.Reason))
@@ -89,8 +90,7 @@ func (r *ElevationRequestReconciler) reconcilePending(ctx context.Context, er *a
 		return ctrl.Result{}, nil
 	}
 	if rev := revokeRequest(er); rev != nil {
-		r.beginRevocation(er, accessv1alpha1.RevocationEarly, rev.User, now)
-		return r.reconcileRevoking(ctx, er, now)
+		return r.revoke(ctx, er, accessv1alpha1.RevocationEarly, rev.User, now)
 	}
 	conn, err := r.connection(ctx, er)
 	if err != nil {
@@ -121,7 +121,13 @@ func (r *ElevationRequestReconciler) reconcilePending(ctx context.Context, er *a
 		return ctrl.Result{RequeueAfter: er.CreationTimestamp.Add(timeout).Sub(now)}, nil
 	}
 	r.approve(er, approvals, required)
-	return r.reconcileApproved(ctx, er, now)
+	result, err := r.reconcileApproved(ctx, er, now)
+	if er.Status.Phase == accessv1alpha1.PhaseApproved {
+		// Granting did not finish in this reconcile; the approval gets its own
+		// Event. Otherwise the Granted Event tells both.
+		r.event(er, corev1.EventTypeNormal, reasonApproved, "Approve", "%s", er.Status.Message)
+	}
+	return result, err
 }
 
 func (r *ElevationRequestReconciler) approve(er *accessv1alpha1.ElevationRequest, approvals []accessv1alpha1.ApprovalRecord, required int) {
@@ -132,26 +138,19 @@ func (r *ElevationRequestReconciler) approve(er *accessv1alpha1.ElevationRequest
 	}
 	er.Status.Message = msg
 	setCondition(er, accessv1alpha1.ConditionApproved, metav1.ConditionTrue, reasonApproved, msg)
-	r.event(er, corev1.EventTypeNormal, reasonApproved, "Approve", "%s", msg)
 	for _, a := range approvals {
 		r.Audit.Record(audit.ActionApprove, er, a.User, "comment", a.Comment, "at", a.At.UTC().Format(time.RFC3339))
 	}
 }
 
-// reconcileApproved grants in two steps: first the intent to grant is recorded
-// (with whether the entitlement was already there), then, once that record is
-// safely stored, the provider is called and the grant read back.
+// reconcileApproved records the intent to grant (with whether the entitlement
+// was already there), then calls the provider and reads the grant back.
 func (r *ElevationRequestReconciler) reconcileApproved(ctx context.Context, er *accessv1alpha1.ElevationRequest, now time.Time) (ctrl.Result, error) {
 	if !er.DeletionTimestamp.IsZero() {
-		if er.Status.Grant == nil {
-			return ctrl.Result{}, nil
-		}
-		r.beginRevocation(er, accessv1alpha1.RevocationDeleted, "", now)
-		return r.reconcileRevoking(ctx, er, now)
+		return r.revoke(ctx, er, accessv1alpha1.RevocationDeleted, "", now)
 	}
 	if rev := revokeRequest(er); rev != nil && er.Status.Grant == nil {
-		r.beginRevocation(er, accessv1alpha1.RevocationEarly, rev.User, now)
-		return r.reconcileRevoking(ctx, er, now)
+		return r.revoke(ctx, er, accessv1alpha1.RevocationEarly, rev.User, now)
 	}
 	conn, err := r.connection(ctx, er)
 	if err != nil || conn == nil {
@@ -164,19 +163,21 @@ func (r *ElevationRequestReconciler) reconcileApproved(ctx context.Context, er *
 			r.Audit.Record(audit.ActionFail, er, "", "reason", err.Error())
 			return ctrl.Result{}, nil
 		}
-		return ctrl.Result{}, r.recordGrantIntent(ctx, er, conn, role, now)
+		if err := r.recordGrantIntent(ctx, er, conn, role, now); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 	return r.grant(ctx, er, conn, now)
 }
 
-// recordGrantIntent records the intent to grant. For a shared entitlement it
-// first reads the target, to tell standing access from access Elevator made;
-// a per-request entitlement (its own binding) cannot pre-exist, so no read is
-// spent on it.
+// recordGrantIntent records the intent to grant. A shared entitlement (a group
+// membership) may exist before the request, and whether it did decides whether
+// Elevator removes it at the end: so the target is read first, and the intent is
+// stored before the provider is called, or a crash after the grant would leave
+// Elevator's own grant looking like standing access. A per-request entitlement
+// (the request's own binding) cannot pre-exist and is removed by name, so its
+// intent is stored with the grant, in one write.
 func (r *ElevationRequestReconciler) recordGrantIntent(ctx context.Context, er *accessv1alpha1.ElevationRequest, conn *accessv1alpha1.SaaSConnection, role *accessv1alpha1.Role, now time.Time) error {
-	if err := r.ensureFresh(ctx, er); err != nil {
-		return err
-	}
 	reg, err := r.Providers.Lookup(conn)
 	if err != nil {
 		return err
@@ -189,6 +190,20 @@ func (r *ElevationRequestReconciler) recordGrantIntent(ctx context.Context, er *
 	}
 	er.Status.Grant = intent
 	setCondition(er, accessv1alpha1.ConditionGranted, metav1.ConditionFalse, reasonGrantStarted, "granting")
+	if !reg.Shared {
+		return nil
+	}
+	return r.checkpoint(ctx, er)
+}
+
+// checkpoint stores the status now, in the middle of a reconcile. It replaces
+// the whole status guarded by the resourceVersion, so a stale read fails here
+// with a conflict before anything is granted.
+func (r *ElevationRequestReconciler) checkpoint(ctx context.Context, er *accessv1alpha1.ElevationRequest) error {
+	er.Status.ObservedGeneration = er.Generation
+	if err := r.Client.Status().Update(ctx, er); err != nil {
+		return fmt.Errorf("store the intent to grant: %w", err)
+	}
 	return nil
 }
 
@@ -217,8 +232,7 @@ func (r *ElevationRequestReconciler) standingAccess(ctx context.Context, er *acc
 func (r *ElevationRequestReconciler) grant(ctx context.Context, er *accessv1alpha1.ElevationRequest, conn *accessv1alpha1.SaaSConnection, now time.Time) (ctrl.Result, error) {
 	duration, err := policy.ParseDuration("spec.duration", er.Spec.Duration)
 	if err != nil {
-		r.beginRevocation(er, accessv1alpha1.RevocationGrantUndo, "", now)
-		return r.reconcileRevoking(ctx, er, now)
+		return r.revoke(ctx, er, accessv1alpha1.RevocationGrantUndo, "", now)
 	}
 	if err := r.ensureFresh(ctx, er); err != nil {
 		return ctrl.Result{}, err
@@ -253,8 +267,7 @@ func (r *ElevationRequestReconciler) grantFailed(ctx context.Context, er *access
 	er.Status.Message = "grant failed: " + err.Error()
 	setCondition(er, accessv1alpha1.ConditionGranted, metav1.ConditionFalse, reasonGrantFailed, err.Error())
 	r.event(er, corev1.EventTypeWarning, reasonGrantFailed, "Grant", "grant failed, undoing anything partly granted: %v", err)
-	r.beginRevocation(er, accessv1alpha1.RevocationGrantUndo, "", now)
-	return r.reconcileRevoking(ctx, er, now)
+	return r.revoke(ctx, er, accessv1alpha1.RevocationGrantUndo, "", now)
 }
 
 func (r *ElevationRequestReconciler) activate(er *accessv1alpha1.ElevationRequest, now time.Time, duration time.Duration, obs provider.Observation) {
@@ -268,6 +281,9 @@ func (r *ElevationRequestReconciler) activate(er *accessv1alpha1.ElevationReques
 	er.Status.Message = msg
 	setCondition(er, accessv1alpha1.ConditionGranted, metav1.ConditionTrue, reasonGranted, msg+"; verified: "+obs.Evidence)
 	setCondition(er, accessv1alpha1.ConditionReady, metav1.ConditionTrue, reasonGranted, msg)
+	if approved := meta.FindStatusCondition(er.Status.Conditions, accessv1alpha1.ConditionApproved); approved != nil {
+		msg = approved.Message + "; " + msg
+	}
 	r.event(er, corev1.EventTypeNormal, reasonGranted, "Grant", "%s", msg)
 	r.Audit.Record(audit.ActionGrant, er, "", "verificationMethod", obs.Method, "evidence", obs.Evidence, "preexisting", er.Status.Grant.Preexisting)
 	observeApprovalToGrant(er, now)
@@ -276,15 +292,13 @@ func (r *ElevationRequestReconciler) activate(er *accessv1alpha1.ElevationReques
 func (r *ElevationRequestReconciler) reconcileActive(ctx context.Context, er *accessv1alpha1.ElevationRequest, now time.Time) (ctrl.Result, error) {
 	switch rev := revokeRequest(er); {
 	case !er.DeletionTimestamp.IsZero():
-		r.beginRevocation(er, accessv1alpha1.RevocationDeleted, "", now)
+		return r.revoke(ctx, er, accessv1alpha1.RevocationDeleted, "", now)
 	case rev != nil:
-		r.beginRevocation(er, accessv1alpha1.RevocationEarly, rev.User, now)
+		return r.revoke(ctx, er, accessv1alpha1.RevocationEarly, rev.User, now)
 	case er.Status.ExpiresAt == nil || !now.Before(er.Status.ExpiresAt.Time):
-		r.beginRevocation(er, accessv1alpha1.RevocationExpired, "", now)
-	default:
-		return ctrl.Result{RequeueAfter: er.Status.ExpiresAt.Sub(now), Priority: ptr.To(expiryPriority)}, nil
+		return r.revoke(ctx, er, accessv1alpha1.RevocationExpired, "", now)
 	}
-	return r.reconcileRevoking(ctx, er, now)
+	return ctrl.Result{RequeueAfter: er.Status.ExpiresAt.Sub(now), Priority: ptr.To(expiryPriority)}, nil
 }
 
 func (r *ElevationRequestReconciler) finishNeverGranted(er *accessv1alpha1.ElevationRequest, phase accessv1alpha1.Phase, reason, msg string) {
@@ -353,10 +367,10 @@ func (r *ElevationRequestReconciler) otherRequests(ctx context.Context, er *acce
 	return out, nil
 }
 
+// event queues an Event about the request; it is recorded once the reconcile's
+// status is stored.
 func (r *ElevationRequestReconciler) event(er *accessv1alpha1.ElevationRequest, eventType, reason, action, note string, args ...any) {
-	if r.Recorder != nil {
-		r.Recorder.Eventf(er, nil, eventType, reason, action, note, args...)
-	}
+	r.pending.add(er, eventType, reason, action, note, args...)
 }
 
 func entitlement(er *accessv1alpha1.ElevationRequest, role accessv1alpha1.Role) provider.Entitlement {

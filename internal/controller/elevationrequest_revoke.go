@@ -12,6 +12,7 @@ import (
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 	"github.com/elevator-dev/elevator/internal/audit"
 	"github.com/elevator-dev/elevator/internal/metrics"
+	"github.com/elevator-dev/elevator/internal/policy"
 	"github.com/elevator-dev/elevator/internal/provider"
 )
 
@@ -19,9 +20,11 @@ import (
 // holds looks again, in case it missed that request's event.
 const retainedRecheck = time.Minute
 
-// beginRevocation moves the request to Revoking. Revoking never ends until a
-// fresh read of the target shows the entitlement gone.
-func (r *ElevationRequestReconciler) beginRevocation(er *accessv1alpha1.ElevationRequest, reason, user string, now time.Time) {
+// revoke moves the request to Revoking and makes the first attempt. Revoking
+// never ends until a fresh read of the target shows the entitlement gone. When
+// the first attempt already verifies that, the Verified Event tells the whole
+// transition; otherwise Revoking gets an Event of its own.
+func (r *ElevationRequestReconciler) revoke(ctx context.Context, er *accessv1alpha1.ElevationRequest, reason, user string, now time.Time) (ctrl.Result, error) {
 	er.Status.Phase = accessv1alpha1.PhaseRevoking
 	er.Status.Revocation = &accessv1alpha1.Revocation{Reason: reason, RequestedBy: user, StartedAt: timePtr(now)}
 	msg := "revoking: " + reason
@@ -30,26 +33,61 @@ func (r *ElevationRequestReconciler) beginRevocation(er *accessv1alpha1.Elevatio
 	}
 	er.Status.Message = msg
 	setCondition(er, accessv1alpha1.ConditionReady, metav1.ConditionFalse, reasonRevoking, msg)
-	r.event(er, corev1.EventTypeNormal, reasonRevoking, "Revoke", "%s", msg)
 	r.Audit.Record(audit.ActionRevoke, er, user, "reason", reason)
+	result, err := r.reconcileRevoking(ctx, er, now)
+	if er.Status.Phase == accessv1alpha1.PhaseRevoking {
+		r.event(er, corev1.EventTypeNormal, reasonRevoking, "Revoke", "%s", msg)
+	}
+	return result, err
 }
 
 func (r *ElevationRequestReconciler) reconcileRevoking(ctx context.Context, er *accessv1alpha1.ElevationRequest, now time.Time) (ctrl.Result, error) {
-	if er.Status.Grant == nil {
-		r.withdraw(er, now)
-		return ctrl.Result{}, nil
-	}
-	if er.Status.Grant.Preexisting {
+	if er.Status.Grant != nil && er.Status.Grant.Preexisting {
 		r.leaveStandingAccess(er, now)
 		return ctrl.Result{}, nil
 	}
 	conn, err := r.connection(ctx, er)
-	if err == nil && conn == nil {
-		err = fmt.Errorf("SaaSConnection %q not found in namespace %s: cannot reach the target to revoke", er.Spec.Connection, er.Namespace)
-	}
 	if err != nil {
 		return r.revocationFailed(er, "", reasonRevokeFailed, err)
 	}
+	if er.Status.Grant == nil {
+		if role := r.unrecordedGrant(er, conn); role != nil {
+			return r.removeAndVerify(ctx, er, conn, *role)
+		}
+		r.withdraw(er, now)
+		return ctrl.Result{}, nil
+	}
+	if conn == nil {
+		err := fmt.Errorf("SaaSConnection %q not found in namespace %s: cannot reach the target to revoke", er.Spec.Connection, er.Namespace)
+		return r.revocationFailed(er, "", reasonRevokeFailed, err)
+	}
+	return r.removeAndVerify(ctx, er, conn, er.Status.Grant.Role)
+}
+
+// unrecordedGrant is the role a request may hold although no grant is recorded:
+// a per-request entitlement's intent is stored together with the grant, so a
+// crash between the grant and that write leaves a grant behind that only its
+// approvals tell of. Nil when no grant can exist: the provider's entitlements
+// are shared (their intent is always stored first), or the request was never
+// approved.
+func (r *ElevationRequestReconciler) unrecordedGrant(er *accessv1alpha1.ElevationRequest, conn *accessv1alpha1.SaaSConnection) *accessv1alpha1.Role {
+	if conn == nil {
+		return nil
+	}
+	reg, err := r.Providers.Lookup(conn)
+	if err != nil || reg.Shared {
+		return nil
+	}
+	role, err := policy.FindRole(conn, er.Spec.Role)
+	if err != nil || len(countedApprovals(er)) < policy.RequiredApprovals(role) {
+		return nil
+	}
+	return role
+}
+
+// removeAndVerify revokes the entitlement, unless another request still holds a
+// shared one, and reads the target again to prove it gone.
+func (r *ElevationRequestReconciler) removeAndVerify(ctx context.Context, er *accessv1alpha1.ElevationRequest, conn *accessv1alpha1.SaaSConnection, role accessv1alpha1.Role) (ctrl.Result, error) {
 	target, reg, err := r.connect(ctx, conn)
 	if err != nil {
 		return r.revocationFailed(er, provider.KindOf(conn.Spec.Provider), reasonRevokeFailed, err)
@@ -60,7 +98,7 @@ func (r *ElevationRequestReconciler) reconcileRevoking(ctx context.Context, er *
 			return result, err
 		}
 	}
-	ent := entitlement(er, er.Status.Grant.Role)
+	ent := entitlement(er, role)
 	if err := target.Revoke(ctx, ent); err != nil {
 		return r.revocationFailed(er, reg.Kind, reasonRevokeFailed, fmt.Errorf("revoke: %w", err))
 	}
@@ -118,6 +156,9 @@ func (r *ElevationRequestReconciler) finishRevocation(er *accessv1alpha1.Elevati
 	rev.VerifiedAt = timePtr(now)
 	rev.Method = obs.Method
 	rev.Detail = obs.Evidence
+	if er.Status.Grant == nil {
+		rev.Detail = "no grant was recorded; the request's own entitlement, which an interrupted grant could have left, was removed: " + obs.Evidence
+	}
 	rev.RetainedBy = ""
 	er.Status.RevokedAt = timePtr(now)
 	er.Status.Phase = accessv1alpha1.PhaseRevoked
@@ -153,8 +194,9 @@ func (r *ElevationRequestReconciler) leaveStandingAccess(er *accessv1alpha1.Elev
 	r.Audit.Record(audit.ActionVerify, er, rev.RequestedBy, "standingAccess", true)
 }
 
-// withdraw ends a request revoked before its grant began. The intent to grant is
-// always stored before a provider is called, so no grant can exist to remove.
+// withdraw ends a request revoked before any grant can have begun: it was never
+// approved, or its provider's entitlements are shared, and their intent to grant
+// is always stored before the provider is called.
 func (r *ElevationRequestReconciler) withdraw(er *accessv1alpha1.ElevationRequest, now time.Time) {
 	rev := er.Status.Revocation
 	rev.Method = "none: access was never granted"

@@ -26,6 +26,7 @@ import (
 	"github.com/elevator-dev/elevator/internal/metrics"
 	"github.com/elevator-dev/elevator/internal/provider"
 	"github.com/elevator-dev/elevator/internal/provider/kubernetes"
+	"github.com/elevator-dev/elevator/internal/recorder"
 	"github.com/elevator-dev/elevator/internal/testenv"
 )
 
@@ -91,12 +92,14 @@ func startOperator(opts operatorOptions) *operator {
 		}
 	}
 	registry := provider.NewRegistry(reg)
+	events, err := recorder.ForManager(mgr, "elevator")
+	Expect(err).NotTo(HaveOccurred())
 	op := &operator{done: make(chan struct{}), tracker: metrics.NewTracker()}
 	Expect((&ElevationRequestReconciler{
 		Client:      mgr.GetClient(),
 		APIReader:   mgr.GetAPIReader(),
 		Providers:   registry,
-		Recorder:    mgr.GetEventRecorder("elevator"),
+		Recorder:    events,
 		Clock:       clock.RealClock{},
 		Audit:       audit.New(logf.Log),
 		Metrics:     op.tracker,

@@ -124,7 +124,7 @@ var _ = Describe("an elevation through kubectl", Ordered, func() {
 	It("shows the lifecycle's Events in kubectl describe", func() {
 		out := mustKubectl("describe", "elevationrequest/"+name, "-n", ns)
 		Expect(out).To(ContainSubstring("Events:"))
-		for _, reason := range []string{"Approved", "Granted", "Verified"} {
+		for _, reason := range []string{"Requested", "Granted", "Verified"} {
 			Expect(out).To(MatchRegexp(`Normal\s+%s\s`, reason))
 		}
 	})

@@ -33,6 +33,7 @@ import (
 	"github.com/elevator-dev/elevator/internal/controller"
 	"github.com/elevator-dev/elevator/internal/metrics"
 	"github.com/elevator-dev/elevator/internal/provider"
+	"github.com/elevator-dev/elevator/internal/recorder"
 	"github.com/elevator-dev/elevator/internal/testenv"
 )
 
@@ -121,12 +122,14 @@ func startOperator(b backend, ns string, wrap func(provider.Client) provider.Cli
 		}
 	}
 	registry := provider.NewRegistry(reg)
+	events, err := recorder.ForManager(mgr, "elevator")
+	Expect(err).NotTo(HaveOccurred())
 	op := &operator{done: make(chan struct{}), tracker: metrics.NewTracker()}
 	Expect((&controller.ElevationRequestReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Providers: registry,
-		Recorder:  mgr.GetEventRecorder("elevator"),
+		Recorder:  events,
 		Clock:     clock.RealClock{},
 		Audit:     audit.New(logf.Log),
 		Metrics:   op.tracker,

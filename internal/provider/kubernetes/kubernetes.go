@@ -2,9 +2,11 @@
 // is a ClusterRole bound to the subject, as a User, with one RoleBinding in each
 // of the role's namespaces or one ClusterRoleBinding. Every request gets its own
 // bindings, named deterministically after the request so that a retry finds
-// them; Check reads them back with an uncached reader and asks the authorizer, by
-// SubjectAccessReview, whether the subject can still use one permission of the
-// role.
+// them; Check reads them back with an uncached reader and, once none is left,
+// asks the authorizer, by SubjectAccessReview, whether the subject can still use
+// one permission of the role. ClusterRoles are read from the informer cache: they
+// only name what is probed and are checked to exist, while the proof of
+// revocation is the fresh read of the bindings.
 //
 // The operator's ServiceAccount needs the RBAC verb "bind" on exactly the
 // ClusterRoles it may hand out (Kubernetes refuses to let anyone create a binding
@@ -34,12 +36,13 @@ import (
 // The "bind" verb on the ClusterRoles handed out is deliberately not generated
 // here: config/rbac/bind_role.yaml lists them by name, for the platform team to edit.
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings;clusterrolebindings,verbs=get;create;delete
-// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=get
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=get;list;watch
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 
 // Registration returns the kubernetes provider. writer creates and deletes
-// bindings and SubjectAccessReviews; reader must read from the API server, not a
-// cache, because Check is the proof of revocation.
+// bindings and SubjectAccessReviews, and reads ClusterRoles (from its cache when
+// it is the manager's client); reader must read from the API server, not a cache,
+// because Check is the proof of revocation.
 func Registration(writer client.Client, reader client.Reader) provider.Registration {
 	return provider.Registration{
 		Kind:   provider.KindKubernetes,
@@ -142,7 +145,12 @@ func (c *Client) Grant(ctx context.Context, e provider.Entitlement) error {
 }
 
 func (c *Client) ensureClusterRole(ctx context.Context, name string) error {
-	err := c.reader.Get(ctx, client.ObjectKey{Name: name}, &rbacv1.ClusterRole{})
+	err := c.writer.Get(ctx, client.ObjectKey{Name: name}, &rbacv1.ClusterRole{})
+	if apierrors.IsNotFound(err) {
+		// A cache may not have seen a ClusterRole made a moment ago; a missing
+		// role fails the request for good, so the API server has the last word.
+		err = c.reader.Get(ctx, client.ObjectKey{Name: name}, &rbacv1.ClusterRole{})
+	}
 	if apierrors.IsNotFound(err) {
 		return provider.Permanentf("ClusterRole %q does not exist", name)
 	}
@@ -218,9 +226,10 @@ func (c *Client) Revoke(ctx context.Context, e provider.Entitlement) error {
 
 // Check reads the request's bindings from the API server. The entitlement is
 // present while any of them exists, including one that is being deleted but is
-// held by a finalizer: the authorizer still honours it. The evidence adds a
-// SubjectAccessReview for one permission of the role, which also reveals access
-// the subject has through other, standing bindings (reported, not removed).
+// held by a finalizer: the authorizer still honours it. When none is left, the
+// evidence adds a SubjectAccessReview for one permission of the role, which also
+// reveals access the subject has through other, standing bindings (reported, not
+// removed).
 func (c *Client) Check(ctx context.Context, e provider.Entitlement) (provider.Observation, error) {
 	role, err := roleSpec(e)
 	if err != nil {
@@ -240,12 +249,14 @@ func (c *Client) Check(ctx context.Context, e provider.Entitlement) (provider.Ob
 			present = append(present, describe(obj))
 		}
 	}
+	if len(present) > 0 {
+		return provider.Observation{Present: true, Method: "GET of the request's bindings from the API server", Evidence: evidence(present, absent, "")}, nil
+	}
 	access, err := c.accessReview(ctx, e.Subject, role)
 	if err != nil {
 		return provider.Observation{}, err
 	}
 	return provider.Observation{
-		Present:  len(present) > 0,
 		Method:   "GET of the request's bindings from the API server, and a SubjectAccessReview",
 		Evidence: evidence(present, absent, access),
 	}, nil
@@ -259,7 +270,10 @@ func evidence(present, absent []string, access string) string {
 	if len(absent) > 0 {
 		parts = append(parts, "absent: "+strings.Join(absent, ", "))
 	}
-	return strings.Join(append(parts, access), "; ")
+	if access != "" {
+		parts = append(parts, access)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // accessReview asks the authorizer whether the subject may use the first
@@ -290,7 +304,7 @@ func (c *Client) accessReview(ctx context.Context, subject string, role *accessv
 
 func (c *Client) probe(ctx context.Context, role *accessv1alpha1.KubernetesRole) (*authorizationv1.ResourceAttributes, bool, error) {
 	cr := &rbacv1.ClusterRole{}
-	if err := c.reader.Get(ctx, client.ObjectKey{Name: role.ClusterRole}, cr); err != nil {
+	if err := c.writer.Get(ctx, client.ObjectKey{Name: role.ClusterRole}, cr); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, false, nil
 		}
@@ -319,7 +333,7 @@ func (c *Client) Health(ctx context.Context) error {
 		if r.Kubernetes == nil {
 			continue
 		}
-		err := c.reader.Get(ctx, client.ObjectKey{Name: r.Kubernetes.ClusterRole}, &rbacv1.ClusterRole{})
+		err := c.writer.Get(ctx, client.ObjectKey{Name: r.Kubernetes.ClusterRole}, &rbacv1.ClusterRole{})
 		if apierrors.IsNotFound(err) {
 			missing = append(missing, fmt.Sprintf("%s (role %s)", r.Kubernetes.ClusterRole, r.Name))
 			continue

@@ -2,7 +2,10 @@ package v1alpha1
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"sync"
+	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -47,4 +50,55 @@ func (s SubjectAccessReviewer) MayApprove(ctx context.Context, user authenticati
 		return false, fmt.Errorf("create SubjectAccessReview: %w", err)
 	}
 	return sar.Status.Allowed && !sar.Status.Denied, nil
+}
+
+// approverCacheTTL is how long an "allowed" answer is reused. One approval passes
+// the mutating and then the validating webhook, both in this process, within
+// milliseconds; both ask the same question. The kube-apiserver's own webhook
+// authorizer keeps allowed answers for 5 minutes by default; this keeps them for
+// seconds, so taking a user's approve permission away takes effect at once for
+// all practical purposes.
+const approverCacheTTL = 5 * time.Second
+
+// approverCacheSize bounds the cache; it is cleared when full.
+const approverCacheSize = 4096
+
+// CachedAuthorizer remembers "allowed" answers of Next for approverCacheTTL.
+// "Denied" answers and errors are never kept.
+type CachedAuthorizer struct {
+	Next Authorizer
+	Now  func() time.Time
+
+	mu      sync.Mutex
+	allowed map[string]time.Time // key → when the answer expires
+}
+
+// MayApprove implements Authorizer.
+func (c *CachedAuthorizer) MayApprove(ctx context.Context, user authenticationv1.UserInfo, namespace, connection string) (bool, error) {
+	key := approverKey(user, namespace, connection)
+	now := c.Now()
+	c.mu.Lock()
+	expires, ok := c.allowed[key]
+	c.mu.Unlock()
+	if ok && now.Before(expires) {
+		return true, nil
+	}
+	allowed, err := c.Next.MayApprove(ctx, user, namespace, connection)
+	if err != nil || !allowed {
+		return allowed, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.allowed == nil || len(c.allowed) >= approverCacheSize {
+		c.allowed = map[string]time.Time{}
+	}
+	c.allowed[key] = now.Add(approverCacheTTL)
+	return true, nil
+}
+
+// approverKey is everything the authorizer's answer depends on, unambiguously
+// joined (a JSON encoding, so no separator can be forged inside a name).
+func approverKey(user authenticationv1.UserInfo, namespace, connection string) string {
+	key, _ := json.Marshal([]any{user.Username, user.UID, user.Groups, user.Extra, namespace, connection})
+	return string(key)
 }

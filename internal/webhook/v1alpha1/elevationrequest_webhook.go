@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,9 +56,9 @@ type Options struct {
 // SetupElevationRequestWebhookWithManager registers the mutating and validating
 // webhooks of ElevationRequest with the manager's webhook server.
 func SetupElevationRequestWebhookWithManager(mgr ctrl.Manager, opts Options) error {
-	authz := SubjectAccessReviewer{Client: mgr.GetClient()}
+	authz := &CachedAuthorizer{Next: SubjectAccessReviewer{Client: mgr.GetClient()}, Now: time.Now}
 	mut := &Mutator{Authorizer: authz, Now: time.Now}
-	val := &Validator{Authorizer: authz, Reader: mgr.GetAPIReader(), MaxDuration: opts.MaxDuration, Now: time.Now}
+	val := &Validator{Authorizer: authz, Reader: CacheFirst{Cache: mgr.GetClient(), API: mgr.GetAPIReader()}, MaxDuration: opts.MaxDuration, Now: time.Now}
 	srv := mgr.GetWebhookServer()
 	srv.Register(MutatePath, (&webhook.Admission{Handler: mut}).WithRecoverPanic(true))
 	srv.Register(ValidatePath, (&webhook.Admission{Handler: val}).WithRecoverPanic(true))
@@ -107,7 +108,13 @@ func (m *Mutator) create(obj *accessv1alpha1.ElevationRequest, req admission.Req
 			warnings = append(warnings, fmt.Sprintf("%s is written only by the elevator webhook; the value sent was replaced", k))
 		}
 	}
-	return patchAnnotations(ann, newAnn).WithWarnings(warnings...)
+	resp := patchAnnotations(ann, newAnn).WithWarnings(warnings...)
+	if !slices.Contains(obj.Finalizers, accessv1alpha1.Finalizer) {
+		// Added here, the finalizer costs the controller no write of its own.
+		resp.Patches = append(resp.Patches, jsonpatch.JsonPatchOperation{
+			Operation: "add", Path: "/metadata/finalizers", Value: append(slices.Clone(obj.Finalizers), accessv1alpha1.Finalizer)})
+	}
+	return resp
 }
 
 // update recomputes the records from the stored object plus the one trigger
