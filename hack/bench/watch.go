@@ -24,7 +24,6 @@ type record struct {
 	approveDone   time.Time
 	bindingSeen   time.Time
 	bindingGone   time.Time
-	approvedSeen  time.Time
 	activeSeen    time.Time
 	revokedSeen   time.Time
 	expiresAt     time.Time
@@ -94,8 +93,6 @@ func (t *timeline) onRequest(obj any) {
 			r.pendingQueued = true
 			t.pending <- er.Name
 		}
-	case accessv1alpha1.PhaseApproved:
-		r.approvedSeen = now
 	case accessv1alpha1.PhaseActive:
 		r.activeSeen = now
 		t.active++

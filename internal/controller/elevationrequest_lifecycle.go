@@ -256,7 +256,7 @@ func (r *ElevationRequestReconciler) grant(ctx context.Context, er *accessv1alph
 		return ctrl.Result{}, fmt.Errorf("granted, but a fresh read does not show it yet: %s", obs.Evidence)
 	}
 	r.activate(er, now, duration, obs)
-	return ctrl.Result{RequeueAfter: duration, Priority: ptr.To(expiryPriority)}, nil
+	return ctrl.Result{RequeueAfter: er.Status.ExpiresAt.Sub(now), Priority: ptr.To(expiryPriority)}, nil
 }
 
 func (r *ElevationRequestReconciler) grantFailed(ctx context.Context, er *accessv1alpha1.ElevationRequest, err error, now time.Time) (ctrl.Result, error) {
@@ -272,8 +272,12 @@ func (r *ElevationRequestReconciler) grantFailed(ctx context.Context, er *access
 
 func (r *ElevationRequestReconciler) activate(er *accessv1alpha1.ElevationRequest, now time.Time, duration time.Duration, obs provider.Observation) {
 	er.Status.Phase = accessv1alpha1.PhaseActive
-	er.Status.GrantedAt = timePtr(now)
-	er.Status.ExpiresAt = timePtr(now.Add(duration))
+	// The API stores times to the second. Both are cut to the second here, so
+	// that the expiry acted on is the one users read, and the window is never
+	// longer than asked for.
+	granted := now.Truncate(time.Second)
+	er.Status.GrantedAt = timePtr(granted)
+	er.Status.ExpiresAt = timePtr(granted.Add(duration))
 	msg := fmt.Sprintf("access granted until %s", er.Status.ExpiresAt.UTC().Format(time.RFC3339))
 	if er.Status.Grant.Preexisting {
 		msg += "; the subject already had this access before the request (standing access), so Elevator will not remove it"
