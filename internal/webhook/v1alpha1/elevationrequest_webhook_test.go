@@ -289,6 +289,12 @@ var _ = Describe("Approving", func() {
 		after, rec := stored(req)
 		Expect(after.Finalizers).To(BeEmpty(), "an update does not add it back; the controller does, while the request may hold access")
 		Expect(rec).To(Equal(before))
+
+		withOwn := newRequest(subject, "prod", "viewer", "30m")
+		withOwn.Finalizers = []string{"example.com/keep"}
+		Expect(as[requester].Create(context.Background(), withOwn)).To(Succeed())
+		got, _ = stored(withOwn)
+		Expect(got.Finalizers).To(Equal([]string{"example.com/keep", accessv1alpha1.Finalizer}), "a finalizer the creator set is kept")
 	})
 })
 
