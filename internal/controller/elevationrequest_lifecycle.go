@@ -52,8 +52,7 @@ const pollWhileBlocked = 30 * time.Second
 
 // step runs one step of the lifecycle for the request's phase. It changes
 // er.Status in memory; Reconcile writes it.
-func (r *ElevationRequestReconciler) step(ctx context.Context, er *accessv1alpha1.ElevationRequest) (ctrl.Result, error) {
-	now := r.Clock.Now()
+func (r *ElevationRequestReconciler) step(ctx context.Context, er *accessv1alpha1.ElevationRequest, now time.Time) (ctrl.Result, error) {
 	switch er.Status.Phase {
 	case "":
 		r.start(er)
