@@ -64,8 +64,11 @@ func parseFlags() (options, zap.Options) {
 	flag.IntVar(&o.webhookPort, "webhook-port", 9443, "Port the webhook server listens on.")
 	flag.BoolVar(&o.enableWebhooks, "enable-webhooks", true, "Serve the admission webhooks.")
 	flag.IntVar(&o.workers, "workers", 16, "Concurrent ElevationRequest reconciles.")
-	flag.Float64Var(&o.qps, "kube-api-qps", 100, "Queries per second to the API server.")
-	flag.IntVar(&o.burst, "kube-api-burst", 200, "Burst of queries to the API server.")
+	// The client keeps a token bucket per resource type; one lifecycle makes 4
+	// requests on ElevationRequests, so 100 allows about 25 lifecycles a second.
+	// 400 measured no better on the 2-core bench machine (docs/performance.md).
+	flag.Float64Var(&o.qps, "kube-api-qps", 100, "Queries per second to the API server, per resource type.")
+	flag.IntVar(&o.burst, "kube-api-burst", 200, "Burst of queries to the API server, per resource type.")
 	flag.StringVar(&o.pprofAddr, "pprof-bind-address", "", "Address to serve pprof profiles on, e.g. 127.0.0.1:6060; empty disables it.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)

@@ -67,10 +67,10 @@ type Options struct {
 	Controller string
 	// Instance is the reportingInstance, e.g. the pod's name.
 	Instance string
-	// QueueSize is how many Events may wait to be written; 0 means 4096
-	// (about 4 MiB at most).
+	// QueueSize is how many Events may wait to be written; 0 means 8192
+	// (about 8 MiB at most).
 	QueueSize int
-	// Writers is how many Events are written at once; 0 means 4.
+	// Writers is how many Events are written at once; 0 means 8.
 	Writers int
 	Log     logr.Logger
 }
@@ -78,10 +78,10 @@ type Options struct {
 // New returns a Recorder that writes through c. It writes nothing until Start.
 func New(c client.Client, scheme *runtime.Scheme, o Options) *Recorder {
 	if o.QueueSize <= 0 {
-		o.QueueSize = 4096
+		o.QueueSize = 8192
 	}
 	if o.Writers <= 0 {
-		o.Writers = 4
+		o.Writers = 8
 	}
 	return &Recorder{client: c, scheme: scheme, controller: o.Controller, instance: o.Instance,
 		queue: make(chan *eventsv1.Event, o.QueueSize), writers: o.Writers, log: o.Log}
