@@ -41,7 +41,7 @@ type config struct {
 func parseFlags(args []string) (config, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	sizes := fs.String("n", "100,1000,10000", "Comma-separated numbers of elevations, one run each.")
-	rate := fs.Float64("rate", 40, "Requests created per second: N requests are spread over N/rate seconds.")
+	rate := fs.Float64("rate", 25, "Requests created per second: N requests are spread over N/rate seconds.")
 	duration := fs.Duration("duration", 0, "spec.duration of every request; 0 means the creation window plus -min-duration, so that all N are active at once at the peak.")
 	minDuration := fs.Duration("min-duration", 30*time.Second, "With -duration 0: how long the last request created stays active.")
 	approvers := fs.Int("approvers", 8, "Concurrent approvers (each approval is one PATCH through the admission webhook).")

@@ -173,6 +173,13 @@ func operatorRequests(ctx context.Context, addr string) (map[string]float64, err
 			}
 		}
 	}
+	dropped, err := parseSamples(bytes.NewReader(data), "elevator_events_dropped_total")
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range dropped {
+		out["elevator_events_dropped_total"] += s.value
+	}
 	return out, nil
 }
 

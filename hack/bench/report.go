@@ -191,6 +191,7 @@ func (r *result) rows() [][2]string {
 		{"  writes that store something / SubjectAccessReviews (a POST that stores nothing)", r.writeKinds()},
 		{"  by method", r.methods()},
 		{"operator reconciles per lifecycle; mean reconcile time; mean wait in the work queue", r.reconciles()},
+		{"Events dropped because the recorder's queue was full", fmt.Sprint(r.controller["elevator_events_dropped_total"])},
 		{"machine: CPU busy, mean 1-min load (2 cores)", fmt.Sprintf("%.0f%%, %.1f", 100*r.machineBusy, r.load)},
 	}
 	if r.createErrs+r.approveErrs > 0 {
