@@ -243,14 +243,8 @@ var _ = Describe("ElevationRequest lifecycle with the kubernetes provider", func
 	})
 
 	It("converges with no leaked binding after a crash between grant and status write", func() {
-		var grants atomic.Int32
-		op = startOperator(operatorOptions{wrap: func(c provider.Client) provider.Client {
-			return providertest.CrashAfterGrant{Client: c, Grants: &grants}
-		}})
-		er := createRequest(ctx, ns, "crash", "edit", "3s")
-		approveAsAdmin(ctx, er, approver)
-		Eventually(grants.Load, eventually, poll).Should(BeNumerically(">=", 1))
-		Expect(bindingNames(ctx, ns)).To(HaveLen(1), "the provider granted")
+		var er *accessv1alpha1.ElevationRequest
+		op, er = grantThenCrash(ctx, ns, "crash", "3s")
 		got := get(ctx, er)
 		Expect(got.Status.Phase).To(Equal(accessv1alpha1.PhasePending), "the status write never happened")
 		Expect(got.Status.Grant).To(BeNil(), "a per-request binding's intent is stored with the grant, in one write")
@@ -268,14 +262,8 @@ var _ = Describe("ElevationRequest lifecycle with the kubernetes provider", func
 	// request then must still remove it and prove it gone.
 	DescribeTable("removes and verifies a grant whose record a crash lost",
 		func(end string) {
-			var grants atomic.Int32
-			op = startOperator(operatorOptions{wrap: func(c provider.Client) provider.Client {
-				return providertest.CrashAfterGrant{Client: c, Grants: &grants}
-			}})
-			er := createRequest(ctx, ns, "lost-"+end, "edit", "1h")
-			approveAsAdmin(ctx, er, approver)
-			Eventually(grants.Load, eventually, poll).Should(BeNumerically(">=", 1))
-			Expect(bindingNames(ctx, ns)).To(ConsistOf(kubernetes.BindingName(key(er))))
+			var er *accessv1alpha1.ElevationRequest
+			op, er = grantThenCrash(ctx, ns, "lost-"+end, "1h")
 			Expect(get(ctx, er).Status.Grant).To(BeNil())
 			op.stop()
 
@@ -346,6 +334,21 @@ var _ = Describe("ElevationRequest lifecycle with the kubernetes provider", func
 const blockingFinalizer = "test.elevator.dev/block"
 
 // setBindingFinalizers sets the finalizers of the request's RoleBinding.
+// grantThenCrash starts an operator whose provider panics right after each
+// grant, creates and approves a request, and returns it once its binding exists
+// (the status write after the grant never happens), with that operator.
+func grantThenCrash(ctx context.Context, ns, name, duration string) (*operator, *accessv1alpha1.ElevationRequest) {
+	var grants atomic.Int32
+	op := startOperator(operatorOptions{wrap: func(c provider.Client) provider.Client {
+		return providertest.CrashAfterGrant{Client: c, Grants: &grants}
+	}})
+	er := createRequest(ctx, ns, name, "edit", duration)
+	approveAsAdmin(ctx, er, approver)
+	Eventually(grants.Load, eventually, poll).Should(BeNumerically(">=", 1))
+	Expect(bindingNames(ctx, ns)).To(ConsistOf(kubernetes.BindingName(key(er))), "the provider granted")
+	return op, er
+}
+
 func setBindingFinalizers(ctx context.Context, er *accessv1alpha1.ElevationRequest, finalizers ...string) {
 	GinkgoHelper()
 	binding := &rbacv1.RoleBinding{}
