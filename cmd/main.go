@@ -11,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -20,15 +19,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
-	"github.com/elevator-dev/elevator/internal/audit"
 	"github.com/elevator-dev/elevator/internal/controller"
-	"github.com/elevator-dev/elevator/internal/metrics"
 	"github.com/elevator-dev/elevator/internal/provider"
 	"github.com/elevator-dev/elevator/internal/provider/kubernetes"
 	"github.com/elevator-dev/elevator/internal/provider/ldap"
 	"github.com/elevator-dev/elevator/internal/provider/postgres"
 	"github.com/elevator-dev/elevator/internal/provider/scim"
-	"github.com/elevator-dev/elevator/internal/recorder"
 )
 
 var scheme = runtime.NewScheme()
@@ -112,29 +108,9 @@ func main() {
 }
 
 func setup(mgr ctrl.Manager, o options) error {
-	registry := Providers(mgr)
-	events, err := recorder.ForManager(mgr, "elevator")
-	if err != nil {
-		return err
-	}
-	if err := (&controller.ElevationRequestReconciler{
-		Client:                  mgr.GetClient(),
-		APIReader:               mgr.GetAPIReader(),
-		Providers:               registry,
-		Recorder:                events,
-		Clock:                   clock.RealClock{},
-		Audit:                   audit.New(ctrl.Log),
-		Metrics:                 metrics.NewTracker(),
-		MaxDuration:             o.maxDuration,
-		MaxConcurrentReconciles: o.workers,
-	}).SetupWithManager(mgr); err != nil {
-		return err
-	}
-	if err := (&controller.SaaSConnectionReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Providers: registry,
-	}).SetupWithManager(mgr); err != nil {
+	if err := controller.Setup(mgr, controller.Options{
+		Providers: Providers(mgr), MaxDuration: o.maxDuration, Workers: o.workers,
+	}); err != nil {
 		return err
 	}
 	if err := setupWebhooks(mgr, o); err != nil {

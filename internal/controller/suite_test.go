@@ -11,7 +11,6 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -22,11 +21,10 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
-	"github.com/elevator-dev/elevator/internal/audit"
 	"github.com/elevator-dev/elevator/internal/metrics"
 	"github.com/elevator-dev/elevator/internal/provider"
 	"github.com/elevator-dev/elevator/internal/provider/kubernetes"
-	"github.com/elevator-dev/elevator/internal/recorder"
+	"github.com/elevator-dev/elevator/internal/provider/providertest"
 	"github.com/elevator-dev/elevator/internal/testenv"
 )
 
@@ -80,34 +78,9 @@ func startOperator(opts operatorOptions) *operator {
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	Expect(err).NotTo(HaveOccurred())
-	reg := kubernetes.Registration(mgr.GetClient(), mgr.GetAPIReader())
-	if opts.wrap != nil {
-		inner := reg.New
-		reg.New = func(ctx context.Context, c provider.Config) (provider.Client, error) {
-			pc, err := inner(ctx, c)
-			if err != nil {
-				return nil, err
-			}
-			return opts.wrap(pc), nil
-		}
-	}
-	registry := provider.NewRegistry(reg)
-	events, err := recorder.ForManager(mgr, "elevator")
-	Expect(err).NotTo(HaveOccurred())
+	reg := providertest.Wrap(kubernetes.Registration(mgr.GetClient(), mgr.GetAPIReader()), opts.wrap)
 	op := &operator{done: make(chan struct{}), tracker: metrics.NewTracker()}
-	Expect((&ElevationRequestReconciler{
-		Client:      mgr.GetClient(),
-		APIReader:   mgr.GetAPIReader(),
-		Providers:   registry,
-		Recorder:    events,
-		Clock:       clock.RealClock{},
-		Audit:       audit.New(logf.Log),
-		Metrics:     op.tracker,
-		MaxDuration: opts.maxDuration,
-	}).SetupWithManager(mgr)).To(Succeed())
-	Expect((&SaaSConnectionReconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Providers: registry,
-	}).SetupWithManager(mgr)).To(Succeed())
+	Expect(Setup(mgr, Options{Providers: provider.NewRegistry(reg), Metrics: op.tracker, MaxDuration: opts.maxDuration})).To(Succeed())
 
 	ctx, cancel := context.WithCancel(context.Background())
 	op.cancel = cancel

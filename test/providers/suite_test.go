@@ -18,7 +18,6 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -29,11 +28,10 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
-	"github.com/elevator-dev/elevator/internal/audit"
 	"github.com/elevator-dev/elevator/internal/controller"
 	"github.com/elevator-dev/elevator/internal/metrics"
 	"github.com/elevator-dev/elevator/internal/provider"
-	"github.com/elevator-dev/elevator/internal/recorder"
+	"github.com/elevator-dev/elevator/internal/provider/providertest"
 	"github.com/elevator-dev/elevator/internal/testenv"
 )
 
@@ -111,33 +109,10 @@ func startOperator(b backend, ns string, wrap func(provider.Client) provider.Cli
 	Expect(err).NotTo(HaveOccurred())
 	reg := b.Registration()
 	Expect(reg.Shared).To(BeTrue(), "the %s provider holds one membership per subject and role", b.Name())
-	if wrap != nil {
-		inner := reg.New
-		reg.New = func(ctx context.Context, c provider.Config) (provider.Client, error) {
-			pc, err := inner(ctx, c)
-			if err != nil {
-				return nil, err
-			}
-			return wrap(pc), nil
-		}
-	}
-	registry := provider.NewRegistry(reg)
-	events, err := recorder.ForManager(mgr, "elevator")
-	Expect(err).NotTo(HaveOccurred())
 	op := &operator{done: make(chan struct{}), tracker: metrics.NewTracker()}
-	Expect((&controller.ElevationRequestReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Providers: registry,
-		Recorder:  events,
-		Clock:     clock.RealClock{},
-		Audit:     audit.New(logf.Log),
-		Metrics:   op.tracker,
-	}).SetupWithManager(mgr)).To(Succeed())
-	Expect((&controller.SaaSConnectionReconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Providers: registry,
-		HealthTimeout: 10 * time.Second,
-	}).SetupWithManager(mgr)).To(Succeed())
+	Expect(controller.Setup(mgr, controller.Options{
+		Providers: provider.NewRegistry(providertest.Wrap(reg, wrap)), Metrics: op.tracker, HealthTimeout: 10 * time.Second,
+	})).To(Succeed())
 
 	ctx, cancel := context.WithCancel(context.Background())
 	op.cancel = cancel

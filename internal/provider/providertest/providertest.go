@@ -27,3 +27,20 @@ func (c CrashAfterGrant) Grant(ctx context.Context, e provider.Entitlement) erro
 	c.Grants.Add(1)
 	panic("providertest: operator crashed after granting")
 }
+
+// Wrap returns reg with every client it builds decorated by wrap, e.g. with
+// CrashAfterGrant; a nil wrap returns reg unchanged.
+func Wrap(reg provider.Registration, wrap func(provider.Client) provider.Client) provider.Registration {
+	if wrap == nil {
+		return reg
+	}
+	inner := reg.New
+	reg.New = func(ctx context.Context, c provider.Config) (provider.Client, error) {
+		pc, err := inner(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		return wrap(pc), nil
+	}
+	return reg
+}

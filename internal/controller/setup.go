@@ -1,0 +1,59 @@
+package controller
+
+import (
+	"time"
+
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/elevator-dev/elevator/internal/audit"
+	"github.com/elevator-dev/elevator/internal/metrics"
+	"github.com/elevator-dev/elevator/internal/provider"
+	"github.com/elevator-dev/elevator/internal/recorder"
+)
+
+// Options configure the operator's controllers.
+type Options struct {
+	Providers *provider.Registry
+	// Metrics tracks the requests' phases; nil means a new tracker.
+	Metrics *metrics.Tracker
+	// MaxDuration is the global cap on a grant; 0 means none.
+	MaxDuration time.Duration
+	// Workers is the number of concurrent ElevationRequest reconciles; 0 means
+	// controller-runtime's default.
+	Workers int
+	// HealthTimeout bounds one connection health check; 0 means the default.
+	HealthTimeout time.Duration
+}
+
+// Setup registers the ElevationRequest and SaaSConnection reconcilers, and the
+// Event recorder they write through, with the manager: the one wiring that the
+// operator and the test suites share.
+func Setup(mgr ctrl.Manager, o Options) error {
+	events, err := recorder.ForManager(mgr, "elevator")
+	if err != nil {
+		return err
+	}
+	if o.Metrics == nil {
+		o.Metrics = metrics.NewTracker()
+	}
+	if err := (&ElevationRequestReconciler{
+		Client:                  mgr.GetClient(),
+		APIReader:               mgr.GetAPIReader(),
+		Providers:               o.Providers,
+		Recorder:                events,
+		Clock:                   clock.RealClock{},
+		Audit:                   audit.New(ctrl.Log),
+		Metrics:                 o.Metrics,
+		MaxDuration:             o.MaxDuration,
+		MaxConcurrentReconciles: o.Workers,
+	}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	return (&SaaSConnectionReconciler{
+		Client:        mgr.GetClient(),
+		APIReader:     mgr.GetAPIReader(),
+		Providers:     o.Providers,
+		HealthTimeout: o.HealthTimeout,
+	}).SetupWithManager(mgr)
+}
