@@ -9,7 +9,7 @@ import (
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 	"github.com/elevator-dev/elevator/internal/provider"
-	"github.com/elevator-dev/elevator/internal/provider/postgres/pgtest"
+	"github.com/elevator-dev/elevator/internal/testenv"
 )
 
 // sessionUsesTLS opens a session the way the provider does and asks the server
@@ -30,7 +30,7 @@ func sessionUsesTLS(t *testing.T, c provider.Client) bool {
 }
 
 func TestSSLModes(t *testing.T) {
-	otherCA, err := pgtest.NewCA("some other CA")
+	otherCA, err := testenv.NewCA("some other CA")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,9 +100,9 @@ func TestVerifyCAOnResumedSession(t *testing.T) {
 	}
 }
 
-func newTestCA(t *testing.T, name string) (*pgtest.CA, *x509.Certificate) {
+func newTestCA(t *testing.T, name string) (*testenv.CA, *x509.Certificate) {
 	t.Helper()
-	ca, err := pgtest.NewCA(name)
+	ca, err := testenv.NewCA(name)
 	if err != nil {
 		t.Fatal(err)
 	}
