@@ -92,11 +92,23 @@ func (r *ElevationRequestReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	r.pending.flush(r.Recorder, er, true)
 	r.Metrics.Observe(req.NamespacedName, er.Status.Phase, isOverdue(er, r.Clock.Now()))
 	result.RequeueAfter = sinceStep(result.RequeueAfter, r.Clock.Since(now))
+	result = r.nextLook(ctx, er, result, stepErr)
 
 	if !er.DeletionTimestamp.IsZero() && !holdsAccess(er) && stepErr == nil {
 		return conflictRetry(r.removeFinalizer(ctx, er))
 	}
 	return result, stepErr
+}
+
+// nextLook makes sure the request's next reconcile is scheduled, and reports a
+// step that forgot to schedule it (ensureNextLook).
+func (r *ElevationRequestReconciler) nextLook(ctx context.Context, er *accessv1alpha1.ElevationRequest, result ctrl.Result, stepErr error) ctrl.Result {
+	next, missed := ensureNextLook(er.Status.Phase, result, stepErr)
+	if missed {
+		metrics.MissedNextLook(string(er.Status.Phase))
+		ctrl.LoggerFrom(ctx).Error(nil, "a lifecycle step scheduled no next look; looking again after the safety delay", "phase", er.Status.Phase, "after", next.RequeueAfter)
+	}
+	return next
 }
 
 func (r *ElevationRequestReconciler) addFinalizer(ctx context.Context, er *accessv1alpha1.ElevationRequest) error {
@@ -106,17 +118,6 @@ func (r *ElevationRequestReconciler) addFinalizer(ctx context.Context, er *acces
 		return fmt.Errorf("add finalizer to %s/%s: %w", er.Namespace, er.Name, err)
 	}
 	return nil
-}
-
-// sinceStep shortens a RequeueAfter computed against the time the step started
-// (an expiry, say) by the time the reconcile has taken since, because the queue
-// counts from when the reconcile returns. Without it, every expiry was acted on
-// one reconcile's duration (100-300 ms under load) late.
-func sinceStep(after, elapsed time.Duration) time.Duration {
-	if after <= 0 {
-		return after
-	}
-	return max(after-elapsed, time.Nanosecond)
 }
 
 // conflictRetry turns a write conflict into a quick retry: the cache was behind

@@ -3,7 +3,6 @@ package controller
 import (
 	"encoding/json"
 	"testing"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -69,20 +68,5 @@ func TestUpdateWakes(t *testing.T) {
 				t.Errorf("priority = %v, want %d", priority, *tc.wantPriority)
 			}
 		})
-	}
-}
-
-func TestSinceStep(t *testing.T) {
-	cases := []struct {
-		after, elapsed, want time.Duration
-	}{
-		{0, time.Second, 0}, // no requeue asked for stays none
-		{10 * time.Second, 300 * time.Millisecond, 9700 * time.Millisecond}, // an expiry 10s after the step started
-		{time.Second, 2 * time.Second, time.Nanosecond},                     // a deadline already passed: at once, still a requeue
-	}
-	for _, c := range cases {
-		if got := sinceStep(c.after, c.elapsed); got != c.want {
-			t.Errorf("sinceStep(%s, %s) = %s, want %s", c.after, c.elapsed, got, c.want)
-		}
 	}
 }

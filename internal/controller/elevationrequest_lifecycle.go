@@ -55,8 +55,12 @@ const pollWhileBlocked = 30 * time.Second
 func (r *ElevationRequestReconciler) step(ctx context.Context, er *accessv1alpha1.ElevationRequest, now time.Time) (ctrl.Result, error) {
 	switch er.Status.Phase {
 	case "":
+		// A new request goes straight on to its Pending step in the same
+		// reconcile: that step grants an auto-approved role at once and
+		// schedules the pending timeout, and the status write that records
+		// Pending wakes nobody (requestEvents).
 		r.start(er)
-		return ctrl.Result{}, nil
+		return r.reconcilePending(ctx, er, now)
 	case accessv1alpha1.PhasePending:
 		return r.reconcilePending(ctx, er, now)
 	case accessv1alpha1.PhaseApproved:

@@ -54,6 +54,7 @@ var _ = BeforeSuite(func() {
 })
 
 var _ = AfterSuite(func() {
+	Expect(metrics.MissedNextLooks()).To(BeZero(), "a lifecycle step scheduled no next look (elevator_missed_next_look_total); see the operator log")
 	Expect(testEnv.Stop()).To(Succeed())
 })
 

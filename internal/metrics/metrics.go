@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"k8s.io/apimachinery/pkg/types"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
@@ -35,6 +36,11 @@ var (
 		Help: "Failed revoke or verification attempts, by provider and reason.",
 	}, []string{"provider", "reason"})
 
+	missedNextLook = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "elevator_missed_next_look_total",
+		Help: "Reconciles of an unfinished request whose lifecycle step scheduled no next look, by phase; the operator looked again after a safety delay. Any value above 0 is a bug.",
+	}, []string{"phase"})
+
 	overdue = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "elevator_revocations_overdue",
 		Help: "Requests whose access should have ended but whose revocation is not yet verified, after a failed attempt. Alert when above 0.",
@@ -42,7 +48,7 @@ var (
 )
 
 func init() {
-	crmetrics.Registry.MustRegister(elevations, approvalToGrant, expiryToVerified, revocationFailures, overdue)
+	crmetrics.Registry.MustRegister(elevations, approvalToGrant, expiryToVerified, revocationFailures, missedNextLook, overdue)
 }
 
 // Tracker keeps the per-request state behind the gauges, so that a request
@@ -106,4 +112,21 @@ func ExpiryToVerified(seconds float64) { expiryToVerified.Observe(seconds) }
 // RevocationFailed counts a failed revoke or verification attempt.
 func RevocationFailed(provider, reason string) {
 	revocationFailures.WithLabelValues(provider, reason).Inc()
+}
+
+// MissedNextLook counts a step that scheduled no next look for an unfinished request.
+func MissedNextLook(phase string) { missedNextLook.WithLabelValues(phase).Inc() }
+
+// MissedNextLooks is the number of missed next looks counted so far, in every phase.
+func MissedNextLooks() int {
+	ch := make(chan prometheus.Metric, 16)
+	go func() { missedNextLook.Collect(ch); close(ch) }()
+	total := 0.0
+	for m := range ch {
+		var out dto.Metric
+		if m.Write(&out) == nil && out.Counter != nil {
+			total += out.Counter.GetValue()
+		}
+	}
+	return int(total)
 }
