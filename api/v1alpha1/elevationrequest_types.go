@@ -90,23 +90,37 @@ type ElevationRequestSpec struct {
 
 // ApprovalRecord is one approval, by the user the API server authenticated.
 type ApprovalRecord struct {
-	User    string      `json:"user"`
-	At      metav1.Time `json:"at"`
-	Comment string      `json:"comment,omitempty"`
+	// User is the approver, as the API server authenticated the request that set
+	// the elevator.dev/approve annotation; never a name anyone typed.
+	User string `json:"user"`
+	// At is when the approval was admitted.
+	At metav1.Time `json:"at"`
+	// Comment is the value given to elevator.dev/approve.
+	// +optional
+	Comment string `json:"comment,omitempty"`
 }
 
 // DenialRecord is the denial of a request, by the user the API server authenticated.
 type DenialRecord struct {
-	User   string      `json:"user"`
-	At     metav1.Time `json:"at"`
-	Reason string      `json:"reason,omitempty"`
+	// User is the approver who denied, as the API server authenticated them.
+	User string `json:"user"`
+	// At is when the denial was admitted.
+	At metav1.Time `json:"at"`
+	// Reason is the value given to elevator.dev/deny.
+	// +optional
+	Reason string `json:"reason,omitempty"`
 }
 
 // RevokeRecord is an early revocation asked for by a user.
 type RevokeRecord struct {
-	User   string      `json:"user"`
-	At     metav1.Time `json:"at"`
-	Reason string      `json:"reason,omitempty"`
+	// User is who asked for the early revocation (the subject or an approver),
+	// as the API server authenticated them.
+	User string `json:"user"`
+	// At is when the revocation was admitted.
+	At metav1.Time `json:"at"`
+	// Reason is the value given to elevator.dev/revoke.
+	// +optional
+	Reason string `json:"reason,omitempty"`
 }
 
 // GrantAttempt is the intent to grant, recorded before the provider is called so
@@ -158,35 +172,57 @@ type Revocation struct {
 
 // ElevationRequestStatus is the lifecycle of a request, written by the operator only.
 type ElevationRequestStatus struct {
+	// Phase is where the request is in its lifecycle: Pending (waiting for
+	// approval), Approved (granting), Active (access granted until expiresAt),
+	// Revoking (removing the access and verifying it gone), or one of the
+	// terminal phases Revoked, Denied, Expired (not approved within the
+	// connection's pendingTimeout) and Failed (the grant could not be made, and
+	// anything partly granted was removed).
 	// +optional
 	Phase Phase `json:"phase,omitempty"`
 	// RequestedBy is the user who created the request, as the API server
 	// authenticated them.
 	// +optional
 	RequestedBy string `json:"requestedBy,omitempty"`
+	// Approvals are the approvals admitted so far, one per approver, each by
+	// the user the API server authenticated. Approvals by the subject or the
+	// requester are never admitted or counted.
 	// +optional
 	// +listType=atomic
 	Approvals []ApprovalRecord `json:"approvals,omitempty"`
+	// Denial is the denial that ended the request, if an approver denied it.
 	// +optional
 	Denial *DenialRecord `json:"denial,omitempty"`
+	// Grant is the operator's record of the grant: the role as it was when the
+	// grant began, which revocation removes even if the connection changes.
 	// +optional
 	Grant *GrantAttempt `json:"grant,omitempty"`
+	// GrantedAt is when the access was granted and read back from the target,
+	// to the second.
 	// +optional
 	GrantedAt *metav1.Time `json:"grantedAt,omitempty"`
 	// ExpiresAt is grantedAt + spec.duration.
 	// +optional
 	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
+	// RevokedAt is when the request ended: the access was verified gone, or the
+	// request was withdrawn before anything was granted.
 	// +optional
 	RevokedAt *metav1.Time `json:"revokedAt,omitempty"`
+	// Revocation is how the access ended and how its removal was verified.
 	// +optional
 	Revocation *Revocation `json:"revocation,omitempty"`
 	// Message is a human-readable account of the current phase.
 	// +optional
 	Message string `json:"message,omitempty"`
+	// Conditions are the request's state in the Kubernetes convention:
+	// Approved, Granted, Revoked, RevocationVerified (True only once a fresh
+	// read of the target showed Elevator's grant gone) and Ready (True while the
+	// access is active).
 	// +optional
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// ObservedGeneration is the metadata.generation the status was written for.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 }
@@ -203,13 +239,19 @@ type ElevationRequestStatus struct {
 // +kubebuilder:printcolumn:name="Role",type=string,JSONPath=`.spec.role`
 // +kubebuilder:printcolumn:name="Expires",type=string,JSONPath=`.status.expiresAt`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="Requested-By",type=string,JSONPath=`.status.requestedBy`,priority=1
+// +kubebuilder:printcolumn:name="Approvals",type=string,JSONPath=`.status.approvals[*].user`,priority=1
+// +kubebuilder:printcolumn:name="Verified",type=string,JSONPath=`.status.revocation.verifiedAt`,priority=1
+// +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.message`,priority=1
 type ElevationRequest struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
+	// Spec is the access asked for; it cannot be changed once created.
 	// +required
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec is immutable: create a new ElevationRequest to ask for different access"
 	Spec ElevationRequestSpec `json:"spec"`
+	// Status is the request's lifecycle, written by the operator only.
 	// +optional
 	Status ElevationRequestStatus `json:"status,omitempty"`
 }

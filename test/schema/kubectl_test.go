@@ -79,7 +79,13 @@ var _ = Describe("kubectl", Ordered, func() {
 		stored = expectAccepted(ctx, req, nil)
 		reqName = stored.GetName()
 		expiresAt = time.Now().Add(time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339)
-		set("status", object{"phase": "Active", "expiresAt": expiresAt})(stored.Object)
+		set("status", object{
+			"phase": "Active", "expiresAt": expiresAt, "requestedBy": "carol",
+			"approvals": []any{
+				object{"user": "bob", "at": "2026-01-01T00:00:00Z"},
+				object{"user": "dave", "at": "2026-01-01T00:00:01Z"},
+			},
+		})(stored.Object)
 		Expect(k8sClient.Status().Update(ctx, stored)).To(Succeed())
 	})
 
@@ -99,6 +105,29 @@ var _ = Describe("kubectl", Ordered, func() {
 		Expect(parsed).To(BeTemporally(">", time.Now()))
 		Expect(row["AGE"]).To(MatchRegexp(`^[0-9]+[smhd]`))
 	})
+
+	It("adds who asked, who approved and when the removal was verified to the wide output", func() {
+		t := parseTable(kubectl("get", "elevations", "-n", ns, "-o", "wide"))
+		Expect(t.header).To(Equal([]string{"NAME", "PHASE", "SUBJECT", "CONNECTION", "ROLE", "EXPIRES", "AGE", "REQUESTED-BY", "APPROVALS", "VERIFIED", "MESSAGE"}))
+		row := t.row(reqName)
+		Expect(row).To(HaveKeyWithValue("REQUESTED-BY", "carol"))
+		Expect(row).To(HaveKeyWithValue("APPROVALS", "bob,dave"))
+		Expect(row).To(HaveKeyWithValue("VERIFIED", "<none>"), "not verified while Active")
+	})
+
+	DescribeTable("explains the status fields a user reads",
+		func(path, want string) {
+			out := kubectl("explain", "elevationrequests."+path)
+			Expect(out).NotTo(ContainSubstring("<no description>"))
+			Expect(out).To(ContainSubstring(want))
+		},
+		Entry("approvals", "status.approvals", "one per approver"),
+		Entry("an approval's user", "status.approvals.user", "never a name anyone typed"),
+		Entry("conditions", "status.conditions", "RevocationVerified"),
+		Entry("the denial", "status.denial", "an approver denied it"),
+		Entry("the phase", "status.phase", "pendingTimeout"),
+		Entry("the revocation", "status.revocation.verifiedAt", "fresh read"),
+	)
 
 	DescribeTable("resolves every name of the ElevationRequest resource",
 		func(resource string) {
