@@ -7,9 +7,12 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +29,8 @@ var (
 	operator *localcluster.Operator
 	binary   string
 	workDir  string
+	// metricsAddr is where the current operator serves its metrics.
+	metricsAddr string
 )
 
 func TestE2E(t *testing.T) {
@@ -67,11 +72,26 @@ var _ = BeforeEach(func(ctx SpecContext) {
 	}
 })
 
+// Every step of the lifecycle schedules its own next look: after each spec,
+// the running operator must not have caught a step that forgot to.
+var _ = AfterEach(func() {
+	select {
+	case <-operator.Done():
+		return
+	default:
+	}
+	Expect(scrapeMetric(metricsAddr, "elevator_missed_next_look_total")).To(BeZero(),
+		"a lifecycle step scheduled no next look; see the operator log")
+})
+
 // startOperator starts the elevator binary, its log going to GinkgoWriter, and
 // waits until it is ready. The suite stops the current one when it ends.
 func startOperator(ctx context.Context) {
 	By("starting the operator as a separate process")
-	op, err := cluster.StartOperator(localcluster.OperatorOptions{Binary: binary, Output: GinkgoWriter})
+	var err error
+	metricsAddr, err = localcluster.FreeLoopbackAddr()
+	Expect(err).NotTo(HaveOccurred())
+	op, err := cluster.StartOperator(localcluster.OperatorOptions{Binary: binary, Output: GinkgoWriter, MetricsAddr: metricsAddr})
 	Expect(err).NotTo(HaveOccurred())
 	operator = op
 	Expect(op.WaitReady(ctx, 2*time.Minute)).To(Succeed())
@@ -119,4 +139,25 @@ func canI(user, verb, resource, namespace string, groups ...string) string {
 // testdata is the path of a file of the suite's testdata.
 func testdata(name string) string {
 	return filepath.Join(testenv.ModuleRoot(), "test", "e2e", "testdata", name)
+}
+
+// scrapeMetric reads the operator's metrics endpoint and sums every series of
+// the named metric (0 when it has none yet).
+func scrapeMetric(addr, name string) float64 {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(resp.Body)
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	total := 0.0
+	for _, line := range strings.Split(string(body), "\n") {
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		fields := strings.Fields(line)
+		value, err := strconv.ParseFloat(fields[len(fields)-1], 64)
+		ExpectWithOffset(1, err).NotTo(HaveOccurred(), "metric line %q", line)
+		total += value
+	}
+	return total
 }

@@ -21,8 +21,15 @@ const (
 	duration = 20 * time.Second
 )
 
-// requestFile writes an ElevationRequest of erin for ns-admin and returns its path.
+// requestFile writes an ElevationRequest of erin for ns-admin of e2e-cluster
+// and returns its path.
 func requestFile(name string) string {
+	return requestFileFor(name, "e2e-cluster", "ns-admin", duration)
+}
+
+// requestFileFor writes an ElevationRequest of erin for role of connection and
+// returns its path.
+func requestFileFor(name, connection, role string, d time.Duration) string {
 	path := filepath.Join(workDir, name+".yaml")
 	yaml := fmt.Sprintf(`apiVersion: access.elevator.dev/v1alpha1
 kind: ElevationRequest
@@ -31,23 +38,32 @@ metadata:
   namespace: %s
 spec:
   subject: %s
-  connection: e2e-cluster
-  role: ns-admin
+  connection: %s
+  role: %s
   duration: %s
   justification: "e2e: check the lifecycle end to end"
   ticket: E2E-1
-`, name, ns, requester, duration)
+`, name, ns, requester, connection, role, d)
 	Expect(os.WriteFile(path, []byte(yaml), 0o600)).To(Succeed())
 	return path
+}
+
+// applyFixtures applies the suite's connections and RBAC and waits until the
+// connections are Ready. Every Describe calls it: Ginkgo may run them in any order.
+func applyFixtures() {
+	mustKubectl("apply", "-f", testdata("connection.yaml"))
+	mustKubectl("apply", "-f", testdata("rbac.yaml"))
+	mustKubectl("wait", "--for=condition=Ready", "--timeout=60s", "-n", ns, "saasconnection/e2e-cluster", "saasconnection/e2e-impatient")
 }
 
 func phaseOf(name string) func() string {
 	return func() string { return field("elevationrequest/"+name, ns, ".status.phase") }
 }
 
-// elevationsRow returns the header and the row of name in `kubectl get elevations`.
-func elevationsRow(name string) (header []string, row string) {
-	out := mustKubectl("get", "elevations", "-n", ns)
+// elevationsRow returns the header and the row of name in `kubectl get
+// elevations`, with any extra flags (-o wide).
+func elevationsRow(name string, flags ...string) (header []string, row string) {
+	out := mustKubectl(append([]string{"get", "elevations", "-n", ns}, flags...)...)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	for _, line := range lines[1:] {
 		if strings.HasPrefix(line, name+" ") {
@@ -70,9 +86,7 @@ var _ = Describe("an elevation through kubectl", Ordered, func() {
 	const name = "e2e-lifecycle"
 
 	It("reports the applied connection Ready", func() {
-		mustKubectl("apply", "-f", testdata("connection.yaml"))
-		mustKubectl("apply", "-f", testdata("rbac.yaml"))
-		mustKubectl("wait", "--for=condition=Ready", "--timeout=60s", "-n", ns, "saasconnection/e2e-cluster")
+		applyFixtures()
 		Expect(mustKubectl("get", "saasconnections", "-n", ns)).To(MatchRegexp(`e2e-cluster\s+kubernetes\s+True`))
 	})
 
@@ -107,6 +121,10 @@ var _ = Describe("an elevation through kubectl", Ordered, func() {
 		Expect(header[5]).To(Equal("EXPIRES"))
 		Expect(strings.Fields(row)[:6]).To(Equal([]string{name, "Active", requester, "e2e-cluster", "ns-admin", expiresAt}))
 		Expect(canI(requester, verb, resource, ns)).To(Equal("yes"))
+
+		wideHeader, wideRow := elevationsRow(name, "-o", "wide")
+		Expect(wideHeader).To(Equal([]string{"NAME", "PHASE", "SUBJECT", "CONNECTION", "ROLE", "EXPIRES", "AGE", "REQUESTED-BY", "APPROVALS", "VERIFIED", "MESSAGE"}))
+		Expect(strings.Fields(wideRow)[7:9]).To(Equal([]string{requester, approver}))
 	})
 
 	It("revokes the role at expiry and records how the removal was verified", func() {
@@ -119,6 +137,9 @@ var _ = Describe("an elevation through kubectl", Ordered, func() {
 		Expect(field("elevationrequest/"+name, ns, `.status.conditions[?(@.type=="RevocationVerified")].status`)).To(Equal("True"))
 		_, row := elevationsRow(name)
 		Expect(strings.Fields(row)[1]).To(Equal("Revoked"))
+		_, wideRow := elevationsRow(name, "-o", "wide")
+		verifiedAt := field("elevationrequest/"+name, ns, ".status.revocation.verifiedAt")
+		Expect(strings.Fields(wideRow)[9]).To(Equal(verifiedAt))
 	})
 
 	It("shows the lifecycle's Events in kubectl describe", func() {
@@ -134,9 +155,7 @@ var _ = Describe("an operator killed while access is Active", Ordered, func() {
 	const name = "e2e-crash"
 
 	It("revokes and verifies the access within seconds of its restart after the expiry passed", func(ctx SpecContext) {
-		mustKubectl("apply", "-f", testdata("connection.yaml"))
-		mustKubectl("apply", "-f", testdata("rbac.yaml"))
-		mustKubectl("wait", "--for=condition=Ready", "--timeout=60s", "-n", ns, "saasconnection/e2e-cluster")
+		applyFixtures()
 		requestAndApprove(name)
 		expiresAt, err := time.Parse(time.RFC3339, field("elevationrequest/"+name, ns, ".status.expiresAt"))
 		Expect(err).NotTo(HaveOccurred())
