@@ -31,6 +31,12 @@ type SaaSConnectionSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) > duration('0s')",message="spec.pendingTimeout must be a positive Go duration such as 24h"
 	PendingTimeout string `json:"pendingTimeout,omitempty"`
 
+	// Subjects is who may be given a role of this connection. By default only
+	// people: never a "system:" name (system:anonymous, a node, a
+	// ServiceAccount), unless allowServiceAccounts lets ServiceAccounts in.
+	// +optional
+	Subjects SubjectPolicy `json:"subjects,omitempty"`
+
 	// Roles are the privileged roles a person may ask for.
 	// +required
 	// +listType=map
@@ -38,6 +44,20 @@ type SaaSConnectionSpec struct {
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=64
 	Roles []Role `json:"roles"`
+}
+
+// SubjectPolicy restricts the subjects of a connection's requests.
+type SubjectPolicy struct {
+	// AllowServiceAccounts lets a request name a Kubernetes ServiceAccount
+	// (system:serviceaccount:NAMESPACE:NAME) as its subject. Off by default: an
+	// approver could otherwise approve access for a ServiceAccount they control.
+	// +optional
+	AllowServiceAccounts bool `json:"allowServiceAccounts,omitempty"`
+	// Pattern is an RE2 regular expression the whole subject must match, e.g.
+	// '[a-z0-9.]+@example\.com' for the people of one mail domain.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	Pattern string `json:"pattern,omitempty"`
 }
 
 // ProviderSpec names the downstream system. Exactly one field is set.

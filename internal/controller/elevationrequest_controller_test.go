@@ -94,7 +94,9 @@ var _ = Describe("ElevationRequest lifecycle with the kubernetes provider", func
 
 	It("auto-approves a role that needs no approvals in the reconcile that first sees it", func() {
 		op = startOperator(operatorOptions{})
-		er := createRequest(ctx, ns, "auto", "auto", "1h")
+		er := newRequest(ns, "auto", "auto", "1h")
+		er.Annotations = map[string]string{accessv1alpha1.AnnotationRequestedBy: subject}
+		Expect(k8sClient.Create(ctx, er)).To(Succeed())
 		got := waitPhaseWithin(ctx, er, accessv1alpha1.PhaseActive, 5*time.Second)
 		Expect(got.Status.Approvals).To(BeEmpty())
 		Expect(meta.FindStatusCondition(got.Status.Conditions, accessv1alpha1.ConditionApproved).Message).To(Equal("the role needs no approval"))
@@ -105,9 +107,43 @@ var _ = Describe("ElevationRequest lifecycle with the kubernetes provider", func
 		op = startOperator(operatorOptions{})
 		er := newRequest(ns, "no-webhook", "auto", "1h")
 		er.Finalizers = nil
+		er.Annotations = map[string]string{accessv1alpha1.AnnotationRequestedBy: subject}
 		Expect(k8sClient.Create(ctx, er)).To(Succeed())
 		got := waitPhaseWithin(ctx, er, accessv1alpha1.PhaseActive, 5*time.Second)
 		Expect(got.Finalizers).To(ContainElement(accessv1alpha1.Finalizer))
+	})
+
+	It("refuses, even with no webhook, an auto-approved role asked for someone else", func() {
+		op = startOperator(operatorOptions{})
+		er := newRequest(ns, "pushed", "auto", "1h")
+		er.Annotations = map[string]string{accessv1alpha1.AnnotationRequestedBy: "mallory@example.com"}
+		Expect(k8sClient.Create(ctx, er)).To(Succeed())
+		got := waitPhaseWithin(ctx, er, accessv1alpha1.PhaseFailed, 5*time.Second)
+		Expect(got.Status.Message).To(ContainSubstring(`only its subject may request it: user "mallory@example.com" asked for "alice@example.com"`))
+		Expect(bindingNames(ctx, ns)).To(BeEmpty())
+	})
+
+	It("refuses, even with no webhook, to grant to a ServiceAccount or a system identity", func() {
+		op = startOperator(operatorOptions{})
+		for name, subj := range map[string]string{"sa": "system:serviceaccount:" + ns + ":bot", "anon": "system:anonymous"} {
+			er := newRequest(ns, name, "edit", "1h")
+			er.Spec.Subject = subj
+			Expect(k8sClient.Create(ctx, er)).To(Succeed())
+			waitPhaseWithin(ctx, er, accessv1alpha1.PhasePending, 5*time.Second)
+			approveAsAdmin(ctx, er, approver)
+			got := waitPhase(ctx, er, accessv1alpha1.PhaseFailed)
+			Expect(got.Status.Message).To(ContainSubstring("spec.subject: %q is a", subj))
+		}
+		Expect(bindingNames(ctx, ns)).To(BeEmpty())
+	})
+
+	It("does not count an approval by a case variant of the subject's name", func() {
+		op = startOperator(operatorOptions{})
+		er := createRequest(ctx, ns, "case", "edit", "1h")
+		waitPhase(ctx, er, accessv1alpha1.PhasePending)
+		approveAsAdmin(ctx, er, strings.ToUpper(subject))
+		Consistently(func() accessv1alpha1.Phase { return get(ctx, er).Status.Phase }, 2*time.Second, poll).Should(Equal(accessv1alpha1.PhasePending))
+		Expect(get(ctx, er).Status.Message).To(Equal("waiting for approval: 0 of 1 approvals"))
 	})
 
 	It("does not count approvals by the subject or the requester", func() {

@@ -116,6 +116,10 @@ func (r *ElevationRequestReconciler) reconcilePending(ctx context.Context, er *a
 		setCondition(er, accessv1alpha1.ConditionReady, metav1.ConditionFalse, reasonPolicyViolation, err.Error())
 		return retry, nil
 	}
+	if err := policy.CheckAutoApproval(role, er.Spec.Subject, er.Status.RequestedBy); err != nil {
+		r.refuse(er, err)
+		return ctrl.Result{}, nil
+	}
 	approvals, required := countedApprovals(er), policy.RequiredApprovals(role)
 	if len(approvals) < required {
 		msg := fmt.Sprintf("%d of %d approvals", len(approvals), required)
@@ -162,8 +166,7 @@ func (r *ElevationRequestReconciler) reconcileApproved(ctx context.Context, er *
 	if er.Status.Grant == nil {
 		role, err := policy.Check(er, conn, r.MaxDuration)
 		if err != nil {
-			r.finishNeverGranted(er, accessv1alpha1.PhaseFailed, reasonPolicyViolation, "refused to grant: "+err.Error())
-			r.Audit.Record(audit.ActionFail, er, "", "reason", err.Error())
+			r.refuse(er, err)
 			return ctrl.Result{}, nil
 		}
 		if err := r.recordGrantIntent(ctx, er, conn, role, now); err != nil {
@@ -306,6 +309,12 @@ func (r *ElevationRequestReconciler) reconcileActive(ctx context.Context, er *ac
 		return r.revoke(ctx, er, accessv1alpha1.RevocationExpired, "", now)
 	}
 	return ctrl.Result{RequeueAfter: er.Status.ExpiresAt.Sub(now), Priority: ptr.To(expiryPriority)}, nil
+}
+
+// refuse ends a request that policy forbids granting; nothing was granted.
+func (r *ElevationRequestReconciler) refuse(er *accessv1alpha1.ElevationRequest, err error) {
+	r.finishNeverGranted(er, accessv1alpha1.PhaseFailed, reasonPolicyViolation, "refused to grant: "+err.Error())
+	r.Audit.Record(audit.ActionFail, er, "", "reason", err.Error())
 }
 
 func (r *ElevationRequestReconciler) finishNeverGranted(er *accessv1alpha1.ElevationRequest, phase accessv1alpha1.Phase, reason, msg string) {

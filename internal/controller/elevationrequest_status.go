@@ -2,12 +2,14 @@ package controller
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
+	"github.com/elevator-dev/elevator/internal/policy"
 )
 
 const entitlementIndex = "elevator.dev/entitlement"
@@ -46,18 +48,17 @@ func revokeRequest(er *accessv1alpha1.ElevationRequest) *accessv1alpha1.RevokeRe
 }
 
 // countedApprovals are the approvals that count: one per user, and none by the
-// subject or the requester (the webhook refuses those; this re-checks).
+// subject or the requester, in any case variant of their names (the webhook
+// refuses those; this re-checks).
 func countedApprovals(er *accessv1alpha1.ElevationRequest) []accessv1alpha1.ApprovalRecord {
-	seen := map[string]bool{er.Spec.Subject: true}
-	if er.Status.RequestedBy != "" {
-		seen[er.Status.RequestedBy] = true
-	}
+	excluded := []string{er.Spec.Subject, er.Status.RequestedBy}
 	var out []accessv1alpha1.ApprovalRecord
 	for _, a := range er.Status.Approvals {
-		if a.User == "" || seen[a.User] {
+		same := func(u string) bool { return policy.SameUser(a.User, u) }
+		if a.User == "" || slices.ContainsFunc(excluded, same) {
 			continue
 		}
-		seen[a.User] = true
+		excluded = append(excluded, a.User)
 		out = append(out, a)
 	}
 	return out

@@ -68,11 +68,15 @@ func CheckDuration(duration time.Duration, role string, caps Caps) error {
 	return nil
 }
 
-// Check validates a request against its connection: the role exists and the
-// duration is within every cap. It returns the role.
+// Check validates a request against its connection: the role exists, the
+// subject is one the connection allows, and the duration is within every cap.
+// It returns the role.
 func Check(req *accessv1alpha1.ElevationRequest, conn *accessv1alpha1.SaaSConnection, global time.Duration) (*accessv1alpha1.Role, error) {
 	role, err := FindRole(conn, req.Spec.Role)
 	if err != nil {
+		return nil, err
+	}
+	if err := CheckSubject(conn, req.Spec.Subject); err != nil {
 		return nil, err
 	}
 	duration, err := ParseDuration("spec.duration", req.Spec.Duration)

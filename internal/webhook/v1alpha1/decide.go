@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
+	"github.com/elevator-dev/elevator/internal/policy"
 )
 
 // Trigger is one trigger annotation set by the user of an admission request.
@@ -55,10 +56,10 @@ func Decide(ctx context.Context, authz Authorizer, old *accessv1alpha1.Elevation
 
 func decideApprove(ctx context.Context, authz Authorizer, old *accessv1alpha1.ElevationRequest, rec Records, user authenticationv1.UserInfo, comment string, at metav1.Time) (Decision, error) {
 	name := user.Username
-	if name == old.Spec.Subject {
+	if policy.SameUser(name, old.Spec.Subject) {
 		return Decision{}, fmt.Errorf("%s: user %q is the subject of this request (spec.subject) and cannot approve it: self-approval is not allowed", accessv1alpha1.AnnotationApprove, name)
 	}
-	if name == requesterOf(old, rec) {
+	if policy.SameUser(name, requesterOf(old, rec)) {
 		return Decision{}, fmt.Errorf("%s: user %q created this request (requested-by) and cannot approve it: self-approval is not allowed", accessv1alpha1.AnnotationApprove, name)
 	}
 	if err := requireApprover(ctx, authz, old, user, accessv1alpha1.AnnotationApprove); err != nil {

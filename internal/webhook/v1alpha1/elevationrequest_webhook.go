@@ -194,7 +194,7 @@ func (v *Validator) create(ctx context.Context, obj *accessv1alpha1.ElevationReq
 		return admission.Denied(fmt.Sprintf("%s must be the creating user %q and no approval, denial or revocation may be set on create: the elevator mutating webhook must run before this one",
 			accessv1alpha1.AnnotationRequestedBy, req.UserInfo.Username))
 	}
-	if err := CheckPolicy(ctx, v.Reader, obj, v.MaxDuration); err != nil {
+	if err := CheckPolicy(ctx, v.Reader, obj, req.UserInfo.Username, v.MaxDuration); err != nil {
 		if isRejection(err) {
 			return admission.Denied(err.Error())
 		}

@@ -55,7 +55,7 @@ func isRejection(err error) bool {
 // CheckPolicy enforces the rules of a new request: justification non-empty, the
 // connection and role exist, and the duration is within every cap (policy.Check).
 // A violation is a rejection error naming the field, the value and the limit.
-func CheckPolicy(ctx context.Context, reader ConnectionReader, req *accessv1alpha1.ElevationRequest, maxDuration time.Duration) error {
+func CheckPolicy(ctx context.Context, reader ConnectionReader, req *accessv1alpha1.ElevationRequest, requester string, maxDuration time.Duration) error {
 	if err := CheckSpec(&req.Spec); err != nil {
 		return rejection{err}
 	}
@@ -67,7 +67,11 @@ func CheckPolicy(ctx context.Context, reader ConnectionReader, req *accessv1alph
 		}
 		return fmt.Errorf("read SaaSConnection %s: %w", key, err)
 	}
-	if _, err := policy.Check(req, conn, maxDuration); err != nil {
+	role, err := policy.Check(req, conn, maxDuration)
+	if err != nil {
+		return rejection{err}
+	}
+	if err := policy.CheckAutoApproval(role, req.Spec.Subject, requester); err != nil {
 		return rejection{err}
 	}
 	return nil
