@@ -190,6 +190,10 @@ type ElevationRequestStatus struct {
 	// +optional
 	// +listType=atomic
 	Approvals []ApprovalRecord `json:"approvals,omitempty"`
+	// ApprovedBy lists the approvers of status.approvals, comma-separated, for
+	// the APPROVED-BY column of kubectl get -o wide.
+	// +optional
+	ApprovedBy string `json:"approvedBy,omitempty"`
 	// Denial is the denial that ended the request, if an approver denied it.
 	// +optional
 	Denial *DenialRecord `json:"denial,omitempty"`
@@ -240,7 +244,7 @@ type ElevationRequestStatus struct {
 // +kubebuilder:printcolumn:name="Expires",type=string,JSONPath=`.status.expiresAt`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="Requested-By",type=string,JSONPath=`.status.requestedBy`,priority=1
-// +kubebuilder:printcolumn:name="Approvals",type=string,JSONPath=`.status.approvals[*].user`,priority=1
+// +kubebuilder:printcolumn:name="Approved-By",type=string,JSONPath=`.status.approvedBy`,priority=1
 // +kubebuilder:printcolumn:name="Verified",type=string,JSONPath=`.status.revocation.verifiedAt`,priority=1
 // +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.message`,priority=1
 type ElevationRequest struct {

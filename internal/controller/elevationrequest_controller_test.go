@@ -391,6 +391,7 @@ func grantThenCrash(ctx context.Context, ns, name, duration string) (*operator, 
 		return providertest.CrashAfterGrant{Client: c, Grants: &grants}
 	}})
 	er := createRequest(ctx, ns, name, "edit", duration)
+	waitPhase(ctx, er, accessv1alpha1.PhasePending)
 	approveAsAdmin(ctx, er, approver)
 	Eventually(grants.Load, eventually, poll).Should(BeNumerically(">=", 1))
 	Expect(bindingNames(ctx, ns)).To(ConsistOf(kubernetes.BindingName(key(er))), "the provider granted")

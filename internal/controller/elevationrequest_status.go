@@ -3,6 +3,7 @@ package controller
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -31,6 +32,7 @@ func syncRecords(er *accessv1alpha1.ElevationRequest) {
 	var approvals []accessv1alpha1.ApprovalRecord
 	if json.Unmarshal([]byte(ann[accessv1alpha1.AnnotationApprovals]), &approvals) == nil && len(approvals) > 0 {
 		er.Status.Approvals = approvals
+		er.Status.ApprovedBy = approverList(approvals)
 	}
 	var denial accessv1alpha1.DenialRecord
 	if json.Unmarshal([]byte(ann[accessv1alpha1.AnnotationDenial]), &denial) == nil && denial.User != "" && er.Status.Denial == nil {
@@ -134,4 +136,13 @@ func setCondition(er *accessv1alpha1.ElevationRequest, condType string, status m
 func timePtr(t time.Time) *metav1.Time {
 	mt := metav1.NewTime(t)
 	return &mt
+}
+
+// approverList is the approvers' names, comma-separated, in the order they approved.
+func approverList(approvals []accessv1alpha1.ApprovalRecord) string {
+	users := make([]string, 0, len(approvals))
+	for _, a := range approvals {
+		users = append(users, a.User)
+	}
+	return strings.Join(users, ",")
 }

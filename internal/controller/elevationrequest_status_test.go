@@ -144,7 +144,7 @@ func TestSyncRecords(t *testing.T) {
 	er := request(accessv1alpha1.PhasePending, func(er *accessv1alpha1.ElevationRequest) {
 		er.Annotations = map[string]string{
 			accessv1alpha1.AnnotationRequestedBy: "carol",
-			accessv1alpha1.AnnotationApprovals:   `[{"user":"bob","at":"2026-01-01T00:00:00Z","comment":"ok"}]`,
+			accessv1alpha1.AnnotationApprovals:   `[{"user":"bob","at":"2026-01-01T00:00:00Z","comment":"ok"},{"user":"dave","at":"2026-01-01T00:00:01Z"}]`,
 			accessv1alpha1.AnnotationDenial:      `not json`,
 		}
 	})
@@ -152,8 +152,11 @@ func TestSyncRecords(t *testing.T) {
 	if er.Status.RequestedBy != "carol" {
 		t.Errorf("requestedBy = %q, want carol", er.Status.RequestedBy)
 	}
-	if len(er.Status.Approvals) != 1 || er.Status.Approvals[0].User != "bob" || er.Status.Approvals[0].Comment != "ok" {
-		t.Errorf("approvals = %+v, want one by bob", er.Status.Approvals)
+	if len(er.Status.Approvals) != 2 || er.Status.Approvals[0].User != "bob" || er.Status.Approvals[0].Comment != "ok" {
+		t.Errorf("approvals = %+v, want bob's and dave's", er.Status.Approvals)
+	}
+	if er.Status.ApprovedBy != "bob,dave" {
+		t.Errorf("approvedBy = %q, want bob,dave", er.Status.ApprovedBy)
 	}
 	if er.Status.Denial != nil {
 		t.Errorf("a denial record that does not decode must be left out, got %+v", er.Status.Denial)

@@ -123,7 +123,7 @@ var _ = Describe("an elevation through kubectl", Ordered, func() {
 		Expect(canI(requester, verb, resource, ns)).To(Equal("yes"))
 
 		wideHeader, wideRow := elevationsRow(name, "-o", "wide")
-		Expect(wideHeader).To(Equal([]string{"NAME", "PHASE", "SUBJECT", "CONNECTION", "ROLE", "EXPIRES", "AGE", "REQUESTED-BY", "APPROVALS", "VERIFIED", "MESSAGE"}))
+		Expect(wideHeader).To(Equal([]string{"NAME", "PHASE", "SUBJECT", "CONNECTION", "ROLE", "EXPIRES", "AGE", "REQUESTED-BY", "APPROVED-BY", "VERIFIED", "MESSAGE"}))
 		Expect(strings.Fields(wideRow)[7:9]).To(Equal([]string{requester, approver}))
 	})
 
