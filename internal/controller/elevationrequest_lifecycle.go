@@ -157,6 +157,9 @@ func (r *ElevationRequestReconciler) reconcileApproved(ctx context.Context, er *
 	}
 	if er.Status.Grant == nil {
 		role, err := policy.Check(er, conn, r.MaxDuration)
+		if err == nil {
+			err = policy.CheckGrantable(conn, role, r.GrantableClusterRoles)
+		}
 		if err != nil {
 			r.finishNeverGranted(er, accessv1alpha1.PhaseFailed, reasonPolicyViolation, "refused to grant: "+err.Error())
 			r.Audit.Record(audit.ActionFail, er, "", "reason", err.Error())
