@@ -2,7 +2,6 @@ package v1alpha1
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -89,15 +88,25 @@ func (e EscalationCheck) Check(ctx context.Context, user authenticationv1.UserIn
 }
 
 // firstMissing returns a permission the user lacks in the namespace, or nil
-// when it holds them all. It stops asking at the first one missing.
+// when it holds them all. Once one is missing no further review is started;
+// those in flight are left to finish rather than cancelled, which would only
+// leave errors in the log.
 func (e EscalationCheck) firstMissing(ctx context.Context, user authenticationv1.UserInfo, namespace string, perms []permission) (*permission, error) {
-	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(reviewConcurrency)
 	var (
+		g       errgroup.Group
 		mu      sync.Mutex
 		missing *permission
 	)
+	g.SetLimit(reviewConcurrency)
+	found := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return missing != nil
+	}
 	for i := range perms {
+		if found() {
+			break
+		}
 		g.Go(func() error {
 			allowed, err := e.Reviewer.Allowed(ctx, user, namespace, perms[i])
 			if err != nil || allowed {
@@ -108,14 +117,11 @@ func (e EscalationCheck) firstMissing(ctx context.Context, user authenticationv1
 			if missing == nil {
 				missing = &perms[i]
 			}
-			return errStopReviews
+			return nil
 		})
 	}
-	if err := g.Wait(); err != nil && !errors.Is(err, errStopReviews) {
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	return missing, nil
 }
-
-// errStopReviews cancels the remaining reviews once one permission is missing.
-var errStopReviews = errors.New("a permission is missing")
