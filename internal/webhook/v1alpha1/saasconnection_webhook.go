@@ -3,6 +3,7 @@ package v1alpha1
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -87,7 +88,7 @@ func (v *ConnectionValidator) checkGrantable(spec *accessv1alpha1.SaaSConnection
 		}
 	}
 	if len(msgs) > 0 {
-		return fmt.Errorf("%s", strings.Join(msgs, "; "))
+		return errors.New(strings.Join(msgs, "; "))
 	}
 	return nil
 }
