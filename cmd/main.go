@@ -20,6 +20,7 @@ import (
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 	"github.com/elevator-dev/elevator/internal/controller"
+	"github.com/elevator-dev/elevator/internal/policy"
 	"github.com/elevator-dev/elevator/internal/provider"
 	"github.com/elevator-dev/elevator/internal/provider/kubernetes"
 	"github.com/elevator-dev/elevator/internal/provider/ldap"
@@ -47,10 +48,13 @@ type options struct {
 	qps             float64
 	burst           int
 	pprofAddr       string
+	// grantableClusterRoles is --grantable-cluster-roles, parsed.
+	grantableClusterRoles policy.GrantableClusterRoles
 }
 
-func parseFlags() (options, zap.Options) {
+func parseFlags() (options, zap.Options, error) {
 	var o options
+	var grantable string
 	flag.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Address the metrics endpoint binds to; 0 disables it.")
 	flag.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address the health probes bind to.")
 	flag.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader, so only one replica acts at a time.")
@@ -66,16 +70,24 @@ func parseFlags() (options, zap.Options) {
 	flag.Float64Var(&o.qps, "kube-api-qps", 100, "Queries per second to the API server, per resource type.")
 	flag.IntVar(&o.burst, "kube-api-burst", 200, "Burst of queries to the API server, per resource type.")
 	flag.StringVar(&o.pprofAddr, "pprof-bind-address", "", "Address to serve pprof profiles on, e.g. 127.0.0.1:6060; empty disables it.")
+	flag.StringVar(&grantable, "grantable-cluster-roles", policy.DefaultGrantableClusterRoles,
+		"Comma-separated ClusterRoles a kubernetes role may ever bind; the webhook and the controller refuse any other. Keep it within what config/rbac/bind_role.yaml lets the operator bind.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
-	return o, zapOpts
+	var err error
+	o.grantableClusterRoles, err = policy.ParseGrantableClusterRoles(grantable)
+	return o, zapOpts, err
 }
 
 func main() {
-	o, zapOpts := parseFlags()
+	o, zapOpts, err := parseFlags()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
+	if err != nil {
+		log.Error(err, "parse flags")
+		os.Exit(2)
+	}
 
 	cfg := ctrl.GetConfigOrDie()
 	cfg.QPS, cfg.Burst = float32(o.qps), o.burst
@@ -100,7 +112,7 @@ func main() {
 		log.Error(err, "set up controllers")
 		os.Exit(1)
 	}
-	log.Info("starting manager", "maxDuration", o.maxDuration.String(), "webhooks", o.enableWebhooks)
+	log.Info("starting manager", "maxDuration", o.maxDuration.String(), "grantableClusterRoles", o.grantableClusterRoles.String(), "webhooks", o.enableWebhooks)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		log.Error(err, "run manager")
 		os.Exit(1)
@@ -110,6 +122,7 @@ func main() {
 func setup(mgr ctrl.Manager, o options) error {
 	if err := controller.Setup(mgr, controller.Options{
 		Providers: Providers(mgr), MaxDuration: o.maxDuration, Workers: o.workers,
+		GrantableClusterRoles: o.grantableClusterRoles,
 	}); err != nil {
 		return err
 	}

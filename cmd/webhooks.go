@@ -14,5 +14,9 @@ func setupWebhooks(mgr ctrl.Manager, o options) error {
 		ctrl.Log.WithName("setup").Info("admission webhooks disabled: approvals and policy are not enforced at the door")
 		return nil
 	}
-	return webhookv1alpha1.SetupElevationRequestWebhookWithManager(mgr, webhookv1alpha1.Options{MaxDuration: o.maxDuration})
+	opts := webhookv1alpha1.Options{MaxDuration: o.maxDuration, GrantableClusterRoles: o.grantableClusterRoles}
+	if err := webhookv1alpha1.SetupElevationRequestWebhookWithManager(mgr, opts); err != nil {
+		return err
+	}
+	return webhookv1alpha1.SetupSaaSConnectionWebhookWithManager(mgr, opts)
 }

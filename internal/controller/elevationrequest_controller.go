@@ -25,6 +25,7 @@ import (
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 	"github.com/elevator-dev/elevator/internal/audit"
 	"github.com/elevator-dev/elevator/internal/metrics"
+	"github.com/elevator-dev/elevator/internal/policy"
 	"github.com/elevator-dev/elevator/internal/provider"
 )
 
@@ -46,6 +47,9 @@ type ElevationRequestReconciler struct {
 	Audit       audit.Logger
 	Metrics     *metrics.Tracker
 	MaxDuration time.Duration
+	// GrantableClusterRoles are the only ClusterRoles a grant may bind,
+	// re-checked before every grant in case a webhook was bypassed.
+	GrantableClusterRoles policy.GrantableClusterRoles
 	// MaxConcurrentReconciles is the number of workers; 0 means the default.
 	MaxConcurrentReconciles int
 

@@ -245,6 +245,42 @@ var _ = Describe("ElevationRequest lifecycle with the kubernetes provider", func
 		Expect(bindingNames(ctx, ns)).To(BeEmpty())
 	})
 
+	It("refuses to grant a ClusterRole outside --grantable-cluster-roles to a connection that bypassed the webhook", func() {
+		op = startOperator(operatorOptions{})
+		conn := &accessv1alpha1.SaaSConnection{
+			ObjectMeta: metav1.ObjectMeta{Name: "grab", Namespace: ns},
+			Spec: accessv1alpha1.SaaSConnectionSpec{
+				Provider:    accessv1alpha1.ProviderSpec{Kubernetes: &accessv1alpha1.KubernetesProvider{}},
+				MaxDuration: "1h",
+				Roles: []accessv1alpha1.Role{
+					{Name: "view", RequiredApprovals: ptr.To[int32](0), Kubernetes: &accessv1alpha1.KubernetesRole{ClusterRole: clusterRoleName, Namespaces: []string{ns}}},
+					{Name: "everything", RequiredApprovals: ptr.To[int32](0), Kubernetes: &accessv1alpha1.KubernetesRole{ClusterRole: "cluster-admin", ClusterWide: true}},
+				},
+			},
+		}
+		Expect(k8sClient.Create(ctx, conn)).To(Succeed())
+		er := newRequest(ns, "grab-everything", "everything", "30m")
+		er.Spec.Connection = conn.Name
+		Expect(k8sClient.Create(ctx, er)).To(Succeed())
+
+		got := waitPhase(ctx, er, accessv1alpha1.PhaseFailed)
+		Expect(got.Status.Message).To(Equal(`refused to grant: SaaSConnection "grab" spec.roles[1].kubernetes.clusterRole: ` +
+			`ClusterRole "cluster-admin" may not be handed out: the operator's --grantable-cluster-roles allows only ` + clusterRoleName))
+		ready := meta.FindStatusCondition(got.Status.Conditions, accessv1alpha1.ConditionReady)
+		Expect(ready).NotTo(BeNil())
+		Expect(ready.Reason).To(Equal("PolicyViolation"))
+		Expect(got.Status.Grant).To(BeNil())
+		err := k8sClient.Get(ctx, types.NamespacedName{Name: kubernetes.BindingName(key(er))}, &rbacv1.ClusterRoleBinding{})
+		Expect(apierrors.IsNotFound(err)).To(BeTrue(), "no ClusterRoleBinding was created: %v", err)
+		Expect(bindingNames(ctx, ns)).To(BeEmpty())
+		sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+			User:               subject,
+			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: "kube-system", Verb: "get", Resource: "secrets"},
+		}}
+		Expect(k8sClient.Create(ctx, sar)).To(Succeed())
+		Expect(sar.Status.Allowed).To(BeFalse(), "the subject cannot read secrets in kube-system")
+	})
+
 	It("keeps access while an overlapping request still holds it", func() {
 		op = startOperator(operatorOptions{})
 		first := createRequest(ctx, ns, "first", "edit", "3s")

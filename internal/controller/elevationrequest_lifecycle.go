@@ -165,6 +165,9 @@ func (r *ElevationRequestReconciler) reconcileApproved(ctx context.Context, er *
 	}
 	if er.Status.Grant == nil {
 		role, err := policy.Check(er, conn, r.MaxDuration)
+		if err == nil {
+			err = policy.CheckGrantable(conn, role, r.GrantableClusterRoles)
+		}
 		if err != nil {
 			r.refuse(er, err)
 			return ctrl.Result{}, nil

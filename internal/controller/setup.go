@@ -8,6 +8,7 @@ import (
 
 	"github.com/elevator-dev/elevator/internal/audit"
 	"github.com/elevator-dev/elevator/internal/metrics"
+	"github.com/elevator-dev/elevator/internal/policy"
 	"github.com/elevator-dev/elevator/internal/provider"
 	"github.com/elevator-dev/elevator/internal/recorder"
 )
@@ -19,6 +20,8 @@ type Options struct {
 	Metrics *metrics.Tracker
 	// MaxDuration is the global cap on a grant; 0 means none.
 	MaxDuration time.Duration
+	// GrantableClusterRoles is --grantable-cluster-roles; nil allows none.
+	GrantableClusterRoles policy.GrantableClusterRoles
 	// Workers is the number of concurrent ElevationRequest reconciles; 0 means
 	// controller-runtime's default.
 	Workers int
@@ -46,6 +49,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		Audit:                   audit.New(ctrl.Log),
 		Metrics:                 o.Metrics,
 		MaxDuration:             o.MaxDuration,
+		GrantableClusterRoles:   o.GrantableClusterRoles,
 		MaxConcurrentReconciles: o.Workers,
 	}).SetupWithManager(mgr); err != nil {
 		return err

@@ -22,6 +22,7 @@ import (
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 	"github.com/elevator-dev/elevator/internal/metrics"
+	"github.com/elevator-dev/elevator/internal/policy"
 	"github.com/elevator-dev/elevator/internal/provider"
 	"github.com/elevator-dev/elevator/internal/provider/kubernetes"
 	"github.com/elevator-dev/elevator/internal/provider/providertest"
@@ -81,7 +82,10 @@ func startOperator(opts operatorOptions) *operator {
 	Expect(err).NotTo(HaveOccurred())
 	reg := providertest.Wrap(kubernetes.Registration(mgr.GetClient(), mgr.GetAPIReader()), opts.wrap)
 	op := &operator{done: make(chan struct{}), tracker: metrics.NewTracker()}
-	Expect(Setup(mgr, Options{Providers: provider.NewRegistry(reg), Metrics: op.tracker, MaxDuration: opts.maxDuration})).To(Succeed())
+	Expect(Setup(mgr, Options{
+		Providers: provider.NewRegistry(reg), Metrics: op.tracker, MaxDuration: opts.maxDuration,
+		GrantableClusterRoles: policy.GrantableClusterRoles{clusterRoleName},
+	})).To(Succeed())
 
 	ctx, cancel := context.WithCancel(context.Background())
 	op.cancel = cancel

@@ -32,6 +32,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
+	"github.com/elevator-dev/elevator/internal/policy"
 )
 
 // Paths the manager serves the webhooks on; config/webhook/manifests.yaml is
@@ -51,6 +52,9 @@ const (
 type Options struct {
 	// MaxDuration is the operator's --max-duration; 0 means no global cap.
 	MaxDuration time.Duration
+	// GrantableClusterRoles is the operator's --grantable-cluster-roles: the
+	// only ClusterRoles a SaaSConnection may offer. Nil allows none.
+	GrantableClusterRoles policy.GrantableClusterRoles
 }
 
 // SetupElevationRequestWebhookWithManager registers the mutating and validating

@@ -29,6 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
+	"github.com/elevator-dev/elevator/internal/policy"
 	"github.com/elevator-dev/elevator/internal/testenv"
 )
 
@@ -111,7 +112,9 @@ func startManager() {
 		}),
 	})
 	Expect(err).NotTo(HaveOccurred())
-	Expect(SetupElevationRequestWebhookWithManager(mgr, Options{MaxDuration: globalMaxDuration})).To(Succeed())
+	opts := Options{MaxDuration: globalMaxDuration, GrantableClusterRoles: policy.GrantableClusterRoles{"admin", "edit", "view"}}
+	Expect(SetupElevationRequestWebhookWithManager(mgr, opts)).To(Succeed())
+	Expect(SetupSaaSConnectionWebhookWithManager(mgr, opts)).To(Succeed())
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
