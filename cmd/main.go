@@ -21,6 +21,7 @@ import (
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 	"github.com/elevator-dev/elevator/internal/controller"
 	"github.com/elevator-dev/elevator/internal/provider"
+	"github.com/elevator-dev/elevator/internal/provider/endpoint"
 	"github.com/elevator-dev/elevator/internal/provider/kubernetes"
 	"github.com/elevator-dev/elevator/internal/provider/ldap"
 	"github.com/elevator-dev/elevator/internal/provider/postgres"
@@ -47,6 +48,7 @@ type options struct {
 	qps             float64
 	burst           int
 	pprofAddr       string
+	endpointHosts   string
 }
 
 func parseFlags() (options, zap.Options) {
@@ -66,6 +68,9 @@ func parseFlags() (options, zap.Options) {
 	flag.Float64Var(&o.qps, "kube-api-qps", 100, "Queries per second to the API server, per resource type.")
 	flag.IntVar(&o.burst, "kube-api-burst", 200, "Burst of queries to the API server, per resource type.")
 	flag.StringVar(&o.pprofAddr, "pprof-bind-address", "", "Address to serve pprof profiles on, e.g. 127.0.0.1:6060; empty disables it.")
+	flag.StringVar(&o.endpointHosts, endpoint.FlagName, "",
+		"Comma-separated host names, IP addresses or *.suffix patterns that connections may point at (SCIM and LDAP URL hosts, PostgreSQL hosts); "+
+			"a connection elsewhere is never contacted. Empty allows any host.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -100,7 +105,7 @@ func main() {
 		log.Error(err, "set up controllers")
 		os.Exit(1)
 	}
-	log.Info("starting manager", "maxDuration", o.maxDuration.String(), "webhooks", o.enableWebhooks)
+	log.Info("starting manager", "maxDuration", o.maxDuration.String(), "webhooks", o.enableWebhooks, "allowedEndpointHosts", o.endpointHosts)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		log.Error(err, "run manager")
 		os.Exit(1)
@@ -108,8 +113,12 @@ func main() {
 }
 
 func setup(mgr ctrl.Manager, o options) error {
+	hosts, err := endpoint.ParseAllowlist(o.endpointHosts)
+	if err != nil {
+		return err
+	}
 	if err := controller.Setup(mgr, controller.Options{
-		Providers: Providers(mgr), MaxDuration: o.maxDuration, Workers: o.workers,
+		Providers: Providers(mgr), MaxDuration: o.maxDuration, Workers: o.workers, AllowedEndpointHosts: hosts,
 	}); err != nil {
 		return err
 	}
