@@ -22,6 +22,7 @@ import (
 	"github.com/elevator-dev/elevator/internal/controller"
 	"github.com/elevator-dev/elevator/internal/policy"
 	"github.com/elevator-dev/elevator/internal/provider"
+	"github.com/elevator-dev/elevator/internal/provider/endpoint"
 	"github.com/elevator-dev/elevator/internal/provider/kubernetes"
 	"github.com/elevator-dev/elevator/internal/provider/ldap"
 	"github.com/elevator-dev/elevator/internal/provider/postgres"
@@ -50,6 +51,7 @@ type options struct {
 	pprofAddr       string
 	// grantableClusterRoles is --grantable-cluster-roles, parsed.
 	grantableClusterRoles policy.GrantableClusterRoles
+	endpointHosts         string
 }
 
 func parseFlags() (options, zap.Options, error) {
@@ -72,6 +74,9 @@ func parseFlags() (options, zap.Options, error) {
 	flag.StringVar(&o.pprofAddr, "pprof-bind-address", "", "Address to serve pprof profiles on, e.g. 127.0.0.1:6060; empty disables it.")
 	flag.StringVar(&grantable, "grantable-cluster-roles", policy.DefaultGrantableClusterRoles,
 		"Comma-separated ClusterRoles a kubernetes role may ever bind; the webhook and the controller refuse any other. Keep it within what config/rbac/bind_role.yaml lets the operator bind.")
+	flag.StringVar(&o.endpointHosts, endpoint.FlagName, "",
+		"Comma-separated host names, IP addresses or *.suffix patterns that connections may point at (SCIM and LDAP URL hosts, PostgreSQL hosts); "+
+			"a connection elsewhere is never contacted. Empty allows any host.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -112,7 +117,7 @@ func main() {
 		log.Error(err, "set up controllers")
 		os.Exit(1)
 	}
-	log.Info("starting manager", "maxDuration", o.maxDuration.String(), "grantableClusterRoles", o.grantableClusterRoles.String(), "webhooks", o.enableWebhooks)
+	log.Info("starting manager", "maxDuration", o.maxDuration.String(), "grantableClusterRoles", o.grantableClusterRoles.String(), "webhooks", o.enableWebhooks, "allowedEndpointHosts", o.endpointHosts)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		log.Error(err, "run manager")
 		os.Exit(1)
@@ -120,9 +125,13 @@ func main() {
 }
 
 func setup(mgr ctrl.Manager, o options) error {
+	hosts, err := endpoint.ParseAllowlist(o.endpointHosts)
+	if err != nil {
+		return err
+	}
 	if err := controller.Setup(mgr, controller.Options{
 		Providers: Providers(mgr), MaxDuration: o.maxDuration, Workers: o.workers,
-		GrantableClusterRoles: o.grantableClusterRoles,
+		GrantableClusterRoles: o.grantableClusterRoles, AllowedEndpointHosts: hosts,
 	}); err != nil {
 		return err
 	}

@@ -1,5 +1,10 @@
 package v1alpha1
 
+// LabelCredentials is the label a Secret must carry, with the value "true", before
+// any connection may read credentials from it. Without it a connection author could
+// point credentialsSecretRef at any Secret of the namespace.
+const LabelCredentials = "elevator.dev/credentials"
+
 // KubernetesProvider is the cluster the operator runs in. It has no settings: the
 // operator uses its own ServiceAccount, which needs the RBAC verb "bind" on every
 // ClusterRole a role of this connection hands out.
@@ -29,14 +34,23 @@ type KubernetesRole struct {
 }
 
 // SCIMProvider is a SaaS application that speaks SCIM 2.0.
+// +kubebuilder:validation:XValidation:rule="self.url.startsWith('https://') || (has(self.allowInsecureHTTP) && self.allowInsecureHTTP)",message="spec.provider.scim.url must start with https://; plain http sends the bearer token unencrypted and needs allowInsecureHTTP: true"
 type SCIMProvider struct {
-	// URL is the SCIM base URL, e.g. https://example.com/scim/v2.
+	// URL is the SCIM base URL, e.g. https://example.com/scim/v2. It must be
+	// https unless allowInsecureHTTP is set.
 	// +required
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && (url(self).getScheme() == 'https' || url(self).getScheme() == 'http') && url(self).getHostname() != ''",message="spec.provider.scim.url must be an http or https URL with a host"
 	URL string `json:"url"`
 
+	// AllowInsecureHTTP permits an http:// URL, which sends the bearer token and
+	// every request unencrypted. The connection's Ready condition then has reason
+	// Insecure. Defaults to false.
+	// +optional
+	AllowInsecureHTTP bool `json:"allowInsecureHTTP,omitempty"`
+
 	// CredentialsSecretRef names a Secret with the bearer token under key "token".
+	// The Secret must carry the label elevator.dev/credentials: "true".
 	// +required
 	CredentialsSecretRef LocalSecretReference `json:"credentialsSecretRef"`
 
@@ -70,8 +84,10 @@ type SCIMRole struct {
 }
 
 // LDAPProvider is an LDAP directory (OpenLDAP, Active Directory).
+// +kubebuilder:validation:XValidation:rule="self.url.startsWith('ldaps://') || (has(self.startTLS) && self.startTLS) || (has(self.allowInsecure) && self.allowInsecure)",message="spec.provider.ldap.url must be ldaps:// or use startTLS: true; plain ldap:// sends the bind password unencrypted and needs allowInsecure: true"
 type LDAPProvider struct {
-	// URL is ldap://host:port or ldaps://host:port.
+	// URL is ldaps://host:port, or ldap://host:port with startTLS (or with
+	// allowInsecure).
 	// +required
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:Pattern=`^ldaps?://`
@@ -80,6 +96,12 @@ type LDAPProvider struct {
 	// StartTLS upgrades an ldap:// connection with StartTLS before binding.
 	// +optional
 	StartTLS bool `json:"startTLS,omitempty"`
+
+	// AllowInsecure permits a plain ldap:// URL without startTLS, which sends the
+	// bind password and every entry unencrypted. The connection's Ready condition
+	// then has reason Insecure. Defaults to false.
+	// +optional
+	AllowInsecure bool `json:"allowInsecure,omitempty"`
 
 	// CABundle is PEM-encoded CA certificates to trust for the server.
 	// +optional
@@ -93,6 +115,7 @@ type LDAPProvider struct {
 	BindDN string `json:"bindDN"`
 
 	// CredentialsSecretRef names a Secret with the bind password under key "password".
+	// The Secret must carry the label elevator.dev/credentials: "true".
 	// +required
 	CredentialsSecretRef LocalSecretReference `json:"credentialsSecretRef"`
 
@@ -133,6 +156,7 @@ type LDAPRole struct {
 }
 
 // PostgresProvider is a PostgreSQL server.
+// +kubebuilder:validation:XValidation:rule="!has(self.sslMode) || self.sslMode == 'verify-full' || (self.sslMode == 'verify-ca' && has(self.caBundle)) || (has(self.allowInsecure) && self.allowInsecure)",message="spec.provider.postgres.sslMode must be verify-full, or verify-ca with a caBundle; disable, require (no certificate check) and verify-ca with the system roots need allowInsecure: true"
 type PostgresProvider struct {
 	// Host name or address of the server.
 	// +required
@@ -153,11 +177,21 @@ type PostgresProvider struct {
 	// +kubebuilder:validation:MaxLength=63
 	Database string `json:"database"`
 
-	// SSLMode as in libpq.
+	// SSLMode as in libpq: disable (no TLS), require (TLS without checking the
+	// certificate), verify-ca (the chain, not the host name) or verify-full (the
+	// chain and the host name). Defaults to verify-full. Every mode but
+	// verify-full, and verify-ca with a caBundle, needs allowInsecure.
 	// +optional
-	// +kubebuilder:default=require
+	// +kubebuilder:default=verify-full
 	// +kubebuilder:validation:Enum=disable;require;verify-ca;verify-full
 	SSLMode string `json:"sslMode,omitempty"`
+
+	// AllowInsecure permits sslMode disable, require, and verify-ca without a
+	// caBundle: modes in which whoever is on the network path can read the
+	// session or pose as the server. The connection's Ready condition then has
+	// reason Insecure. Defaults to false.
+	// +optional
+	AllowInsecure bool `json:"allowInsecure,omitempty"`
 
 	// CABundle is PEM-encoded CA certificates for verify-ca and verify-full.
 	// +optional
@@ -165,6 +199,7 @@ type PostgresProvider struct {
 	CABundle string `json:"caBundle,omitempty"`
 
 	// CredentialsSecretRef names a Secret with keys "username" and "password".
+	// The Secret must carry the label elevator.dev/credentials: "true".
 	// +required
 	CredentialsSecretRef LocalSecretReference `json:"credentialsSecretRef"`
 

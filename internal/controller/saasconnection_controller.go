@@ -2,7 +2,9 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -19,6 +21,7 @@ import (
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 	"github.com/elevator-dev/elevator/internal/provider"
+	"github.com/elevator-dev/elevator/internal/provider/endpoint"
 )
 
 const (
@@ -31,6 +34,12 @@ const (
 	reasonHealthy     = "Healthy"
 	reasonConnect     = "CannotConnect"
 	reasonConfig      = "InvalidConfiguration"
+	// reasonInsecure is Ready=True for a connection that works but runs with
+	// an explicitly allowed insecure transport; the message says what.
+	reasonInsecure = "Insecure"
+	// reasonEndpointNotAllowed is Ready=False for a connection whose endpoint
+	// the operator's --allowed-endpoint-hosts refuses; it is never contacted.
+	reasonEndpointNotAllowed = "EndpointNotAllowed"
 )
 
 // SaaSConnectionReconciler keeps a connection's Ready condition up to date from
@@ -84,10 +93,17 @@ func (r *SaaSConnectionReconciler) health(ctx context.Context, conn *accessv1alp
 	if err := target.Health(ctx); err != nil {
 		return metav1.ConditionFalse, failureReason(err), err.Error()
 	}
-	return metav1.ConditionTrue, reasonHealthy, fmt.Sprintf("%s provider reachable and credentials accepted", conn.Status.Provider)
+	healthy := fmt.Sprintf("%s provider reachable and credentials accepted", conn.Status.Provider)
+	if insecure := endpoint.Insecure(conn.Spec.Provider); len(insecure) > 0 {
+		return metav1.ConditionTrue, reasonInsecure, healthy + "; insecure: " + strings.Join(insecure, "; ")
+	}
+	return metav1.ConditionTrue, reasonHealthy, healthy
 }
 
 func failureReason(err error) string {
+	if errors.Is(err, endpoint.ErrNotAllowed) {
+		return reasonEndpointNotAllowed
+	}
 	if provider.IsPermanent(err) {
 		return reasonConfig
 	}

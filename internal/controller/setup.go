@@ -10,6 +10,7 @@ import (
 	"github.com/elevator-dev/elevator/internal/metrics"
 	"github.com/elevator-dev/elevator/internal/policy"
 	"github.com/elevator-dev/elevator/internal/provider"
+	"github.com/elevator-dev/elevator/internal/provider/endpoint"
 	"github.com/elevator-dev/elevator/internal/recorder"
 )
 
@@ -27,6 +28,9 @@ type Options struct {
 	Workers int
 	// HealthTimeout bounds one connection health check; 0 means the default.
 	HealthTimeout time.Duration
+	// AllowedEndpointHosts restricts the hosts connections may point at (the
+	// --allowed-endpoint-hosts flag); the zero Allowlist allows any host.
+	AllowedEndpointHosts endpoint.Allowlist
 }
 
 // Setup registers the ElevationRequest and SaaSConnection reconcilers, and the
@@ -40,6 +44,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 	if o.Metrics == nil {
 		o.Metrics = metrics.NewTracker()
 	}
+	o.Providers = o.Providers.WithAllowedHosts(o.AllowedEndpointHosts)
 	if err := (&ElevationRequestReconciler{
 		Client:                  mgr.GetClient(),
 		APIReader:               mgr.GetAPIReader(),

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
+	"github.com/elevator-dev/elevator/internal/provider/endpoint"
 )
 
 // Provider kinds, named after the field of SaaSConnection.spec.provider.
@@ -28,9 +29,11 @@ type Registration struct {
 	New Factory
 }
 
-// Registry maps provider kinds to their implementations.
+// Registry maps provider kinds to their implementations, and refuses to build
+// a client for a connection whose endpoint the operator does not allow.
 type Registry struct {
 	byKind map[string]Registration
+	hosts  endpoint.Allowlist
 }
 
 // NewRegistry returns a registry of the given providers.
@@ -40,6 +43,13 @@ func NewRegistry(regs ...Registration) *Registry {
 		r.byKind[reg.Kind] = reg
 	}
 	return r
+}
+
+// WithAllowedHosts returns a copy of the registry whose Connect refuses, before
+// any provider code runs, every connection whose endpoint host hosts does not
+// allow. The zero Allowlist allows every host.
+func (r *Registry) WithAllowedHosts(hosts endpoint.Allowlist) *Registry {
+	return &Registry{byKind: r.byKind, hosts: hosts}
 }
 
 // Lookup returns the registration for the connection's provider.
@@ -55,11 +65,15 @@ func (r *Registry) Lookup(conn *accessv1alpha1.SaaSConnection) (Registration, er
 	return reg, nil
 }
 
-// Connect builds a client for the connection's provider.
+// Connect builds a client for the connection's provider. A connection whose
+// endpoint is not allowed gets no client, so nothing is ever sent to it.
 func (r *Registry) Connect(ctx context.Context, cfg Config) (Client, Registration, error) {
 	reg, err := r.Lookup(cfg.Connection)
 	if err != nil {
 		return nil, Registration{}, err
+	}
+	if err := r.hosts.Check(cfg.Connection.Spec.Provider); err != nil {
+		return nil, reg, Permanent(fmt.Errorf("connection %s/%s: %w", cfg.Connection.Namespace, cfg.Connection.Name, err))
 	}
 	c, err := reg.New(ctx, cfg)
 	if err != nil {

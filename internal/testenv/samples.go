@@ -14,7 +14,8 @@ import (
 
 // ReadSample reads a provider sample from config/samples, a Secret followed by a
 // SaaSConnection, and decodes both strictly into the API types, failing the
-// test on an unknown or misspelt field.
+// test on an unknown or misspelt field, or on a Secret that has not opted in to
+// being read as credentials.
 func ReadSample(t testing.TB, file string) (corev1.Secret, accessv1alpha1.SaaSConnection) {
 	t.Helper()
 	var secret corev1.Secret
@@ -32,6 +33,9 @@ func ReadSample(t testing.TB, file string) (corev1.Secret, accessv1alpha1.SaaSCo
 	}
 	if err := yaml.UnmarshalStrict([]byte(docs[1]), &conn); err != nil {
 		t.Fatalf("decode the sample SaaSConnection of %s: %v", file, err)
+	}
+	if secret.Labels[accessv1alpha1.LabelCredentials] != "true" {
+		t.Fatalf("the sample Secret of %s does not carry the label %s: \"true\", without which no connection may read it", file, accessv1alpha1.LabelCredentials)
 	}
 	return secret, conn
 }

@@ -35,7 +35,9 @@ func createNamespace(ctx context.Context, kind string) string {
 
 func createSecret(ctx context.Context, ns string, data map[string][]byte) {
 	GinkgoHelper()
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: secretName, Namespace: ns}, Data: data}
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{
+		Name: secretName, Namespace: ns, Labels: map[string]string{accessv1alpha1.LabelCredentials: "true"},
+	}, Data: data}
 	Expect(k8sClient.Create(ctx, secret)).To(Succeed())
 }
 

@@ -33,7 +33,7 @@ func startLDAP() backend {
 	dir, err := os.MkdirTemp("", "providers-slapd-")
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(os.RemoveAll, dir)
-	srv, err := slapdtest.New(dir, slapdtest.Options{})
+	srv, err := slapdtest.New(dir, slapdtest.Options{TLS: true})
 	Expect(err).NotTo(HaveOccurred(), "start slapd (run `make test-deps` if it is missing)")
 	DeferCleanup(func() {
 		_ = srv.Thaw()
@@ -48,6 +48,8 @@ func (b *ldapBackend) Registration() provider.Registration { return ldap.Registr
 func (b *ldapBackend) ProviderSpec(secret string) accessv1alpha1.ProviderSpec {
 	return accessv1alpha1.ProviderSpec{LDAP: &accessv1alpha1.LDAPProvider{
 		URL:                  b.srv.URL,
+		StartTLS:             true,
+		CABundle:             b.srv.CAPEM,
 		BindDN:               slapdtest.ServiceDN,
 		CredentialsSecretRef: accessv1alpha1.LocalSecretReference{Name: secret},
 		UserBaseDN:           slapdtest.PeopleDN,

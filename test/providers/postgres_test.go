@@ -58,7 +58,8 @@ func (b *postgresBackend) ProviderSpec(secret string) accessv1alpha1.ProviderSpe
 		Host:                 pgtest.Host,
 		Port:                 int32(b.srv.Port),
 		Database:             pgDatabase,
-		SSLMode:              "disable",
+		SSLMode:              "verify-full",
+		CABundle:             string(b.srv.CACertPEM),
 		CredentialsSecretRef: accessv1alpha1.LocalSecretReference{Name: secret},
 	}}
 }

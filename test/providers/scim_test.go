@@ -1,6 +1,7 @@
 package providers
 
 import (
+	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -29,6 +30,7 @@ type scimBackend struct {
 	token    string
 	wrong    string
 	proxyURL string
+	caPEM    string
 	down     atomic.Bool
 	seq      atomic.Int32
 }
@@ -42,7 +44,9 @@ func startSCIM() backend {
 	upstream, err := url.Parse(b.base)
 	Expect(err).NotTo(HaveOccurred())
 	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: upstream.Scheme, Host: upstream.Host})
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// The operator's side is https with the test server's own certificate, as
+	// every connection must be unless it sets allowInsecureHTTP.
+	front := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if b.down.Load() {
 			http.Error(w, "service unavailable", http.StatusServiceUnavailable)
 			return
@@ -51,6 +55,7 @@ func startSCIM() backend {
 	}))
 	DeferCleanup(front.Close)
 	b.proxyURL = front.URL + upstream.Path
+	b.caPEM = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: front.Certificate().Raw}))
 	return b
 }
 
@@ -60,6 +65,7 @@ func (b *scimBackend) Registration() provider.Registration { return scim.Registr
 func (b *scimBackend) ProviderSpec(secret string) accessv1alpha1.ProviderSpec {
 	return accessv1alpha1.ProviderSpec{SCIM: &accessv1alpha1.SCIMProvider{
 		URL:                  b.proxyURL,
+		CABundle:             b.caPEM,
 		CredentialsSecretRef: accessv1alpha1.LocalSecretReference{Name: secret},
 		Timeout:              "2s",
 	}}

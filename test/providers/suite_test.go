@@ -31,6 +31,7 @@ import (
 	"github.com/elevator-dev/elevator/internal/controller"
 	"github.com/elevator-dev/elevator/internal/metrics"
 	"github.com/elevator-dev/elevator/internal/provider"
+	"github.com/elevator-dev/elevator/internal/provider/endpoint"
 	"github.com/elevator-dev/elevator/internal/provider/providertest"
 	"github.com/elevator-dev/elevator/internal/testenv"
 )
@@ -100,6 +101,13 @@ type operator struct {
 // provider client the reconcilers build.
 func startOperator(b backend, ns string, wrap func(provider.Client) provider.Client) *operator {
 	GinkgoHelper()
+	return startOperatorAllowing(b, ns, wrap, endpoint.Allowlist{})
+}
+
+// startOperatorAllowing is startOperator with the operator's
+// --allowed-endpoint-hosts set to hosts.
+func startOperatorAllowing(b backend, ns string, wrap func(provider.Client) provider.Client, hosts endpoint.Allowlist) *operator {
+	GinkgoHelper()
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:     scheme,
 		Metrics:    metricsserver.Options{BindAddress: "0"},
@@ -112,6 +120,7 @@ func startOperator(b backend, ns string, wrap func(provider.Client) provider.Cli
 	op := &operator{done: make(chan struct{}), tracker: metrics.NewTracker()}
 	Expect(controller.Setup(mgr, controller.Options{
 		Providers: provider.NewRegistry(providertest.Wrap(reg, wrap)), Metrics: op.tracker, HealthTimeout: 10 * time.Second,
+		AllowedEndpointHosts: hosts,
 	})).To(Succeed())
 
 	ctx, cancel := context.WithCancel(context.Background())

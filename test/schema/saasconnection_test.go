@@ -23,6 +23,9 @@ const (
 	scimURLMessage         = "spec.provider.scim.url must be an http or https URL with a host"
 	userFilterMessage      = "userFilter must contain the placeholder {subject}"
 	namePatternMessage     = "should match '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'"
+	scimHTTPSMessage       = "spec.provider.scim.url must start with https://; plain http sends the bearer token unencrypted and needs allowInsecureHTTP: true"
+	ldapTLSMessage         = "spec.provider.ldap.url must be ldaps:// or use startTLS: true; plain ldap:// sends the bind password unencrypted and needs allowInsecure: true"
+	postgresTLSMessage     = "spec.provider.postgres.sslMode must be verify-full, or verify-ca with a caBundle; disable, require (no certificate check) and verify-ca with the system roots need allowInsecure: true"
 )
 
 func atLeast(n int) string { return fmt.Sprintf("should be greater than or equal to %d", n) }
@@ -181,13 +184,13 @@ var _ = Describe("SaaSConnection spec", func() {
 
 		// SCIM.
 		Entry("scim url with an ftp scheme", scimConnection, "spec.provider.scim.url", scimURLMessage,
-			set("spec.provider.scim.url", "ftp://scim.example.com/v2"), set("spec.provider.scim.url", "http://127.0.0.1:8080/scim/v2")),
+			set("spec.provider.scim.url", "ftp://scim.example.com/v2"), set("spec.provider.scim.url", "https://127.0.0.1:8443/scim/v2")),
 		Entry("scim url not a URL", scimConnection, "spec.provider.scim.url", scimURLMessage,
 			set("spec.provider.scim.url", "scim.example.com"), set("spec.provider.scim.url", "https://scim.example.com")),
 		Entry("scim url without a host", scimConnection, "spec.provider.scim.url", scimURLMessage,
 			set("spec.provider.scim.url", "https://"), set("spec.provider.scim.url", "https://[::1]:8443/scim/v2")),
 		Entry("scim url with one slash", scimConnection, "spec.provider.scim.url", scimURLMessage,
-			set("spec.provider.scim.url", "http:/scim.example.com"), set("spec.provider.scim.url", "http://scim.example.com")),
+			set("spec.provider.scim.url", "http:/scim.example.com"), set("spec.provider.scim.url", "https://scim.example.com")),
 		Entry("scim url empty", scimConnection, "spec.provider.scim.url", scimURLMessage,
 			set("spec.provider.scim.url", ""), nil),
 		Entry("scim url over 2048 bytes", scimConnection, "spec.provider.scim.url", tooLong(2048),
@@ -225,13 +228,27 @@ var _ = Describe("SaaSConnection spec", func() {
 			both(unset("spec.roles[0].scim.group"), set("spec.roles[0].scim.groupID", strings.Repeat("i", 257))),
 			both(unset("spec.roles[0].scim.group"), set("spec.roles[0].scim.groupID", strings.Repeat("i", 256)))),
 
+		// SCIM transport (attack 6: a plain-http URL would send the token in the clear).
+		Entry("scim url plain http", scimConnection, "spec.provider.scim", scimHTTPSMessage,
+			set("spec.provider.scim.url", "http://127.0.0.1:8080/scim/v2"),
+			both(set("spec.provider.scim.url", "http://127.0.0.1:8080/scim/v2"), set("spec.provider.scim.allowInsecureHTTP", true))),
+		Entry("scim url plain http, allowInsecureHTTP false", scimConnection, "spec.provider.scim", scimHTTPSMessage,
+			both(set("spec.provider.scim.url", "http://scim.example.com"), set("spec.provider.scim.allowInsecureHTTP", false)),
+			set("spec.provider.scim.url", "https://scim.example.com")),
+
 		// LDAP.
+		Entry("ldap url plain ldap without startTLS", ldapConnection, "spec.provider.ldap", ldapTLSMessage,
+			set("spec.provider.ldap.url", "ldap://ldap.example.com:389"),
+			both(set("spec.provider.ldap.url", "ldap://ldap.example.com:389"), set("spec.provider.ldap.startTLS", true))),
+		Entry("ldap url plain ldap, allowInsecure", ldapConnection, "spec.provider.ldap", ldapTLSMessage,
+			both(set("spec.provider.ldap.url", "ldap://127.0.0.1:389"), set("spec.provider.ldap.startTLS", false)),
+			both(set("spec.provider.ldap.url", "ldap://127.0.0.1:389"), set("spec.provider.ldap.allowInsecure", true))),
 		Entry("ldap url with an http scheme", ldapConnection, "spec.provider.ldap.url", "should match '^ldaps?://'",
-			set("spec.provider.ldap.url", "http://ldap.example.com"), set("spec.provider.ldap.url", "ldap://127.0.0.1:389")),
+			set("spec.provider.ldap.url", "http://ldap.example.com"), set("spec.provider.ldap.url", "ldaps://127.0.0.1:636")),
 		Entry("ldap url without a scheme", ldapConnection, "spec.provider.ldap.url", "should match '^ldaps?://'",
 			set("spec.provider.ldap.url", "ldap.example.com:636"), set("spec.provider.ldap.url", "ldaps://ldap.example.com")),
 		Entry("ldap url over 2048 bytes", ldapConnection, "spec.provider.ldap.url", tooLong(2048),
-			set("spec.provider.ldap.url", "ldap://"+strings.Repeat("h", 2042)), set("spec.provider.ldap.url", "ldap://"+strings.Repeat("h", 2041))),
+			set("spec.provider.ldap.url", "ldaps://"+strings.Repeat("h", 2041)), set("spec.provider.ldap.url", "ldaps://"+strings.Repeat("h", 2040))),
 		Entry("ldap url missing", ldapConnection, "spec.provider.ldap.url", requiredMessage,
 			unset("spec.provider.ldap.url"), nil),
 		Entry("ldap userFilter without {subject}", ldapConnection, "spec.provider.ldap.userFilter", userFilterMessage,
@@ -272,12 +289,23 @@ var _ = Describe("SaaSConnection spec", func() {
 		Entry("ldap role groupDN missing", ldapConnection, "spec.roles[0].ldap.groupDN", requiredMessage,
 			unset("spec.roles[0].ldap.groupDN"), nil),
 
+		// PostgreSQL transport (attack 6: require does not check the server's certificate).
+		Entry("postgres sslMode require", postgresConnection, "spec.provider.postgres", postgresTLSMessage,
+			set("spec.provider.postgres.sslMode", "require"),
+			both(set("spec.provider.postgres.sslMode", "require"), set("spec.provider.postgres.allowInsecure", true))),
+		Entry("postgres sslMode disable", postgresConnection, "spec.provider.postgres", postgresTLSMessage,
+			set("spec.provider.postgres.sslMode", "disable"),
+			set("spec.provider.postgres.sslMode", "verify-full")),
+		Entry("postgres sslMode verify-ca with the system roots", postgresConnection, "spec.provider.postgres", postgresTLSMessage,
+			set("spec.provider.postgres.sslMode", "verify-ca"),
+			both(set("spec.provider.postgres.sslMode", "verify-ca"), set("spec.provider.postgres.caBundle", "-----BEGIN CERTIFICATE-----"))),
+
 		// PostgreSQL.
 		Entry("postgres sslMode prefer", postgresConnection, "spec.provider.postgres.sslMode",
 			`Unsupported value: "prefer": supported values: "disable", "require", "verify-ca", "verify-full"`,
 			set("spec.provider.postgres.sslMode", "prefer"), set("spec.provider.postgres.sslMode", "verify-full")),
 		Entry("postgres sslMode in capitals", postgresConnection, "spec.provider.postgres.sslMode", `Unsupported value: "REQUIRE"`,
-			set("spec.provider.postgres.sslMode", "REQUIRE"), set("spec.provider.postgres.sslMode", "disable")),
+			set("spec.provider.postgres.sslMode", "REQUIRE"), both(set("spec.provider.postgres.sslMode", "disable"), set("spec.provider.postgres.allowInsecure", true))),
 		Entry("postgres port 0", postgresConnection, "spec.provider.postgres.port", atLeast(1),
 			set("spec.provider.postgres.port", int64(0)), set("spec.provider.postgres.port", int64(1))),
 		Entry("postgres port 65536", postgresConnection, "spec.provider.postgres.port", atMost(65535),
@@ -335,11 +363,12 @@ var _ = Describe("SaaSConnection spec", func() {
 			Expect(spec["roles"].([]any)[0]).To(HaveKeyWithValue("requiredApprovals", int64(0)))
 		})
 
-		It("sets postgres port 5432, sslMode require and terminateSessions true", func(ctx SpecContext) {
+		It("sets postgres port 5432, sslMode verify-full and terminateSessions true", func(ctx SpecContext) {
 			stored := expectAccepted(ctx, postgresConnection(), nil)
 			pg := stored.Object["spec"].(object)["provider"].(object)["postgres"]
 			Expect(pg).To(HaveKeyWithValue("port", int64(5432)))
-			Expect(pg).To(HaveKeyWithValue("sslMode", "require"))
+			Expect(pg).To(HaveKeyWithValue("sslMode", "verify-full"))
+			Expect(pg).NotTo(HaveKey("allowInsecure"))
 			Expect(pg).To(HaveKeyWithValue("terminateSessions", true))
 		})
 

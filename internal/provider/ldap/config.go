@@ -28,14 +28,15 @@ const (
 
 // settings is a validated LDAPProvider.
 type settings struct {
-	url         string
-	startTLS    bool
-	tls         *tls.Config
-	bindDN      string
-	secretName  string
-	userBaseDN  string
-	userFilter  string
-	placeholder string
+	url           string
+	startTLS      bool
+	allowInsecure bool
+	tls           *tls.Config
+	bindDN        string
+	secretName    string
+	userBaseDN    string
+	userFilter    string
+	placeholder   string
 	// placeholderDN is placeholder parsed, for comparing member values with it.
 	placeholderDN *goldap.DN
 	timeout       time.Duration
@@ -49,14 +50,15 @@ func parseSettings(conn *accessv1alpha1.SaaSConnection) (*settings, error) {
 		return nil, provider.Permanentf("connection %s/%s has no spec.provider.ldap", conn.Namespace, conn.Name)
 	}
 	s := &settings{
-		url:         spec.URL,
-		startTLS:    spec.StartTLS,
-		bindDN:      spec.BindDN,
-		secretName:  spec.CredentialsSecretRef.Name,
-		userBaseDN:  spec.UserBaseDN,
-		userFilter:  spec.UserFilter,
-		placeholder: DefaultPlaceholderMember,
-		timeout:     DefaultTimeout,
+		url:           spec.URL,
+		startTLS:      spec.StartTLS,
+		allowInsecure: spec.AllowInsecure,
+		bindDN:        spec.BindDN,
+		secretName:    spec.CredentialsSecretRef.Name,
+		userBaseDN:    spec.UserBaseDN,
+		userFilter:    spec.UserFilter,
+		placeholder:   DefaultPlaceholderMember,
+		timeout:       DefaultTimeout,
 	}
 	if s.userFilter == "" {
 		s.userFilter = DefaultUserFilter
@@ -97,6 +99,9 @@ func (s *settings) parseURL(caBundle string) error {
 	}
 	if u.Scheme == "ldaps" && s.startTLS {
 		return fmt.Errorf("url %q is already TLS (ldaps); startTLS applies to ldap:// only", s.url)
+	}
+	if u.Scheme == "ldap" && !s.startTLS && !s.allowInsecure {
+		return fmt.Errorf("url %q is plain ldap:// without startTLS, which sends the bind password unencrypted: use ldaps://, set startTLS: true, or set allowInsecure: true", s.url)
 	}
 	host := u.Host
 	if h, _, err := net.SplitHostPort(u.Host); err == nil {

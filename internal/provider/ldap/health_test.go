@@ -135,6 +135,7 @@ func TestStartTLSWithCABundle(t *testing.T) {
 func TestLDAPSWithCABundle(t *testing.T) {
 	c := newClient(t, func(s *accessv1alpha1.LDAPProvider) {
 		s.URL = srv.LDAPSURL
+		s.StartTLS = false
 		s.CABundle = srv.CAPEM
 	})
 	if err := c.Health(ctx(t)); err != nil {
@@ -144,8 +145,8 @@ func TestLDAPSWithCABundle(t *testing.T) {
 
 func TestTLSWithoutTrustedCAFails(t *testing.T) {
 	for name, mutate := range map[string]func(*accessv1alpha1.LDAPProvider){
-		"starttls": func(s *accessv1alpha1.LDAPProvider) { s.StartTLS = true },
-		"ldaps":    func(s *accessv1alpha1.LDAPProvider) { s.URL = srv.LDAPSURL },
+		"starttls": func(s *accessv1alpha1.LDAPProvider) { s.CABundle = "" },
+		"ldaps":    func(s *accessv1alpha1.LDAPProvider) { s.URL, s.StartTLS, s.CABundle = srv.LDAPSURL, false, "" },
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := newClient(t, mutate).Health(ctx(t))
@@ -163,10 +164,25 @@ func TestStartTLSAgainstServerWithoutTLS(t *testing.T) {
 	wantPermanent(t, c.Health(ctx(t)), "StartTLS with "+plain.URL, "does not offer StartTLS")
 }
 
+// Plain ldap:// sends the bind password unencrypted: it is refused unless the
+// connection says allowInsecure, and then it works.
+func TestPlainLDAPNeedsAllowInsecure(t *testing.T) {
+	plain := func(s *accessv1alpha1.LDAPProvider) { s.StartTLS, s.CABundle = false, "" }
+	s := spec()
+	plain(s)
+	_, err := ldap.Registration().New(ctx(t), provider.Config{Connection: connection(s), Secrets: secretsWith(nil)})
+	wantPermanent(t, err, "plain ldap:// without startTLS", "allowInsecure: true")
+	c := newClient(t, plain, func(s *accessv1alpha1.LDAPProvider) { s.AllowInsecure = true })
+	if err := c.Health(ctx(t)); err != nil {
+		t.Fatalf("health over plain ldap:// with allowInsecure: %v", err)
+	}
+}
+
 func TestNewRejectsBadSettings(t *testing.T) {
 	for name, mutate := range map[string]func(*accessv1alpha1.LDAPProvider){
 		"scheme":             func(s *accessv1alpha1.LDAPProvider) { s.URL = "http://127.0.0.1:389" },
 		"no host":            func(s *accessv1alpha1.LDAPProvider) { s.URL = "ldap://" },
+		"plain ldap":         func(s *accessv1alpha1.LDAPProvider) { s.StartTLS = false },
 		"ldaps and starttls": func(s *accessv1alpha1.LDAPProvider) { s.URL = "ldaps://127.0.0.1:636"; s.StartTLS = true },
 		"ca bundle":          func(s *accessv1alpha1.LDAPProvider) { s.CABundle = "not PEM" },
 		"bind dn":            func(s *accessv1alpha1.LDAPProvider) { s.BindDN = "elevator" },

@@ -52,10 +52,14 @@ func run(m *testing.M) int {
 
 const secretName = "ldap-bind"
 
-// spec is the connection's ldap block for srv, as the provider's bind account.
+// spec is the connection's ldap block for srv, as the provider's bind account,
+// over StartTLS with the test CA: the secure setting every connection needs
+// unless it sets allowInsecure.
 func spec() *accessv1alpha1.LDAPProvider {
 	return &accessv1alpha1.LDAPProvider{
 		URL:                  srv.URL,
+		StartTLS:             true,
+		CABundle:             srv.CAPEM,
 		BindDN:               slapdtest.ServiceDN,
 		CredentialsSecretRef: accessv1alpha1.LocalSecretReference{Name: secretName},
 		UserBaseDN:           slapdtest.PeopleDN,

@@ -25,7 +25,7 @@ const (
 
 const (
 	defaultPort    = 5432
-	defaultSSLMode = "require"
+	defaultSSLMode = "verify-full"
 	connectTimeout = 10 * time.Second
 	closeTimeout   = 5 * time.Second
 	// statementTimeout and lockTimeout bound every statement, so a GRANT stuck
@@ -88,6 +88,9 @@ func parseSettings(conn *accessv1alpha1.SaaSConnection) (settings, error) {
 	default:
 		return settings{}, provider.Permanentf("spec.provider.postgres.sslMode %q is not one of disable, require, verify-ca, verify-full", s.sslMode)
 	}
+	if err := checkTLSAllowed(s.sslMode, spec.CABundle != "", spec.AllowInsecure); err != nil {
+		return settings{}, err
+	}
 	if spec.CABundle != "" {
 		s.roots = x509.NewCertPool()
 		if !s.roots.AppendCertsFromPEM([]byte(spec.CABundle)) {
@@ -95,6 +98,18 @@ func parseSettings(conn *accessv1alpha1.SaaSConnection) (settings, error) {
 		}
 	}
 	return s, nil
+}
+
+// checkTLSAllowed refuses, unless allowInsecure is set, every sslMode that lets
+// whoever is on the network path read the session or pose as the server:
+// disable, require, and verify-ca without a caBundle (any certificate a public
+// CA issued would pass).
+func checkTLSAllowed(sslMode string, hasCABundle, allowInsecure bool) error {
+	if allowInsecure || sslMode == "verify-full" || (sslMode == "verify-ca" && hasCABundle) {
+		return nil
+	}
+	return provider.Permanentf("spec.provider.postgres.sslMode %q does not verify the server (the password and every statement could go to whoever poses as it): "+
+		"use verify-full, or verify-ca with a caBundle, or set allowInsecure: true", sslMode)
 }
 
 // tlsConfig follows libpq's sslmode: require encrypts without checking the

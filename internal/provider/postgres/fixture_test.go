@@ -136,14 +136,15 @@ func readSecret(ctx context.Context, conn *pgx.Conn) error {
 	return conn.QueryRow(ctx, "SELECT v FROM "+secretTable).Scan(&v)
 }
 
-// connection is a SaaSConnection to the test cluster over TCP, without TLS,
-// naming roles; mutate changes its postgres block.
+// connection is a SaaSConnection to the test cluster over TCP, with TLS
+// verified against the test CA (the default sslMode, verify-full), naming
+// roles; mutate changes its postgres block.
 func connection(roles []string, mutate ...func(*accessv1alpha1.PostgresProvider)) *accessv1alpha1.SaaSConnection {
 	p := &accessv1alpha1.PostgresProvider{
 		Host:                 pgtest.Host,
 		Port:                 int32(srv.Port),
 		Database:             testDB,
-		SSLMode:              "disable",
+		CABundle:             string(srv.CACertPEM),
 		CredentialsSecretRef: accessv1alpha1.LocalSecretReference{Name: secretName},
 	}
 	for _, f := range mutate {

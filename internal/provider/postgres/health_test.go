@@ -85,7 +85,9 @@ func TestHealthServerDown(t *testing.T) {
 	if err := other.Exec(ctx, "postgres", fmt.Sprintf("CREATE ROLE op LOGIN SUPERUSER PASSWORD '%s'", pw)); err != nil {
 		t.Fatal(err)
 	}
-	conn := connection(nil, func(p *accessv1alpha1.PostgresProvider) { p.Port, p.Database = int32(other.Port), "postgres" })
+	conn := connection(nil, func(p *accessv1alpha1.PostgresProvider) {
+		p.Port, p.Database, p.CABundle = int32(other.Port), "postgres", string(other.CACertPEM)
+	})
 	c := newClient(t, conn, secretsOf(map[string]string{keyUsername: "op", keyPassword: pw}))
 	if err := c.Health(ctx); err != nil {
 		t.Fatalf("health before the server stops: %v", err)

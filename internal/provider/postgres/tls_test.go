@@ -36,16 +36,19 @@ func TestSSLModes(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		mode, caBundle string
+		allowInsecure  bool
 		wantTLS        bool
 	}{
-		{mode: "disable"},
-		{mode: "require", wantTLS: true},
-		{mode: "require", caBundle: string(srv.CACertPEM), wantTLS: true},
+		{mode: "disable", allowInsecure: true},
+		{mode: "require", allowInsecure: true, wantTLS: true},
+		{mode: "require", caBundle: string(srv.CACertPEM), allowInsecure: true, wantTLS: true},
 		{mode: "verify-ca", caBundle: string(srv.CACertPEM), wantTLS: true},
 		{mode: "verify-full", caBundle: string(srv.CACertPEM), wantTLS: true},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
-			c := operatorClient(t, func(p *accessv1alpha1.PostgresProvider) { p.SSLMode, p.CABundle = tc.mode, tc.caBundle })
+			c := operatorClient(t, func(p *accessv1alpha1.PostgresProvider) {
+				p.SSLMode, p.CABundle, p.AllowInsecure = tc.mode, tc.caBundle, tc.allowInsecure
+			})
 			if err := c.Health(testCtx(t)); err != nil {
 				t.Fatalf("health: %v", err)
 			}
@@ -58,9 +61,28 @@ func TestSSLModes(t *testing.T) {
 	// CA bundle is given (libpq's rule: then it verifies like verify-ca).
 	for _, mode := range []string{"require", "verify-ca", "verify-full"} {
 		t.Run(mode+" with the wrong CA", func(t *testing.T) {
-			c := operatorClient(t, func(p *accessv1alpha1.PostgresProvider) { p.SSLMode, p.CABundle = mode, string(otherCA.CertPEM) })
+			c := operatorClient(t, func(p *accessv1alpha1.PostgresProvider) {
+				p.SSLMode, p.CABundle, p.AllowInsecure = mode, string(otherCA.CertPEM), mode == "require"
+			})
 			wantHealthError(t, c.Health(testCtx(t)), true, []string{"TLS verification of the server at", "sslMode " + mode, "unknown authority"}, operatorPassword)
 		})
+	}
+}
+
+// Attack 6: a connection that leaves sslMode out gets verify-full. A server
+// whose certificate no trusted CA signed (here the system roots, which do not
+// hold the test CA) fails the health check before the password is sent; an
+// insecure mode is refused unless the connection says allowInsecure.
+func TestDefaultSSLModeVerifiesTheServer(t *testing.T) {
+	c := operatorClient(t, func(p *accessv1alpha1.PostgresProvider) { p.SSLMode, p.CABundle = "", "" })
+	wantHealthError(t, c.Health(testCtx(t)), true, []string{"TLS verification of the server at", "sslMode verify-full", "unknown authority"}, operatorPassword)
+
+	for _, mode := range []string{"disable", "require"} {
+		conn := connection(nil, func(p *accessv1alpha1.PostgresProvider) { p.SSLMode, p.CABundle = mode, "" })
+		_, err := Registration().New(testCtx(t), provider.Config{Connection: conn, Secrets: operatorSecret()})
+		if !provider.IsPermanent(err) || !strings.Contains(err.Error(), "does not verify the server") || !strings.Contains(err.Error(), "allowInsecure: true") {
+			t.Errorf("sslMode %s without allowInsecure: got %v, want a permanent error naming allowInsecure", mode, err)
+		}
 	}
 }
 

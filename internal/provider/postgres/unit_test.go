@@ -50,19 +50,27 @@ func TestParseSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.port != 5432 || s.sslMode != "require" || !s.terminateSessions || s.roots != nil || s.address() != "db.example:5432/app" {
-		t.Fatalf("defaults = %+v, want port 5432, sslMode require, terminateSessions, system roots", s)
+	if s.port != 5432 || s.sslMode != "verify-full" || !s.terminateSessions || s.roots != nil || s.address() != "db.example:5432/app" {
+		t.Fatalf("defaults = %+v, want port 5432, sslMode verify-full, terminateSessions, system roots", s)
 	}
-	if cfg := s.tlsConfig(); cfg == nil || !cfg.InsecureSkipVerify || cfg.VerifyConnection != nil {
-		t.Fatalf("require without a CA: %+v, want encryption without verification", cfg)
+	if cfg := s.tlsConfig(); cfg == nil || cfg.InsecureSkipVerify || cfg.ServerName != "db.example" {
+		t.Fatalf("default TLS config: %+v, want the chain and the host name verified", cfg)
+	}
+	insecure := base()
+	insecure.Spec.Provider.Postgres.SSLMode, insecure.Spec.Provider.Postgres.AllowInsecure = "require", true
+	if s, err := parseSettings(insecure); err != nil || !s.tlsConfig().InsecureSkipVerify || s.tlsConfig().VerifyConnection != nil {
+		t.Fatalf("require without a CA, allowInsecure: %+v, %v; want encryption without verification", s, err)
 	}
 
 	for want, mutate := range map[string]func(*accessv1alpha1.PostgresProvider){
-		"sslMode \"prefer\" is not one of": func(p *accessv1alpha1.PostgresProvider) { p.SSLMode = "prefer" },
-		"caBundle holds no PEM":            func(p *accessv1alpha1.PostgresProvider) { p.CABundle = "not a certificate" },
-		"host is empty":                    func(p *accessv1alpha1.PostgresProvider) { p.Host = "" },
-		"port 70000 is out of range":       func(p *accessv1alpha1.PostgresProvider) { p.Port = 70000 },
-		"credentialsSecretRef.name":        func(p *accessv1alpha1.PostgresProvider) { p.CredentialsSecretRef.Name = "" },
+		"sslMode \"prefer\" is not one of":                 func(p *accessv1alpha1.PostgresProvider) { p.SSLMode = "prefer" },
+		"sslMode \"disable\" does not verify the server":   func(p *accessv1alpha1.PostgresProvider) { p.SSLMode = "disable" },
+		"sslMode \"require\" does not verify the server":   func(p *accessv1alpha1.PostgresProvider) { p.SSLMode = "require" },
+		"sslMode \"verify-ca\" does not verify the server": func(p *accessv1alpha1.PostgresProvider) { p.SSLMode = "verify-ca" },
+		"caBundle holds no PEM":                            func(p *accessv1alpha1.PostgresProvider) { p.CABundle = "not a certificate" },
+		"host is empty":                                    func(p *accessv1alpha1.PostgresProvider) { p.Host = "" },
+		"port 70000 is out of range":                       func(p *accessv1alpha1.PostgresProvider) { p.Port = 70000 },
+		"credentialsSecretRef.name":                        func(p *accessv1alpha1.PostgresProvider) { p.CredentialsSecretRef.Name = "" },
 	} {
 		conn := base()
 		mutate(conn.Spec.Provider.Postgres)

@@ -71,7 +71,9 @@ func connection(base, caBundle string) *accessv1alpha1.SaaSConnection {
 		ObjectMeta: metav1.ObjectMeta{Name: "billing", Namespace: namespace},
 		Spec: accessv1alpha1.SaaSConnectionSpec{
 			Provider: accessv1alpha1.ProviderSpec{SCIM: &accessv1alpha1.SCIMProvider{
-				URL:                  base,
+				URL: base,
+				// scimmy and the plain elimity servers speak http only.
+				AllowInsecureHTTP:    strings.HasPrefix(base, "http://"),
 				CredentialsSecretRef: accessv1alpha1.LocalSecretReference{Name: secretName},
 				CABundle:             caBundle,
 				Timeout:              "5s",

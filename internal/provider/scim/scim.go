@@ -126,7 +126,7 @@ func New(_ context.Context, cfg provider.Config) (provider.Client, error) {
 		return nil, provider.Permanentf("connection has no spec.provider.scim")
 	}
 	spec := conn.Spec.Provider.SCIM
-	base, err := parseBaseURL(spec.URL)
+	base, err := parseBaseURL(spec.URL, spec.AllowInsecureHTTP)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +146,7 @@ func New(_ context.Context, cfg provider.Config) (provider.Client, error) {
 		secrets:    cfg.Secrets,
 		secretName: spec.CredentialsSecretRef.Name,
 		secret:     conn.Namespace + "/" + spec.CredentialsSecretRef.Name,
-		http:       &http.Client{Transport: transport},
+		http:       &http.Client{Transport: transport, CheckRedirect: refuseRedirect},
 		timeout:    timeout,
 		retry:      defaultRetryPolicy(),
 	}, nil
@@ -158,15 +158,25 @@ func (c *Client) Close() error {
 	return nil
 }
 
+// refuseRedirect follows no redirect: the token is sent to spec.provider.scim.url
+// and nowhere else, and the endpoint allowlist checked that URL's host only.
+func refuseRedirect(req *http.Request, _ []*http.Request) error {
+	return provider.Permanentf("the SCIM server redirected to %s://%s%s; redirects are not followed, so that the token goes to spec.provider.scim.url only: set the URL the server redirects to",
+		req.URL.Scheme, req.URL.Host, req.URL.Path)
+}
+
 // parseBaseURL checks the SCIM base URL and drops a trailing slash, so that
-// endpoint paths can be appended to it.
-func parseBaseURL(raw string) (string, error) {
+// endpoint paths can be appended to it. Plain http needs allowInsecureHTTP.
+func parseBaseURL(raw string, allowInsecureHTTP bool) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "", provider.Permanentf("spec.provider.scim.url %q is not a URL: %w", raw, err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return "", provider.Permanentf("spec.provider.scim.url %q must be an http or https URL with a host", raw)
+	}
+	if u.Scheme == "http" && !allowInsecureHTTP {
+		return "", provider.Permanentf("spec.provider.scim.url %q is plain http, which sends the bearer token unencrypted: use https, or set allowInsecureHTTP: true", u.Redacted())
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return "", provider.Permanentf("spec.provider.scim.url %q must not carry user info, a query or a fragment: put the token in the credentials Secret", u.Redacted())

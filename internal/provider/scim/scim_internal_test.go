@@ -19,7 +19,10 @@ import (
 
 const testToken = "s3cret-token-value"
 
+// testConnection is a connection with spec; the httptest servers of these
+// tests speak plain http, so it sets allowInsecureHTTP for an http URL.
 func testConnection(spec accessv1alpha1.SCIMProvider) *accessv1alpha1.SaaSConnection {
+	spec.AllowInsecureHTTP = strings.HasPrefix(spec.URL, "http://")
 	return &accessv1alpha1.SaaSConnection{
 		ObjectMeta: metav1.ObjectMeta{Name: "billing", Namespace: "payments"},
 		Spec:       accessv1alpha1.SaaSConnectionSpec{Provider: accessv1alpha1.ProviderSpec{SCIM: &spec}},

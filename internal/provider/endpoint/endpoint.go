@@ -1,0 +1,148 @@
+// Package endpoint says where a SaaSConnection's provider connects to and how
+// safely: the host of its endpoint, which the operator's --allowed-endpoint-hosts
+// flag may restrict, and the insecure transport settings a connection opted into.
+package endpoint
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+
+	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
+)
+
+// FlagName is the operator flag that restricts connection endpoints.
+const FlagName = "allowed-endpoint-hosts"
+
+// ErrNotAllowed marks an endpoint whose host the allowlist refuses.
+var ErrNotAllowed = errors.New("endpoint host not allowed")
+
+// Endpoint is the downstream address a connection's provider connects to.
+type Endpoint struct {
+	// Field is the spec field that names the host, e.g. spec.provider.scim.url.
+	Field string
+	// Host is the host name or IP address, lower case, without port, brackets
+	// or a trailing dot.
+	Host string
+}
+
+// Of returns the endpoint of the connection's provider. ok is false for a
+// provider without a network endpoint of its own (kubernetes: the cluster the
+// operator runs in).
+func Of(spec accessv1alpha1.ProviderSpec) (ep Endpoint, ok bool, err error) {
+	switch {
+	case spec.SCIM != nil:
+		ep, err = fromURL("spec.provider.scim.url", spec.SCIM.URL)
+	case spec.LDAP != nil:
+		ep, err = fromURL("spec.provider.ldap.url", spec.LDAP.URL)
+	case spec.Postgres != nil:
+		ep = Endpoint{Field: "spec.provider.postgres.host", Host: normalize(spec.Postgres.Host)}
+	default:
+		return Endpoint{}, false, nil
+	}
+	if err == nil && ep.Host == "" {
+		err = fmt.Errorf("%s names no host", ep.Field)
+	}
+	return ep, err == nil, err
+}
+
+func fromURL(field, raw string) (Endpoint, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return Endpoint{}, fmt.Errorf("%s %q is not a URL: %w", field, raw, err)
+	}
+	return Endpoint{Field: field, Host: normalize(u.Hostname())}, nil
+}
+
+// normalize makes host names comparable: DNS names are case-insensitive and a
+// trailing dot names the same host.
+func normalize(host string) string {
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(host)), ".")
+}
+
+// Allowlist is the parsed --allowed-endpoint-hosts flag: host names, IP
+// addresses, or "*.suffix" patterns that match any name below suffix (not
+// suffix itself). The zero Allowlist allows every host.
+type Allowlist struct {
+	exact    map[string]bool
+	suffixes []string
+	patterns []string
+}
+
+// ParseAllowlist parses a comma-separated list. An empty list allows any host.
+func ParseAllowlist(list string) (Allowlist, error) {
+	a := Allowlist{exact: map[string]bool{}}
+	for _, raw := range strings.Split(list, ",") {
+		entry := strings.TrimSpace(raw)
+		if entry == "" {
+			continue
+		}
+		if err := a.add(entry); err != nil {
+			return Allowlist{}, fmt.Errorf("--%s entry %q: %w", FlagName, entry, err)
+		}
+	}
+	return a, nil
+}
+
+func (a *Allowlist) add(entry string) error {
+	host, wildcard := strings.CutPrefix(entry, "*.")
+	host = normalize(host)
+	switch {
+	case host == "":
+		return errors.New("names no host")
+	case strings.ContainsAny(host, "*/:@ ") && net.ParseIP(host) == nil:
+		return errors.New(`must be a host name, an IP address or "*.suffix", without scheme, port or path`)
+	case wildcard && net.ParseIP(host) != nil:
+		return errors.New(`"*." applies to DNS names, not to IP addresses`)
+	}
+	a.patterns = append(a.patterns, strings.ToLower(entry))
+	if wildcard {
+		a.suffixes = append(a.suffixes, "."+host)
+		return nil
+	}
+	a.exact[host] = true
+	return nil
+}
+
+// Restricts reports whether the allowlist limits hosts at all.
+func (a Allowlist) Restricts() bool { return len(a.patterns) > 0 }
+
+// Allows reports whether host may be connected to.
+func (a Allowlist) Allows(host string) bool {
+	if !a.Restricts() {
+		return true
+	}
+	host = normalize(host)
+	if a.exact[host] {
+		return true
+	}
+	for _, suffix := range a.suffixes {
+		if strings.HasSuffix(host, suffix) && len(host) > len(suffix) {
+			return true
+		}
+	}
+	return false
+}
+
+// String is the list as given, for messages.
+func (a Allowlist) String() string { return strings.Join(a.patterns, ",") }
+
+// Check returns an error wrapping ErrNotAllowed when the connection's endpoint
+// is outside the allowlist, naming the host, the field and the flag.
+func (a Allowlist) Check(spec accessv1alpha1.ProviderSpec) error {
+	if !a.Restricts() {
+		return nil
+	}
+	ep, ok, err := Of(spec)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrNotAllowed, err)
+	}
+	if !ok || a.Allows(ep.Host) {
+		return nil
+	}
+	return fmt.Errorf("%w: host %q of %s is not in the operator's --%s (%s), so the connection is not contacted",
+		ErrNotAllowed, ep.Host, ep.Field, FlagName, a)
+}
