@@ -140,6 +140,10 @@ In another terminal, from %s:
 
   export PATH=%s:$PATH KUBECONFIG=%s
 
+  # alice reads payments for 10 minutes: the viewer role needs no approval
+  kubectl --as alice create -f config/samples/elevationrequest_viewer.yaml
+  kubectl auth can-i list pods -n payments --as alice
+
   # alice asks for namespace-admin in payments for 2 minutes
   kubectl --as alice create -f config/samples/elevationrequest.yaml
   kubectl get elevations -n payments -w          # leave this running in a third terminal
