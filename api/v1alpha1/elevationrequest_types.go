@@ -88,25 +88,46 @@ type ElevationRequestSpec struct {
 	Ticket string `json:"ticket,omitempty"`
 }
 
+// Bounds of what a request holds. The webhook enforces the same numbers on the
+// annotations it accepts, so a write is refused at the door rather than by the
+// schema when the operator copies it into status.
+const (
+	// MaxApprovals bounds status.approvals (maxItems below) and the approvals
+	// record.
+	MaxApprovals = 16
+	// MaxRecordText bounds an approval's comment and a denial's or revocation's
+	// reason, in bytes.
+	MaxRecordText = 1024
+)
+
 // ApprovalRecord is one approval, by the user the API server authenticated.
 type ApprovalRecord struct {
-	User    string      `json:"user"`
-	At      metav1.Time `json:"at"`
-	Comment string      `json:"comment,omitempty"`
+	// +kubebuilder:validation:MaxLength=512
+	User string      `json:"user"`
+	At   metav1.Time `json:"at"`
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Comment string `json:"comment,omitempty"`
 }
 
 // DenialRecord is the denial of a request, by the user the API server authenticated.
 type DenialRecord struct {
-	User   string      `json:"user"`
-	At     metav1.Time `json:"at"`
-	Reason string      `json:"reason,omitempty"`
+	// +kubebuilder:validation:MaxLength=512
+	User string      `json:"user"`
+	At   metav1.Time `json:"at"`
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Reason string `json:"reason,omitempty"`
 }
 
 // RevokeRecord is an early revocation asked for by a user.
 type RevokeRecord struct {
-	User   string      `json:"user"`
-	At     metav1.Time `json:"at"`
-	Reason string      `json:"reason,omitempty"`
+	// +kubebuilder:validation:MaxLength=512
+	User string      `json:"user"`
+	At   metav1.Time `json:"at"`
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Reason string `json:"reason,omitempty"`
 }
 
 // GrantAttempt is the intent to grant, recorded before the provider is called so
@@ -166,6 +187,7 @@ type ElevationRequestStatus struct {
 	RequestedBy string `json:"requestedBy,omitempty"`
 	// +optional
 	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
 	Approvals []ApprovalRecord `json:"approvals,omitempty"`
 	// +optional
 	Denial *DenialRecord `json:"denial,omitempty"`
@@ -186,6 +208,7 @@ type ElevationRequestStatus struct {
 	// +optional
 	// +listType=map
 	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`

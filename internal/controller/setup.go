@@ -10,6 +10,7 @@ import (
 	"github.com/elevator-dev/elevator/internal/metrics"
 	"github.com/elevator-dev/elevator/internal/provider"
 	"github.com/elevator-dev/elevator/internal/recorder"
+	"github.com/elevator-dev/elevator/internal/records"
 )
 
 // Options configure the operator's controllers.
@@ -24,6 +25,9 @@ type Options struct {
 	Workers int
 	// HealthTimeout bounds one connection health check; 0 means the default.
 	HealthTimeout time.Duration
+	// Records verifies the signature of the records the webhook writes; with
+	// nil, no record is trusted and only roles that need no approval are granted.
+	Records *records.Signer
 }
 
 // Setup registers the ElevationRequest and SaaSConnection reconcilers, and the
@@ -47,6 +51,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		Metrics:                 o.Metrics,
 		MaxDuration:             o.MaxDuration,
 		MaxConcurrentReconciles: o.Workers,
+		Records:                 o.Records,
 	}).SetupWithManager(mgr); err != nil {
 		return err
 	}
