@@ -47,7 +47,9 @@ func TestSignedRecordsVerifyOnlyOnTheirRequest(t *testing.T) {
 		"an approval added": func(er *accessv1alpha1.ElevationRequest) {
 			er.Annotations[accessv1alpha1.AnnotationApprovals] = `[{"user":"anna","at":"2026-01-01T00:00:00Z"},{"user":"abe","at":"2026-01-01T00:00:00Z"}]`
 		},
-		"a bare signature": func(er *accessv1alpha1.ElevationRequest) { er.Annotations[accessv1alpha1.AnnotationRecordsSignature] = "deadbeef" },
+		"a bare signature": func(er *accessv1alpha1.ElevationRequest) {
+			er.Annotations[accessv1alpha1.AnnotationRecordsSignature] = "deadbeef"
+		},
 	}
 	for name, change := range changes {
 		t.Run(name, func(t *testing.T) {

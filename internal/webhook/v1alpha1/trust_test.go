@@ -124,7 +124,7 @@ var _ = Describe("Bounds", func() {
 		next := newRequest(capped, "prod", "viewer", "30m")
 		names := []string{open[0].Name, open[1].Name, open[2].Name}
 		slices.Sort(names)
-		Eventually(func() error { return checkOpenRequests(context.Background(), managerCache, next, limit) }).WithTimeout(30*time.Second).Should(MatchError(
+		Eventually(func() error { return checkOpenRequests(context.Background(), managerCache, next, limit) }).WithTimeout(30 * time.Second).Should(MatchError(
 			fmt.Sprintf(`spec.subject: %q already has 3 open requests on connection "prod" (%s), the limit is 3 (--max-open-requests-per-subject): wait for one to end or revoke one`,
 				capped, strings.Join(names, ", "))))
 		Expect(isRejection(checkOpenRequests(context.Background(), managerCache, newRequest("CAP-Subject", "prod", "viewer", "30m"), limit))).To(BeTrue(), "a case variant shares the cap")
