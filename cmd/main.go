@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"flag"
 	"os"
@@ -27,6 +28,8 @@ import (
 	"github.com/elevator-dev/elevator/internal/provider/ldap"
 	"github.com/elevator-dev/elevator/internal/provider/postgres"
 	"github.com/elevator-dev/elevator/internal/provider/scim"
+	"github.com/elevator-dev/elevator/internal/records"
+	webhookv1alpha1 "github.com/elevator-dev/elevator/internal/webhook/v1alpha1"
 )
 
 var scheme = runtime.NewScheme()
@@ -52,6 +55,10 @@ type options struct {
 	// grantableClusterRoles is --grantable-cluster-roles, parsed.
 	grantableClusterRoles policy.GrantableClusterRoles
 	endpointHosts         string
+	// recordsKeySecret is NAMESPACE/NAME of the record-signing key's Secret;
+	// empty means records.DefaultKeySecretName in the operator's own namespace.
+	recordsKeySecret string
+	maxOpenRequests  int
 }
 
 func parseFlags() (options, zap.Options, error) {
@@ -77,6 +84,11 @@ func parseFlags() (options, zap.Options, error) {
 	flag.StringVar(&o.endpointHosts, endpoint.FlagName, "",
 		"Comma-separated host names, IP addresses or *.suffix patterns that connections may point at (SCIM and LDAP URL hosts, PostgreSQL hosts); "+
 			"a connection elsewhere is never contacted. Empty allows any host.")
+	flag.StringVar(&o.recordsKeySecret, "records-key-secret", "",
+		"NAMESPACE/NAME of the Secret with the key that signs approval, denial and revocation records; created if missing. "+
+			"Empty means "+records.DefaultKeySecretName+" in the namespace of the operator's ServiceAccount ("+records.DefaultKeyNamespace+" when it runs as another user).")
+	flag.IntVar(&o.maxOpenRequests, "max-open-requests-per-subject", webhookv1alpha1.DefaultMaxOpenRequests,
+		"Most open (not yet ended) requests one subject may have on one connection; checked by the webhook on create. 0 means no cap.")
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -113,7 +125,18 @@ func main() {
 		log.Error(err, "create manager")
 		os.Exit(1)
 	}
-	if err := setup(mgr, o); err != nil {
+	trusted, err := loadTrust(context.Background(), cfg, o)
+	if err != nil {
+		if o.enableWebhooks {
+			log.Error(err, "load the record-signing key")
+			os.Exit(1)
+		}
+		log.Error(err, "load the record-signing key: no record will be trusted")
+	}
+	if !o.enableWebhooks {
+		warnWebhooksOff(log)
+	}
+	if err := setup(mgr, o, trusted); err != nil {
 		log.Error(err, "set up controllers")
 		os.Exit(1)
 	}
@@ -124,18 +147,18 @@ func main() {
 	}
 }
 
-func setup(mgr ctrl.Manager, o options) error {
+func setup(mgr ctrl.Manager, o options, trusted trust) error {
 	hosts, err := endpoint.ParseAllowlist(o.endpointHosts)
 	if err != nil {
 		return err
 	}
 	if err := controller.Setup(mgr, controller.Options{
-		Providers: Providers(mgr), MaxDuration: o.maxDuration, Workers: o.workers,
+		Providers: Providers(mgr), MaxDuration: o.maxDuration, Workers: o.workers, Records: trusted.signer,
 		GrantableClusterRoles: o.grantableClusterRoles, AllowedEndpointHosts: hosts,
 	}); err != nil {
 		return err
 	}
-	if err := setupWebhooks(mgr, o); err != nil {
+	if err := setupWebhooks(mgr, o, trusted); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

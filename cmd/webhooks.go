@@ -8,13 +8,16 @@ import (
 
 // setupWebhooks registers the admission webhooks when they are enabled. They are
 // off only for running the operator against a cluster that has no webhook
-// configuration pointing at it (an unsafe set-up: approvals are then unchecked).
-func setupWebhooks(mgr ctrl.Manager, o options) error {
+// configuration pointing at it: then nobody signs records, and the controller
+// acts on none (see warnWebhooksOff).
+func setupWebhooks(mgr ctrl.Manager, o options, trusted trust) error {
 	if !o.enableWebhooks {
-		ctrl.Log.WithName("setup").Info("admission webhooks disabled: approvals and policy are not enforced at the door")
 		return nil
 	}
-	opts := webhookv1alpha1.Options{MaxDuration: o.maxDuration, GrantableClusterRoles: o.grantableClusterRoles}
+	opts := webhookv1alpha1.Options{
+		MaxDuration: o.maxDuration, GrantableClusterRoles: o.grantableClusterRoles,
+		Signer: trusted.signer, OperatorUser: trusted.operatorUser, MaxOpenRequests: o.maxOpenRequests,
+	}
 	if err := webhookv1alpha1.SetupElevationRequestWebhookWithManager(mgr, opts); err != nil {
 		return err
 	}

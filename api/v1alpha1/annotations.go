@@ -23,6 +23,10 @@ const (
 	AnnotationRevocation = AnnotationPrefix + "revocation"
 	// AnnotationRequestedBy records the user who created the request.
 	AnnotationRequestedBy = AnnotationPrefix + "requested-by"
+	// AnnotationRecordsSignature is the webhook's HMAC-SHA256 over the request
+	// and all its records (internal/records); the controller ignores records
+	// whose signature does not verify.
+	AnnotationRecordsSignature = AnnotationPrefix + "records-signature"
 )
 
 // Labels the operator puts on what it creates in a target cluster.

@@ -88,26 +88,42 @@ type ElevationRequestSpec struct {
 	Ticket string `json:"ticket,omitempty"`
 }
 
+// Bounds of what a request holds. The webhook enforces the same numbers on the
+// annotations it accepts, so a write is refused at the door rather than by the
+// schema when the operator copies it into status.
+const (
+	// MaxApprovals bounds status.approvals (maxItems below) and the approvals
+	// record.
+	MaxApprovals = 16
+	// MaxRecordText bounds an approval's comment and a denial's or revocation's
+	// reason, in bytes.
+	MaxRecordText = 1024
+)
+
 // ApprovalRecord is one approval, by the user the API server authenticated.
 type ApprovalRecord struct {
 	// User is the approver, as the API server authenticated the request that set
 	// the elevator.dev/approve annotation; never a name anyone typed.
+	// +kubebuilder:validation:MaxLength=512
 	User string `json:"user"`
 	// At is when the approval was admitted.
 	At metav1.Time `json:"at"`
 	// Comment is the value given to elevator.dev/approve.
 	// +optional
+	// +kubebuilder:validation:MaxLength=1024
 	Comment string `json:"comment,omitempty"`
 }
 
 // DenialRecord is the denial of a request, by the user the API server authenticated.
 type DenialRecord struct {
 	// User is the approver who denied, as the API server authenticated them.
+	// +kubebuilder:validation:MaxLength=512
 	User string `json:"user"`
 	// At is when the denial was admitted.
 	At metav1.Time `json:"at"`
 	// Reason is the value given to elevator.dev/deny.
 	// +optional
+	// +kubebuilder:validation:MaxLength=1024
 	Reason string `json:"reason,omitempty"`
 }
 
@@ -115,11 +131,13 @@ type DenialRecord struct {
 type RevokeRecord struct {
 	// User is who asked for the early revocation (the subject or an approver),
 	// as the API server authenticated them.
+	// +kubebuilder:validation:MaxLength=512
 	User string `json:"user"`
 	// At is when the revocation was admitted.
 	At metav1.Time `json:"at"`
 	// Reason is the value given to elevator.dev/revoke.
 	// +optional
+	// +kubebuilder:validation:MaxLength=1024
 	Reason string `json:"reason,omitempty"`
 }
 
@@ -189,6 +207,7 @@ type ElevationRequestStatus struct {
 	// requester are never admitted or counted.
 	// +optional
 	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
 	Approvals []ApprovalRecord `json:"approvals,omitempty"`
 	// ApprovedBy lists the approvers of status.approvals, comma-separated, for
 	// the APPROVED-BY column of kubectl get -o wide.
@@ -225,6 +244,7 @@ type ElevationRequestStatus struct {
 	// +optional
 	// +listType=map
 	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 	// ObservedGeneration is the metadata.generation the status was written for.
 	// +optional

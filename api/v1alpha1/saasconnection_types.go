@@ -133,6 +133,7 @@ type SaaSConnectionStatus struct {
 	// +optional
 	// +listType=map
 	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=16
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
 	// Provider is the kind of downstream system: kubernetes, scim, ldap or postgres.

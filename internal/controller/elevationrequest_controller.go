@@ -27,6 +27,7 @@ import (
 	"github.com/elevator-dev/elevator/internal/metrics"
 	"github.com/elevator-dev/elevator/internal/policy"
 	"github.com/elevator-dev/elevator/internal/provider"
+	"github.com/elevator-dev/elevator/internal/records"
 )
 
 // Revocation is the security boundary, so its retries back off only to this cap.
@@ -52,6 +53,8 @@ type ElevationRequestReconciler struct {
 	GrantableClusterRoles policy.GrantableClusterRoles
 	// MaxConcurrentReconciles is the number of workers; 0 means the default.
 	MaxConcurrentReconciles int
+	// Records verifies the records in annotations; only signed ones are acted on.
+	Records *records.Signer
 
 	pending pendingEvents
 }
@@ -82,7 +85,7 @@ func (r *ElevationRequestReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	}
 
 	before := er.DeepCopy()
-	syncRecords(er)
+	r.syncRecords(ctx, er)
 	now := r.Clock.Now()
 	result, stepErr := r.step(ctx, er, now)
 

@@ -2,7 +2,6 @@ package controller
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -12,6 +11,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -26,6 +26,7 @@ import (
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 	"github.com/elevator-dev/elevator/internal/provider"
 	"github.com/elevator-dev/elevator/internal/provider/kubernetes"
+	"github.com/elevator-dev/elevator/internal/records"
 )
 
 const (
@@ -150,8 +151,10 @@ var _ = Describe("ElevationRequest lifecycle with the kubernetes provider", func
 		op = startOperator(operatorOptions{})
 		er := createRequest(ctx, ns, "self", "edit", "1h")
 		waitPhase(ctx, er, accessv1alpha1.PhasePending)
-		setAnnotation(ctx, er, accessv1alpha1.AnnotationRequestedBy, "carol@example.com")
-		approveAsAdmin(ctx, er, subject, "carol@example.com")
+		writeRecords(ctx, er, func(rec *records.Records) {
+			rec.RequestedBy = "carol@example.com"
+			rec.Approvals = approvalsBy(subject, "carol@example.com")
+		})
 		Consistently(func() accessv1alpha1.Phase { return get(ctx, er).Status.Phase }, 2*time.Second, poll).Should(Equal(accessv1alpha1.PhasePending))
 		Expect(get(ctx, er).Status.Message).To(Equal("waiting for approval: 0 of 1 approvals"))
 		Expect(bindingNames(ctx, ns)).To(BeEmpty())
@@ -162,7 +165,7 @@ var _ = Describe("ElevationRequest lifecycle with the kubernetes provider", func
 		er := createRequest(ctx, ns, "early", "edit", "1h")
 		approveAsAdmin(ctx, er, approver)
 		waitPhase(ctx, er, accessv1alpha1.PhaseActive)
-		setRecord(ctx, er, accessv1alpha1.AnnotationRevocation, accessv1alpha1.RevokeRecord{User: subject, At: metav1.Now(), Reason: "done"})
+		revokeAsAdmin(ctx, er, subject, "done")
 		got := waitPhase(ctx, er, accessv1alpha1.PhaseRevoked)
 		Expect(got.Status.Revocation.Reason).To(Equal(accessv1alpha1.RevocationEarly))
 		Expect(got.Status.Revocation.RequestedBy).To(Equal(subject))
@@ -175,7 +178,7 @@ var _ = Describe("ElevationRequest lifecycle with the kubernetes provider", func
 		op = startOperator(operatorOptions{})
 		er := createRequest(ctx, ns, "withdrawn", "edit", "1h")
 		waitPhase(ctx, er, accessv1alpha1.PhasePending)
-		setRecord(ctx, er, accessv1alpha1.AnnotationRevocation, accessv1alpha1.RevokeRecord{User: subject, At: metav1.Now(), Reason: "not needed"})
+		revokeAsAdmin(ctx, er, subject, "not needed")
 		got := waitPhase(ctx, er, accessv1alpha1.PhaseRevoked)
 		Expect(got.Status.Message).To(Equal("withdrawn before access was granted by " + subject))
 		Expect(got.Status.Grant).To(BeNil())
@@ -217,7 +220,9 @@ var _ = Describe("ElevationRequest lifecycle with the kubernetes provider", func
 		op = startOperator(operatorOptions{})
 		er := createRequest(ctx, ns, "deny", "edit", "1h")
 		waitPhase(ctx, er, accessv1alpha1.PhasePending)
-		setRecord(ctx, er, accessv1alpha1.AnnotationDenial, accessv1alpha1.DenialRecord{User: approver, At: metav1.Now(), Reason: "not during the freeze"})
+		writeRecords(ctx, er, func(rec *records.Records) {
+			rec.Denial = &accessv1alpha1.DenialRecord{User: approver, At: metav1.Now(), Reason: "not during the freeze"}
+		})
 		got := waitPhase(ctx, er, accessv1alpha1.PhaseDenied)
 		Expect(got.Status.Denial.User).To(Equal(approver))
 		Expect(got.Status.Message).To(Equal("denied by bob@example.com: not during the freeze"))
@@ -301,9 +306,9 @@ var _ = Describe("ElevationRequest lifecycle with the kubernetes provider", func
 	It("keeps retrying a blocked revocation, overdue, and converges when unblocked", func() {
 		op = startOperator(operatorOptions{})
 		er := createRequest(ctx, ns, "blocked", "edit", "3s")
+		unblock := blockBindingDeletion(ctx, er)
 		approveAsAdmin(ctx, er, approver)
 		waitPhase(ctx, er, accessv1alpha1.PhaseActive)
-		setBindingFinalizers(ctx, er, blockingFinalizer)
 
 		Eventually(func(g Gomega) {
 			got := get(ctx, er)
@@ -311,20 +316,82 @@ var _ = Describe("ElevationRequest lifecycle with the kubernetes provider", func
 			cond := meta.FindStatusCondition(got.Status.Conditions, accessv1alpha1.ConditionRevocationVerified)
 			g.Expect(cond).NotTo(BeNil())
 			g.Expect(cond.Status).To(Equal(metav1.ConditionFalse))
-			g.Expect(cond.Reason).To(Equal(reasonStillPresent))
-			g.Expect(cond.Message).To(ContainSubstring("held by finalizers test.elevator.dev/block"))
+			g.Expect(cond.Reason).To(Equal(reasonRevokeFailed))
+			g.Expect(cond.Message).To(ContainSubstring(blockMessage))
 			g.Expect(got.Status.Revocation.Attempts).To(BeNumerically(">=", 2))
 		}, eventually, poll).Should(Succeed())
 		Expect(get(ctx, er).Status.Revocation.VerifiedAt).To(BeNil(), "nothing is marked revoked that was not verified")
+		Expect(canGetPods(ctx, ns)).To(BeTrue(), "the refused delete left the access in place")
 		Expect(op.tracker.Overdue()).To(Equal(1))
-		Eventually(func() []string { return warningReasons(ctx, er) }, eventually, poll).Should(ContainElement(reasonStillPresent))
+		Eventually(func() []string { return warningReasons(ctx, er) }, eventually, poll).Should(ContainElement(reasonRevokeFailed))
 
-		setBindingFinalizers(ctx, er)
+		unblock()
 		got := waitPhase(ctx, er, accessv1alpha1.PhaseRevoked)
 		Expect(meta.IsStatusConditionTrue(got.Status.Conditions, accessv1alpha1.ConditionRevocationVerified)).To(BeTrue())
 		Expect(op.tracker.Overdue()).To(Equal(0))
 		Expect(canGetPods(ctx, ns)).To(BeFalse())
 	})
+
+	// Attack 5: a finalizer someone put on the operator's binding kept it
+	// Terminating, and RBAC honours a Terminating binding.
+	It("removes a foreign finalizer from its own binding and verifies the binding gone", func() {
+		op = startOperator(operatorOptions{})
+		er := createRequest(ctx, ns, "foreign-finalizer", "edit", "3s")
+		approveAsAdmin(ctx, er, approver)
+		waitPhase(ctx, er, accessv1alpha1.PhaseActive)
+		setBindingFinalizers(ctx, er, foreignFinalizer)
+
+		got := waitPhase(ctx, er, accessv1alpha1.PhaseRevoked)
+		Expect(meta.IsStatusConditionTrue(got.Status.Conditions, accessv1alpha1.ConditionRevocationVerified)).To(BeTrue())
+		Expect(got.Status.Revocation.Detail).To(ContainSubstring("absent: RoleBinding " + ns + "/" + kubernetes.BindingName(key(er))))
+		err := k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: kubernetes.BindingName(key(er))}, &rbacv1.RoleBinding{})
+		Expect(apierrors.IsNotFound(err)).To(BeTrue(), "no Terminating binding is left behind: %v", err)
+		Expect(canGetPods(ctx, ns)).To(BeFalse())
+	})
+
+	It("leaves a foreign finalizer on a binding the operator did not make", func() {
+		decoy := &rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "not-elevators", Namespace: ns, Finalizers: []string{foreignFinalizer}},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: clusterRoleName},
+			Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "someone-else"}},
+		}
+		Expect(k8sClient.Create(ctx, decoy)).To(Succeed())
+		DeferCleanup(func() { setFinalizers(ctx, decoy) })
+		op = startOperator(operatorOptions{})
+		er := createRequest(ctx, ns, "not-mine", "edit", "2s")
+		approveAsAdmin(ctx, er, approver)
+		waitPhase(ctx, er, accessv1alpha1.PhaseRevoked)
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(decoy), decoy)).To(Succeed())
+		Expect(decoy.Finalizers).To(ConsistOf(foreignFinalizer))
+	})
+
+	// Attack 7: with the webhooks off, a typed approval record approved.
+	DescribeTable("ignores approval records the webhook did not sign, and stays Pending",
+		func(forge func(er *accessv1alpha1.ElevationRequest)) {
+			op = startOperator(operatorOptions{})
+			er := createRequest(ctx, ns, fmt.Sprintf("forged-%d", nsCounter.Load()), "edit", "1h")
+			waitPhase(ctx, er, accessv1alpha1.PhasePending)
+			forge(er)
+			Consistently(func() accessv1alpha1.Phase { return get(ctx, er).Status.Phase }, 3*time.Second, poll).Should(Equal(accessv1alpha1.PhasePending))
+			got := get(ctx, er)
+			Expect(got.Status.Approvals).NotTo(ContainElement(HaveField("User", approver)), "the forged approval by bob never reaches status")
+			Expect(got.Status.Message).To(Equal("waiting for approval: 0 of 1 approvals"))
+			Expect(bindingNames(ctx, ns)).To(BeEmpty())
+			Expect(canGetPods(ctx, ns)).To(BeFalse())
+		},
+		Entry("a typed, unsigned elevator.dev/approvals", func(er *accessv1alpha1.ElevationRequest) {
+			setAnnotation(ctx, er, accessv1alpha1.AnnotationApprovals, `[{"user":"bob@example.com","at":"2026-01-01T00:00:00Z","comment":"ok"}]`)
+		}),
+		Entry("a signed approval whose approver was renamed", func(er *accessv1alpha1.ElevationRequest) {
+			approveAsAdmin(ctx, er, subject)
+			setAnnotation(ctx, er, accessv1alpha1.AnnotationApprovals, `[{"user":"bob@example.com","at":"2026-01-01T00:00:00Z","comment":"ok"}]`)
+		}),
+		Entry("an approval signed with another key", func(er *accessv1alpha1.ElevationRequest) {
+			other, err := records.NewSigner([]byte("not the operator's key, not at all"))
+			Expect(err).NotTo(HaveOccurred())
+			writeRecordsWith(ctx, other, er, func(rec *records.Records) { rec.Approvals = approvalsBy(approver) })
+		}),
+	)
 
 	It("converges with no leaked binding after a crash between grant and status write", func() {
 		var er *accessv1alpha1.ElevationRequest
@@ -352,7 +419,7 @@ var _ = Describe("ElevationRequest lifecycle with the kubernetes provider", func
 			op.stop()
 
 			if end == "revoke" {
-				setRecord(ctx, er, accessv1alpha1.AnnotationRevocation, accessv1alpha1.RevokeRecord{User: subject, At: metav1.Now(), Reason: "done"})
+				revokeAsAdmin(ctx, er, subject, "done")
 			} else {
 				Expect(k8sClient.Delete(ctx, er)).To(Succeed())
 			}
@@ -399,13 +466,13 @@ var _ = Describe("ElevationRequest lifecycle with the kubernetes provider", func
 	It("converges when the operator restarts while a revocation is blocked", func() {
 		op = startOperator(operatorOptions{})
 		er := createRequest(ctx, ns, "restart-revoking", "edit", "2s")
+		unblock := blockBindingDeletion(ctx, er)
 		approveAsAdmin(ctx, er, approver)
 		waitPhase(ctx, er, accessv1alpha1.PhaseActive)
-		setBindingFinalizers(ctx, er, blockingFinalizer)
 		waitPhase(ctx, er, accessv1alpha1.PhaseRevoking)
 		op.stop()
 
-		setBindingFinalizers(ctx, er)
+		unblock()
 		op = startOperator(operatorOptions{})
 		got := waitPhase(ctx, er, accessv1alpha1.PhaseRevoked)
 		Expect(got.Status.Revocation.Attempts).To(BeNumerically(">=", 1))
@@ -413,11 +480,65 @@ var _ = Describe("ElevationRequest lifecycle with the kubernetes provider", func
 	})
 })
 
-// blockingFinalizer keeps a RoleBinding from being deleted, as a stuck
-// controller or admission policy in a real cluster might.
-const blockingFinalizer = "test.elevator.dev/block"
+// foreignFinalizer is a finalizer someone other than the operator puts on a
+// binding, to keep it Terminating (and so, to RBAC, in force).
+const foreignFinalizer = "test.elevator.dev/keep"
 
-// setBindingFinalizers sets the finalizers of the request's RoleBinding.
+// blockMessage is what the admission policy of blockBindingDeletion says.
+const blockMessage = "test.elevator.dev: deleting this RoleBinding is refused"
+
+var blockCounter atomic.Int32
+
+// blockBindingDeletion makes the API server refuse, to everyone and so to the
+// operator, the deletion of the request's RoleBindings, with a
+// ValidatingAdmissionPolicy on their request labels, as a cluster's own
+// admission policy might. The operator clears foreign finalizers itself, so a
+// refused delete is the real way a revocation stays blocked. It waits until the
+// policy is in force (a dry-run delete of a decoy with the same labels is
+// refused) and returns the function that lifts the block.
+func blockBindingDeletion(ctx context.Context, er *accessv1alpha1.ElevationRequest) func() {
+	GinkgoHelper()
+	name := fmt.Sprintf("block-binding-delete-%d-%d", GinkgoParallelProcess(), blockCounter.Add(1))
+	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			FailurePolicy: ptr.To(admissionregistrationv1.Fail),
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Delete},
+					Rule: admissionregistrationv1.Rule{
+						APIGroups: []string{rbacv1.GroupName}, APIVersions: []string{"v1"}, Resources: []string{"rolebindings"},
+					},
+				},
+			}}},
+			Validations: []admissionregistrationv1.Validation{{Expression: "false", Message: blockMessage}},
+		},
+	}
+	Expect(k8sClient.Create(ctx, policy)).To(Succeed())
+	requestLabels := map[string]string{accessv1alpha1.LabelRequestName: er.Name, accessv1alpha1.LabelRequestNamespace: er.Namespace}
+	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
+			PolicyName:        name,
+			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
+			MatchResources:    &admissionregistrationv1.MatchResources{ObjectSelector: &metav1.LabelSelector{MatchLabels: requestLabels}},
+		},
+	}
+	Expect(k8sClient.Create(ctx, binding)).To(Succeed())
+	decoy := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: er.Namespace, Labels: requestLabels},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: clusterRoleName},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "nobody"}},
+	}
+	Expect(k8sClient.Create(ctx, decoy)).To(Succeed())
+	Eventually(func() error { return k8sClient.Delete(ctx, decoy, client.DryRunAll) }, eventually, poll).Should(MatchError(ContainSubstring(blockMessage)))
+	return func() {
+		Expect(k8sClient.Delete(ctx, binding)).To(Succeed())
+		Expect(k8sClient.Delete(ctx, policy)).To(Succeed())
+		Eventually(func() error { return k8sClient.Delete(ctx, decoy) }, eventually, poll).Should(Succeed())
+	}
+}
+
 // grantThenCrash starts an operator whose provider panics right after each
 // grant, creates and approves a request, and returns it once its binding exists
 // (the status write after the grant never happens), with that operator.
@@ -434,12 +555,21 @@ func grantThenCrash(ctx context.Context, ns, name, duration string) (*operator, 
 	return op, er
 }
 
+// setBindingFinalizers sets the finalizers of the request's RoleBinding.
 func setBindingFinalizers(ctx context.Context, er *accessv1alpha1.ElevationRequest, finalizers ...string) {
 	GinkgoHelper()
-	binding := &rbacv1.RoleBinding{}
-	Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: er.Namespace, Name: kubernetes.BindingName(key(er))}, binding)).To(Succeed())
-	binding.Finalizers = finalizers
-	Expect(k8sClient.Update(ctx, binding)).To(Succeed())
+	setFinalizers(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: er.Namespace, Name: kubernetes.BindingName(key(er))}}, finalizers...)
+}
+
+func setFinalizers(ctx context.Context, binding *rbacv1.RoleBinding, finalizers ...string) {
+	GinkgoHelper()
+	Eventually(func() error {
+		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(binding), binding); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		binding.Finalizers = finalizers
+		return k8sClient.Update(ctx, binding)
+	}, eventually, poll).Should(Succeed())
 }
 
 func key(er *accessv1alpha1.ElevationRequest) types.NamespacedName {
@@ -539,20 +669,50 @@ func setAnnotation(ctx context.Context, er *accessv1alpha1.ElevationRequest, nam
 	}, eventually, poll).Should(Succeed())
 }
 
-// setRecord writes a record annotation as the admission webhook would; this
-// suite runs without the webhook, as the admin.
-func setRecord(ctx context.Context, er *accessv1alpha1.ElevationRequest, name string, record any) {
-	data, err := json.Marshal(record)
-	Expect(err).NotTo(HaveOccurred())
-	setAnnotation(ctx, er, name, string(data))
+// writeRecords changes the request's records and signs them with the suite's
+// key, as the admission webhook would: this suite runs without the webhook, as
+// the admin.
+func writeRecords(ctx context.Context, er *accessv1alpha1.ElevationRequest, change func(*records.Records)) {
+	GinkgoHelper()
+	writeRecordsWith(ctx, suiteSigner(), er, change)
 }
 
-func approveAsAdmin(ctx context.Context, er *accessv1alpha1.ElevationRequest, users ...string) {
+func writeRecordsWith(ctx context.Context, signer *records.Signer, er *accessv1alpha1.ElevationRequest, change func(*records.Records)) {
+	GinkgoHelper()
+	Eventually(func() error {
+		cur := get(ctx, er)
+		rec, err := records.Parse(cur.Annotations)
+		if err != nil {
+			return err
+		}
+		change(&rec)
+		if cur.Annotations, err = signer.Encode(cur, rec, cur.Annotations); err != nil {
+			return err
+		}
+		return k8sClient.Update(ctx, cur)
+	}, eventually, poll).Should(Succeed())
+}
+
+func approvalsBy(users ...string) []accessv1alpha1.ApprovalRecord {
 	var approvals []accessv1alpha1.ApprovalRecord
 	for _, u := range users {
 		approvals = append(approvals, accessv1alpha1.ApprovalRecord{User: u, At: metav1.Now(), Comment: "ok"})
 	}
-	setRecord(ctx, er, accessv1alpha1.AnnotationApprovals, approvals)
+	return approvals
+}
+
+// approveAsAdmin replaces the request's approvals with signed ones by users.
+func approveAsAdmin(ctx context.Context, er *accessv1alpha1.ElevationRequest, users ...string) {
+	GinkgoHelper()
+	writeRecords(ctx, er, func(rec *records.Records) { rec.Approvals = approvalsBy(users...) })
+}
+
+// revokeAsAdmin writes a signed revocation record by user.
+func revokeAsAdmin(ctx context.Context, er *accessv1alpha1.ElevationRequest, user, reason string) {
+	GinkgoHelper()
+	writeRecords(ctx, er, func(rec *records.Records) {
+		rec.Revocation = &accessv1alpha1.RevokeRecord{User: user, At: metav1.Now(), Reason: reason}
+	})
 }
 
 func bindingNames(ctx context.Context, ns string) []string {

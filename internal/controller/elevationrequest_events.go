@@ -61,7 +61,7 @@ func updateWakes(old, cur *accessv1alpha1.ElevationRequest) (bool, *int) {
 		return true, nil // a resync: level-triggered, every request is looked at again
 	case cur.DeletionTimestamp != nil && old.DeletionTimestamp == nil:
 		return true, ptr.To(expiryPriority)
-	case revokeRequest(cur) != nil && revokeRequest(old) == nil:
+	case hasRevocationRecord(cur) && !hasRevocationRecord(old):
 		return true, ptr.To(expiryPriority)
 	case !maps.Equal(old.Annotations, cur.Annotations):
 		return true, ptr.To(approvalPriority)

@@ -92,7 +92,7 @@ func (r *ElevationRequestReconciler) reconcilePending(ctx context.Context, er *a
 		r.Audit.Record(audit.ActionDeny, er, d.User, "reason", d.Reason)
 		return ctrl.Result{}, nil
 	}
-	if rev := revokeRequest(er); rev != nil {
+	if rev := r.revokeRequest(er); rev != nil {
 		return r.revoke(ctx, er, accessv1alpha1.RevocationEarly, rev.User, now)
 	}
 	conn, err := r.connection(ctx, er)
@@ -156,7 +156,7 @@ func (r *ElevationRequestReconciler) reconcileApproved(ctx context.Context, er *
 	if !er.DeletionTimestamp.IsZero() {
 		return r.revoke(ctx, er, accessv1alpha1.RevocationDeleted, "", now)
 	}
-	if rev := revokeRequest(er); rev != nil && er.Status.Grant == nil {
+	if rev := r.revokeRequest(er); rev != nil && er.Status.Grant == nil {
 		return r.revoke(ctx, er, accessv1alpha1.RevocationEarly, rev.User, now)
 	}
 	conn, err := r.connection(ctx, er)
@@ -303,7 +303,7 @@ func (r *ElevationRequestReconciler) activate(er *accessv1alpha1.ElevationReques
 }
 
 func (r *ElevationRequestReconciler) reconcileActive(ctx context.Context, er *accessv1alpha1.ElevationRequest, now time.Time) (ctrl.Result, error) {
-	switch rev := revokeRequest(er); {
+	switch rev := r.revokeRequest(er); {
 	case !er.DeletionTimestamp.IsZero():
 		return r.revoke(ctx, er, accessv1alpha1.RevocationDeleted, "", now)
 	case rev != nil:

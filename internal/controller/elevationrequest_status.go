@@ -1,13 +1,14 @@
 package controller
 
 import (
-	"encoding/json"
+	"context"
 	"slices"
 	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 	"github.com/elevator-dev/elevator/internal/policy"
@@ -22,31 +23,42 @@ func entitlementKey(er *accessv1alpha1.ElevationRequest) string {
 }
 
 // syncRecords copies the records the admission webhook keeps in annotations
-// into status. Only the webhook writes those annotations, and only from what the
-// API server authenticated; a record that does not decode is left out.
-func syncRecords(er *accessv1alpha1.ElevationRequest) {
-	ann := er.Annotations
-	if v := ann[accessv1alpha1.AnnotationRequestedBy]; v != "" {
-		er.Status.RequestedBy = v
+// into status. Only records whose signature verifies are copied: the webhook
+// signs what it wrote from what the API server authenticated, while anything
+// typed by hand (with the webhooks off, say) is logged and ignored.
+func (r *ElevationRequestReconciler) syncRecords(ctx context.Context, er *accessv1alpha1.ElevationRequest) {
+	rec, err := r.Records.Verify(er)
+	if err != nil {
+		ctrl.LoggerFrom(ctx).Info("ignoring the request's records: they are not signed by this operator's webhook", "reason", err.Error())
+		return
 	}
-	var approvals []accessv1alpha1.ApprovalRecord
-	if json.Unmarshal([]byte(ann[accessv1alpha1.AnnotationApprovals]), &approvals) == nil && len(approvals) > 0 {
-		er.Status.Approvals = approvals
-		er.Status.ApprovedBy = approverList(approvals)
+	if rec.RequestedBy != "" {
+		er.Status.RequestedBy = rec.RequestedBy
 	}
-	var denial accessv1alpha1.DenialRecord
-	if json.Unmarshal([]byte(ann[accessv1alpha1.AnnotationDenial]), &denial) == nil && denial.User != "" && er.Status.Denial == nil {
-		er.Status.Denial = &denial
+	if len(rec.Approvals) > 0 {
+		er.Status.Approvals = rec.Approvals
+		er.Status.ApprovedBy = approverList(rec.Approvals)
+	}
+	if rec.Denial != nil && er.Status.Denial == nil {
+		er.Status.Denial = rec.Denial
 	}
 }
 
-// revokeRequest is the early revocation a user asked for, if any.
-func revokeRequest(er *accessv1alpha1.ElevationRequest) *accessv1alpha1.RevokeRecord {
-	var rec accessv1alpha1.RevokeRecord
-	if json.Unmarshal([]byte(er.Annotations[accessv1alpha1.AnnotationRevocation]), &rec) != nil || rec.User == "" {
+// revokeRequest is the early revocation a user asked for, if any, from
+// records whose signature verifies.
+func (r *ElevationRequestReconciler) revokeRequest(er *accessv1alpha1.ElevationRequest) *accessv1alpha1.RevokeRecord {
+	rec, err := r.Records.Verify(er)
+	if err != nil {
 		return nil
 	}
-	return &rec
+	return rec.Revocation
+}
+
+// hasRevocationRecord reports whether a revocation record is present, signed
+// or not: it only decides how soon a request is looked at.
+func hasRevocationRecord(er *accessv1alpha1.ElevationRequest) bool {
+	_, ok := er.Annotations[accessv1alpha1.AnnotationRevocation]
+	return ok
 }
 
 // countedApprovals are the approvals that count: one per user, and none by the

@@ -12,6 +12,7 @@ import (
 	"github.com/elevator-dev/elevator/internal/provider"
 	"github.com/elevator-dev/elevator/internal/provider/endpoint"
 	"github.com/elevator-dev/elevator/internal/recorder"
+	"github.com/elevator-dev/elevator/internal/records"
 )
 
 // Options configure the operator's controllers.
@@ -31,6 +32,9 @@ type Options struct {
 	// AllowedEndpointHosts restricts the hosts connections may point at (the
 	// --allowed-endpoint-hosts flag); the zero Allowlist allows any host.
 	AllowedEndpointHosts endpoint.Allowlist
+	// Records verifies the signature of the records the webhook writes; with
+	// nil, no record is trusted and only roles that need no approval are granted.
+	Records *records.Signer
 }
 
 // Setup registers the ElevationRequest and SaaSConnection reconcilers, and the
@@ -56,6 +60,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		MaxDuration:             o.MaxDuration,
 		GrantableClusterRoles:   o.GrantableClusterRoles,
 		MaxConcurrentReconciles: o.Workers,
+		Records:                 o.Records,
 	}).SetupWithManager(mgr); err != nil {
 		return err
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/elevator-dev/elevator/internal/provider"
 	"github.com/elevator-dev/elevator/internal/provider/kubernetes"
 	"github.com/elevator-dev/elevator/internal/provider/providertest"
+	"github.com/elevator-dev/elevator/internal/records"
 	"github.com/elevator-dev/elevator/internal/testenv"
 )
 
@@ -83,7 +84,7 @@ func startOperator(opts operatorOptions) *operator {
 	reg := providertest.Wrap(kubernetes.Registration(mgr.GetClient(), mgr.GetAPIReader()), opts.wrap)
 	op := &operator{done: make(chan struct{}), tracker: metrics.NewTracker()}
 	Expect(Setup(mgr, Options{
-		Providers: provider.NewRegistry(reg), Metrics: op.tracker, MaxDuration: opts.maxDuration,
+		Providers: provider.NewRegistry(reg), Metrics: op.tracker, MaxDuration: opts.maxDuration, Records: suiteSigner(),
 		GrantableClusterRoles: policy.GrantableClusterRoles{clusterRoleName},
 	})).To(Succeed())
 
@@ -95,6 +96,15 @@ func startOperator(opts operatorOptions) *operator {
 		Expect(mgr.Start(ctx)).To(Succeed())
 	}()
 	return op
+}
+
+// suiteSigner signs and verifies records with the suite's key (testKey), the
+// one the operator of the suite is given.
+func suiteSigner() *records.Signer {
+	GinkgoHelper()
+	s, err := records.NewSigner(testKey)
+	Expect(err).NotTo(HaveOccurred())
+	return s
 }
 
 // stop stops the manager and waits until it has.

@@ -187,6 +187,19 @@ var _ = Describe("ElevationRequest status", func() {
 		Entry("approval time not a timestamp", "status.approvals[0].at", "date-time",
 			set("status.approvals", []any{object{"user": "bob", "at": "tomorrow"}}),
 			set("status.approvals", []any{object{"user": "bob", "at": "2030-01-01T00:00:00Z"}})),
+		Entry("more than 16 approvals", "status.approvals", "must have at most 16 items",
+			set("status.approvals", approvals(17)), set("status.approvals", approvals(16))),
+		Entry("approval comment over 1024 bytes", "status.approvals[0].comment", tooLong(1024),
+			set("status.approvals", []any{object{"user": "bob", "at": "2030-01-01T00:00:00Z", "comment": strings.Repeat("c", 1025)}}),
+			set("status.approvals", []any{object{"user": "bob", "at": "2030-01-01T00:00:00Z", "comment": strings.Repeat("c", 1024)}})),
+		Entry("approver name over 512 bytes", "status.approvals[0].user", tooLong(512),
+			set("status.approvals", []any{object{"user": strings.Repeat("u", 513), "at": "2030-01-01T00:00:00Z"}}),
+			set("status.approvals", []any{object{"user": strings.Repeat("u", 512), "at": "2030-01-01T00:00:00Z"}})),
+		Entry("denial reason over 1024 bytes", "status.denial.reason", tooLong(1024),
+			set("status.denial", object{"user": "bob", "at": "2030-01-01T00:00:00Z", "reason": strings.Repeat("r", 1025)}),
+			set("status.denial", object{"user": "bob", "at": "2030-01-01T00:00:00Z", "reason": strings.Repeat("r", 1024)})),
+		Entry("more than 16 conditions", "status.conditions", "must have at most 16 items",
+			set("status.conditions", conditions(17)), set("status.conditions", conditions(16))),
 		Entry("expiresAt not a timestamp", "status.expiresAt", "date-time",
 			set("status.expiresAt", "in an hour"), set("status.expiresAt", "2030-01-01T10:00:00Z")),
 		Entry("revocation without a reason", "status.revocation.reason", requiredMessage,
@@ -197,6 +210,24 @@ var _ = Describe("ElevationRequest status", func() {
 			set("status.grant", object{"startedAt": "2030-01-01T00:00:00Z", "role": object{"name": "admin", "kubernetes": object{"clusterRole": "admin", "clusterWide": true}}})),
 	)
 })
+
+// approvals are n approvals by distinct users.
+func approvals(n int) []any {
+	out := make([]any, 0, n)
+	for i := range n {
+		out = append(out, object{"user": fmt.Sprintf("approver-%d", i), "at": "2030-01-01T00:00:00Z"})
+	}
+	return out
+}
+
+// conditions are n conditions of distinct types.
+func conditions(n int) []any {
+	out := make([]any, 0, n)
+	for i := range n {
+		out = append(out, condition(fmt.Sprintf("Type%d", i), "True", "Ok"))
+	}
+	return out
+}
 
 // condition is a metav1.Condition as the apiserver receives it.
 func condition(typ, status, reason string) object {

@@ -35,7 +35,8 @@ import (
 
 // The "bind" verb on the ClusterRoles handed out is deliberately not generated
 // here: config/rbac/bind_role.yaml lists them by name, for the platform team to edit.
-// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings;clusterrolebindings,verbs=get;create;delete
+// update is for removing foreign finalizers from the operator's own bindings at revoke.
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings;clusterrolebindings,verbs=get;create;delete;update
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=get;list;watch
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 
@@ -210,7 +211,10 @@ func equalSubjects(a, b []rbacv1.Subject) bool {
 	return true
 }
 
-// Revoke deletes the request's bindings; bindings already gone are fine.
+// Revoke deletes the request's bindings; bindings already gone are fine. A
+// binding held by someone else's finalizer stays Terminating, and RBAC honours
+// a Terminating binding, so the finalizers of the operator's own bindings are
+// removed once they are being deleted (when no finalizer can be added any more).
 func (c *Client) Revoke(ctx context.Context, e provider.Entitlement) error {
 	role, err := roleSpec(e)
 	if err != nil {
@@ -220,8 +224,48 @@ func (c *Client) Revoke(ctx context.Context, e provider.Entitlement) error {
 		if err := client.IgnoreNotFound(c.writer.Delete(ctx, obj)); err != nil {
 			return fmt.Errorf("delete %s: %w", describe(obj), err)
 		}
+		if err := c.releaseFinalizers(ctx, e, obj); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// releaseFinalizers clears the finalizers of a deleted binding that this
+// request made (its labels say so), reading it fresh from the API server. A
+// same-named binding the operator did not make is left alone: Check then
+// reports it present.
+func (c *Client) releaseFinalizers(ctx context.Context, e provider.Entitlement, want client.Object) error {
+	have := want.DeepCopyObject().(client.Object)
+	err := c.reader.Get(ctx, client.ObjectKeyFromObject(want), have)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", describe(want), err)
+	}
+	if len(have.GetFinalizers()) == 0 || have.GetDeletionTimestamp() == nil || !madeFor(have, e.Holder) {
+		return nil
+	}
+	foreign := strings.Join(have.GetFinalizers(), ",")
+	have.SetFinalizers(nil)
+	// The resourceVersion read above makes this an optimistic update.
+	if err := client.IgnoreNotFound(c.writer.Update(ctx, have)); err != nil {
+		return fmt.Errorf("remove finalizers %s from %s: %w", foreign, describe(want), err)
+	}
+	return nil
+}
+
+// madeFor reports whether a binding carries the labels this operator puts on
+// the bindings of holder.
+func madeFor(obj client.Object, holder types.NamespacedName) bool {
+	got := obj.GetLabels()
+	for k, v := range labels(holder) {
+		if got[k] != v {
+			return false
+		}
+	}
+	return true
 }
 
 // Check reads the request's bindings from the API server. The entitlement is

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -44,5 +46,20 @@ func TestLabelValue(t *testing.T) {
 	got := labelValue(long)
 	if errs := validation.IsValidLabelValue(got); len(errs) > 0 || got == labelValue(long+"c") {
 		t.Errorf("a long name becomes a valid, distinct hash label; got %q (%v)", got, errs)
+	}
+}
+
+func TestMadeForNeedsEveryOwnerLabel(t *testing.T) {
+	holder := types.NamespacedName{Namespace: "payments", Name: "inc-4711"}
+	own := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Labels: labels(holder)}}
+	if !madeFor(own, holder) {
+		t.Fatal("a binding with the request's labels is the operator's own")
+	}
+	other := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Labels: labels(types.NamespacedName{Namespace: "payments", Name: "inc-4712"})}}
+	unlabelled := &rbacv1.RoleBinding{}
+	for name, b := range map[string]*rbacv1.RoleBinding{"another request's": other, "unlabelled": unlabelled} {
+		if madeFor(b, holder) {
+			t.Errorf("%s binding counted as the request's own", name)
+		}
 	}
 }

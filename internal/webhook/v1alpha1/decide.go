@@ -40,6 +40,9 @@ func Decide(ctx context.Context, authz Authorizer, old *accessv1alpha1.Elevation
 	if user.Username == "" {
 		return Decision{}, fmt.Errorf("%s: the request has no authenticated user name", trig.Key)
 	}
+	if len(user.Username) > MaxUserLength {
+		return Decision{}, fmt.Errorf("%s: the user name is %d bytes, the limit for a record is %d", trig.Key, len(user.Username), MaxUserLength)
+	}
 	if !utf8.ValidString(trig.Value) || len(trig.Value) > MaxTextLength {
 		return Decision{}, fmt.Errorf("%s: value must be valid UTF-8 of at most %d bytes, got %d bytes", trig.Key, MaxTextLength, len(trig.Value))
 	}
@@ -71,6 +74,9 @@ func decideApprove(ctx context.Context, authz Authorizer, old *accessv1alpha1.El
 	if err := requireOpen(old, rec, accessv1alpha1.AnnotationApprove); err != nil {
 		return Decision{}, err
 	}
+	if len(rec.Approvals) >= accessv1alpha1.MaxApprovals {
+		return Decision{}, fmt.Errorf("%s: the request already has %d approvals, the limit (status.approvals maxItems)", accessv1alpha1.AnnotationApprove, len(rec.Approvals))
+	}
 	out := rec
 	out.Approvals = append(append([]accessv1alpha1.ApprovalRecord(nil), rec.Approvals...),
 		accessv1alpha1.ApprovalRecord{User: name, At: at, Comment: comment})
@@ -83,6 +89,9 @@ func decideDeny(ctx context.Context, authz Authorizer, old *accessv1alpha1.Eleva
 	}
 	if rec.Denial != nil && rec.Denial.User == user.Username {
 		return Decision{Records: rec, NoOp: true}, nil
+	}
+	if err := requireNotApproved(old); err != nil {
+		return Decision{}, err
 	}
 	if err := requireOpen(old, rec, accessv1alpha1.AnnotationDeny); err != nil {
 		return Decision{}, err
@@ -140,6 +149,17 @@ func requireOpen(old *accessv1alpha1.ElevationRequest, rec Records, key string) 
 	}
 	if d := denial(old, rec); d != nil {
 		return fmt.Errorf("%s: the request was denied by %q (%q); a denial is final", key, d.User, d.Reason)
+	}
+	return nil
+}
+
+// requireNotApproved refuses a denial once the request was approved: it would
+// be ignored (the grant goes ahead), so the user is told what ends access.
+func requireNotApproved(old *accessv1alpha1.ElevationRequest) error {
+	switch old.Status.Phase {
+	case accessv1alpha1.PhaseApproved, accessv1alpha1.PhaseActive, accessv1alpha1.PhaseRevoking:
+		return fmt.Errorf("%s: the request is already %s (status.phase), so a denial would change nothing; to end its access set %s=\"reason\" instead",
+			accessv1alpha1.AnnotationDeny, old.Status.Phase, accessv1alpha1.AnnotationRevoke)
 	}
 	return nil
 }

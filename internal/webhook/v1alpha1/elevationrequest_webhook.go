@@ -9,10 +9,15 @@
 //     revoke), checks who set them, and folds them into the record annotations;
 //     on create it stamps requested-by with the creating user.
 //   - The validating webhook enforces the policy on create (connection and role
-//     exist, duration within every cap, justification non-empty) and, on update,
-//     checks again that every record change is one the user of this admission
-//     request was allowed to make, in case another mutating webhook or a bypass
-//     changed the records after the mutating webhook ran.
+//     exist, duration within every cap, justification non-empty, the subject's
+//     open requests under the cap) and, on update, checks again that every
+//     record change is one the user of this admission request was allowed to
+//     make, in case another mutating webhook or a bypass changed the records
+//     after the mutating webhook ran; and that nobody but the operator removes
+//     the operator's finalizer from a request that may still hold access.
+//
+// Every record the webhooks write is signed (internal/records) with the
+// operator's key; the controller acts only on records whose signature verifies.
 package v1alpha1
 
 import (
@@ -33,6 +38,7 @@ import (
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 	"github.com/elevator-dev/elevator/internal/policy"
+	"github.com/elevator-dev/elevator/internal/records"
 )
 
 // Paths the manager serves the webhooks on; config/webhook/manifests.yaml is
@@ -55,14 +61,33 @@ type Options struct {
 	// GrantableClusterRoles is the operator's --grantable-cluster-roles: the
 	// only ClusterRoles a SaaSConnection may offer. Nil allows none.
 	GrantableClusterRoles policy.GrantableClusterRoles
+	// Signer signs the records the webhooks write; required.
+	Signer *records.Signer
+	// OperatorUser is the user name the operator's own writes carry (found with
+	// a SelfSubjectReview at start-up, internal/identity); required. Only this
+	// user may remove the operator's finalizer from a request that may hold access.
+	OperatorUser string
+	// MaxOpenRequests caps the open (non-terminal) requests of one subject on
+	// one connection; 0 means no cap.
+	MaxOpenRequests int
 }
 
 // SetupElevationRequestWebhookWithManager registers the mutating and validating
 // webhooks of ElevationRequest with the manager's webhook server.
 func SetupElevationRequestWebhookWithManager(mgr ctrl.Manager, opts Options) error {
+	if opts.Signer == nil || opts.OperatorUser == "" {
+		return fmt.Errorf("the ElevationRequest webhooks need the record-signing key and the operator's own user name")
+	}
+	if err := indexOpenRequests(mgr); err != nil {
+		return err
+	}
 	authz := &CachedAuthorizer{Next: SubjectAccessReviewer{Client: mgr.GetClient()}, Now: time.Now}
-	mut := &Mutator{Authorizer: authz, Now: time.Now}
-	val := &Validator{Authorizer: authz, Reader: CacheFirst{Cache: mgr.GetClient(), API: mgr.GetAPIReader()}, MaxDuration: opts.MaxDuration, Now: time.Now}
+	mut := &Mutator{Authorizer: authz, Signer: opts.Signer, Now: time.Now}
+	val := &Validator{
+		Authorizer: authz, Reader: CacheFirst{Cache: mgr.GetClient(), API: mgr.GetAPIReader()},
+		Signer: opts.Signer, OperatorUser: opts.OperatorUser, MaxOpenRequests: opts.MaxOpenRequests,
+		MaxDuration: opts.MaxDuration, Now: time.Now,
+	}
 	srv := mgr.GetWebhookServer()
 	srv.Register(MutatePath, (&webhook.Admission{Handler: mut}).WithRecoverPanic(true))
 	srv.Register(ValidatePath, (&webhook.Admission{Handler: val}).WithRecoverPanic(true))
@@ -72,6 +97,7 @@ func SetupElevationRequestWebhookWithManager(mgr ctrl.Manager, opts Options) err
 // Mutator is the mutating webhook: it consumes triggers and writes records.
 type Mutator struct {
 	Authorizer Authorizer
+	Signer     *records.Signer
 	Now        func() time.Time
 }
 
@@ -102,7 +128,7 @@ func (m *Mutator) create(obj *accessv1alpha1.ElevationRequest, req admission.Req
 		return admission.Denied(fmt.Sprintf("%s cannot be set when a request is created: create the request first, then an approver (not the requester or the subject) annotates it",
 			strings.Join(keys, ", ")))
 	}
-	newAnn, err := Records{RequestedBy: req.UserInfo.Username}.Encode(ann)
+	newAnn, err := m.Signer.Encode(obj, Records{RequestedBy: req.UserInfo.Username}, ann)
 	if err != nil {
 		return admission.Errored(500, err)
 	}
@@ -139,30 +165,51 @@ func (m *Mutator) update(ctx context.Context, old, obj *accessv1alpha1.Elevation
 	for _, k := range triggerKeys {
 		delete(newAnn, k)
 	}
-	if len(fresh) == 1 {
-		rec, err := ParseRecords(old.Annotations)
-		if err != nil {
-			return admission.Denied(fmt.Sprintf("the stored records are unreadable, so %s cannot be applied: %v", fresh[0].Key, err))
-		}
-		d, err := Decide(ctx, m.Authorizer, old, rec, req.UserInfo, fresh[0], metav1.NewTime(m.Now().UTC().Truncate(time.Second)))
-		if err != nil {
-			return admission.Denied(err.Error())
-		}
-		if !d.NoOp {
-			if newAnn, err = d.Records.Encode(newAnn); err != nil {
-				return admission.Errored(500, err)
-			}
-		}
+	if len(fresh) == 0 {
+		return patchAnnotations(obj.Annotations, newAnn)
 	}
-	return patchAnnotations(obj.Annotations, newAnn)
+	rec, distrust := trustedRecords(m.Signer, old)
+	d, err := Decide(ctx, m.Authorizer, old, rec, req.UserInfo, fresh[0], metav1.NewTime(m.Now().UTC().Truncate(time.Second)))
+	if err != nil {
+		return admission.Denied(err.Error())
+	}
+	if d.NoOp && distrust == nil {
+		return patchAnnotations(obj.Annotations, newAnn)
+	}
+	if newAnn, err = m.Signer.Encode(old, d.Records, newAnn); err != nil {
+		return admission.Errored(500, err)
+	}
+	resp := patchAnnotations(obj.Annotations, newAnn)
+	if distrust != nil {
+		resp = resp.WithWarnings(fmt.Sprintf("the stored records were ignored and replaced (%v)", distrust))
+	}
+	return resp
+}
+
+// trustedRecords are the records of the stored request when their signature
+// verifies. Otherwise (records typed while the webhooks were off, or signed
+// with another key) they are replaced by what the operator itself wrote into
+// status, so that one genuine approval never signs records nobody checked; the
+// error says why they were not trusted.
+func trustedRecords(signer *records.Signer, old *accessv1alpha1.ElevationRequest) (Records, error) {
+	rec, err := signer.Verify(old)
+	if err == nil {
+		return rec, nil
+	}
+	return Records{RequestedBy: old.Status.RequestedBy}, err
 }
 
 // Validator is the validating webhook: policy on create, record integrity on update.
 type Validator struct {
-	Authorizer  Authorizer
-	Reader      ConnectionReader
-	MaxDuration time.Duration
-	Now         func() time.Time
+	Authorizer Authorizer
+	// Reader reads connections and lists requests (through the index of
+	// indexOpenRequests).
+	Reader          ConnectionReader
+	Signer          *records.Signer
+	OperatorUser    string
+	MaxOpenRequests int
+	MaxDuration     time.Duration
+	Now             func() time.Time
 }
 
 // Handle implements admission.Handler.
@@ -182,6 +229,9 @@ func (v *Validator) Handle(ctx context.Context, req admission.Request) admission
 		if err != nil {
 			return admission.Errored(400, err)
 		}
+		if err := v.checkFinalizerKept(old, obj, req); err != nil {
+			return admission.Denied(err.Error())
+		}
 		if err := v.checkRecordChange(ctx, old, obj, req); err != nil {
 			return admission.Denied(err.Error())
 		}
@@ -190,21 +240,30 @@ func (v *Validator) Handle(ctx context.Context, req admission.Request) admission
 }
 
 func (v *Validator) create(ctx context.Context, obj *accessv1alpha1.ElevationRequest, req admission.Request) admission.Response {
-	rec, err := ParseRecords(obj.Annotations)
+	rec, err := v.Signer.Verify(obj)
 	if err != nil {
-		return admission.Denied(err.Error())
+		return admission.Denied(fmt.Sprintf("the records are not the ones the elevator mutating webhook signed: %v", err))
 	}
 	if rec.RequestedBy != req.UserInfo.Username || len(rec.Approvals) > 0 || rec.Denial != nil || rec.Revocation != nil {
 		return admission.Denied(fmt.Sprintf("%s must be the creating user %q and no approval, denial or revocation may be set on create: the elevator mutating webhook must run before this one",
 			accessv1alpha1.AnnotationRequestedBy, req.UserInfo.Username))
 	}
 	if err := CheckPolicy(ctx, v.Reader, obj, req.UserInfo.Username, v.MaxDuration); err != nil {
-		if isRejection(err) {
-			return admission.Denied(err.Error())
-		}
-		return admission.Errored(500, err)
+		return policyResponse(err)
+	}
+	if err := checkOpenRequests(ctx, v.Reader, obj, v.MaxOpenRequests); err != nil {
+		return policyResponse(err)
 	}
 	return admission.Allowed("")
+}
+
+// policyResponse denies a rejection with its message, and answers a failure to
+// check as an error.
+func policyResponse(err error) admission.Response {
+	if isRejection(err) {
+		return admission.Denied(err.Error())
+	}
+	return admission.Errored(500, err)
 }
 
 // checkRecordChange accepts an update whose records are unchanged, or changed by
@@ -213,13 +272,13 @@ func (v *Validator) checkRecordChange(ctx context.Context, old, obj *accessv1alp
 	if len(changedRecordKeys(old.Annotations, obj.Annotations)) == 0 {
 		return nil
 	}
-	oldRec, err := ParseRecords(old.Annotations)
+	oldRec, _ := trustedRecords(v.Signer, old)
+	// The mutating webhook signed with the stored object's UID.
+	verifiable := obj.DeepCopy()
+	verifiable.UID = old.UID
+	newRec, err := v.Signer.Verify(verifiable)
 	if err != nil {
-		return fmt.Errorf("the stored records are unreadable: %w", err)
-	}
-	newRec, err := ParseRecords(obj.Annotations)
-	if err != nil {
-		return err
+		return fmt.Errorf("the new records are not the ones the elevator mutating webhook signed: %w", err)
 	}
 	trig, at, err := InferTrigger(oldRec, newRec)
 	if err != nil {

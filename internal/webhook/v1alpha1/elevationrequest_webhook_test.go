@@ -81,11 +81,13 @@ func setAnnotation(user string, req *accessv1alpha1.ElevationRequest, key string
 	return as[user].Patch(context.Background(), req.DeepCopy(), client.RawPatch(types.MergePatchType, patch))
 }
 
-// stored reads the request as admin and decodes its records.
+// stored reads the request as admin and decodes its records, which must carry
+// the webhook's valid signature.
 func stored(req *accessv1alpha1.ElevationRequest) (*accessv1alpha1.ElevationRequest, Records) {
+	GinkgoHelper()
 	got := &accessv1alpha1.ElevationRequest{}
 	Expect(admin.Get(context.Background(), client.ObjectKeyFromObject(req), got)).To(Succeed())
-	rec, err := ParseRecords(got.Annotations)
+	rec, err := suiteSigner.Verify(got)
 	Expect(err).NotTo(HaveOccurred())
 	return got, rec
 }
@@ -116,6 +118,8 @@ var _ = Describe("ElevationRequest create", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(c.Create(context.Background(), req)).To(Succeed())
 		got, _ := stored(req)
+		Expect(got.Annotations).To(HaveKey(accessv1alpha1.AnnotationRecordsSignature))
+		delete(got.Annotations, accessv1alpha1.AnnotationRecordsSignature)
 		Expect(got.Annotations).To(Equal(map[string]string{accessv1alpha1.AnnotationRequestedBy: requester, "team": "billing"}))
 		Expect(warnings.get()).To(ConsistOf(
 			"elevator.dev/requested-by is written only by the elevator webhook; the value sent was replaced",
@@ -326,6 +330,8 @@ var _ = Describe("Hand-edited records", func() {
 		Entry("an outsider rewriting requested-by", outsider, accessv1alpha1.AnnotationRequestedBy, strPtr(outsider)),
 		Entry("the subject writing a revocation record", subject, accessv1alpha1.AnnotationRevocation,
 			strPtr(`{"user":"abe","at":"2026-01-01T00:00:00Z"}`)),
+		Entry("the requester replacing the signature", requester, accessv1alpha1.AnnotationRecordsSignature, strPtr("v1:forged")),
+		Entry("the requester removing the signature", requester, accessv1alpha1.AnnotationRecordsSignature, nil),
 	)
 })
 

@@ -1,7 +1,6 @@
 package v1alpha1
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -9,121 +8,32 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
+	"github.com/elevator-dev/elevator/internal/records"
 )
 
 // MaxTextLength caps the comment of an approval and the reason of a denial or a
-// revocation, so that records stay readable and far below the annotation size limit.
-const MaxTextLength = 1024
+// revocation, so that records stay readable and far below the annotation size
+// limit; the CRD schema has the same maxLength on the status copies.
+const MaxTextLength = accessv1alpha1.MaxRecordText
+
+// MaxUserLength caps the user name in a record, as the CRD schema does in status.
+const MaxUserLength = 512
 
 // triggerKeys are the annotations users set; recordKeys are the annotations only
-// this webhook writes. Both lists are in a fixed order so messages are stable.
+// this webhook writes (internal/records). Both lists are in a fixed order so
+// messages are stable.
 var (
 	triggerKeys = []string{accessv1alpha1.AnnotationApprove, accessv1alpha1.AnnotationDeny, accessv1alpha1.AnnotationRevoke}
-	recordKeys  = []string{accessv1alpha1.AnnotationRequestedBy, accessv1alpha1.AnnotationApprovals, accessv1alpha1.AnnotationDenial, accessv1alpha1.AnnotationRevocation}
+	recordKeys  = records.Keys
 )
 
-// Records is the decoded content of the record annotations of a request.
-type Records struct {
-	RequestedBy string
-	Approvals   []accessv1alpha1.ApprovalRecord
-	Denial      *accessv1alpha1.DenialRecord
-	Revocation  *accessv1alpha1.RevokeRecord
-}
+// Records is the decoded content of the record annotations of a request; the
+// codec is internal/records, shared with the controller.
+type Records = records.Records
 
-// ParseRecords decodes the record annotations. A record that is not valid JSON of
-// its type, has trailing data, or names no user is an error naming the annotation.
+// ParseRecords decodes the record annotations without checking their signature.
 func ParseRecords(annotations map[string]string) (Records, error) {
-	rec := Records{RequestedBy: annotations[accessv1alpha1.AnnotationRequestedBy]}
-	if v, ok := annotations[accessv1alpha1.AnnotationApprovals]; ok {
-		if err := decodeStrict(v, &rec.Approvals); err != nil {
-			return Records{}, fmt.Errorf("annotation %s: %w", accessv1alpha1.AnnotationApprovals, err)
-		}
-		for i, a := range rec.Approvals {
-			if a.User == "" {
-				return Records{}, fmt.Errorf("annotation %s: entry %d names no user", accessv1alpha1.AnnotationApprovals, i)
-			}
-		}
-	}
-	if v, ok := annotations[accessv1alpha1.AnnotationDenial]; ok {
-		rec.Denial = &accessv1alpha1.DenialRecord{}
-		if err := decodeStrict(v, rec.Denial); err != nil {
-			return Records{}, fmt.Errorf("annotation %s: %w", accessv1alpha1.AnnotationDenial, err)
-		}
-		if rec.Denial.User == "" {
-			return Records{}, fmt.Errorf("annotation %s: names no user", accessv1alpha1.AnnotationDenial)
-		}
-	}
-	if v, ok := annotations[accessv1alpha1.AnnotationRevocation]; ok {
-		rec.Revocation = &accessv1alpha1.RevokeRecord{}
-		if err := decodeStrict(v, rec.Revocation); err != nil {
-			return Records{}, fmt.Errorf("annotation %s: %w", accessv1alpha1.AnnotationRevocation, err)
-		}
-		if rec.Revocation.User == "" {
-			return Records{}, fmt.Errorf("annotation %s: names no user", accessv1alpha1.AnnotationRevocation)
-		}
-	}
-	return rec, nil
-}
-
-// decodeStrict decodes one JSON value, refusing unknown fields and trailing data,
-// so a record means exactly what its fields say.
-func decodeStrict(value string, into any) error {
-	dec := json.NewDecoder(bytes.NewReader([]byte(value)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(into); err != nil {
-		return fmt.Errorf("not a valid record: %w", err)
-	}
-	if dec.More() {
-		return fmt.Errorf("not a valid record: trailing data after the JSON value")
-	}
-	return nil
-}
-
-// Encode writes the records into a copy of annotations: set records are encoded
-// as JSON, unset ones are removed.
-func (r Records) Encode(annotations map[string]string) (map[string]string, error) {
-	out := make(map[string]string, len(annotations)+len(recordKeys))
-	for k, v := range annotations {
-		out[k] = v
-	}
-	for _, k := range recordKeys {
-		delete(out, k)
-	}
-	if r.RequestedBy != "" {
-		out[accessv1alpha1.AnnotationRequestedBy] = r.RequestedBy
-	}
-	if err := putJSON(out, accessv1alpha1.AnnotationApprovals, r.Approvals, len(r.Approvals) > 0); err != nil {
-		return nil, err
-	}
-	if err := putJSON(out, accessv1alpha1.AnnotationDenial, r.Denial, r.Denial != nil); err != nil {
-		return nil, err
-	}
-	if err := putJSON(out, accessv1alpha1.AnnotationRevocation, r.Revocation, r.Revocation != nil); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func putJSON(out map[string]string, key string, v any, set bool) error {
-	if !set {
-		return nil
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encode annotation %s: %w", key, err)
-	}
-	out[key] = string(b)
-	return nil
-}
-
-// HasApproval reports whether user already approved.
-func (r Records) HasApproval(user string) bool {
-	for _, a := range r.Approvals {
-		if a.User == user {
-			return true
-		}
-	}
-	return false
+	return records.Parse(annotations)
 }
 
 // changedRecordKeys lists the record annotations whose presence or value differs.

@@ -27,14 +27,20 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/yaml"
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
+	"github.com/elevator-dev/elevator/internal/identity"
 	"github.com/elevator-dev/elevator/internal/policy"
 	"github.com/elevator-dev/elevator/internal/testenv"
 )
 
 // The operator's --max-duration in the suite.
 const globalMaxDuration = 8 * time.Hour
+
+// The operator's --max-open-requests-per-subject in the suite: none, because
+// its specs leave many requests of one subject open (no controller ends them).
+const maxOpenRequests = 0
 
 const ns = "payments"
 
@@ -45,6 +51,7 @@ const (
 	approver2 = "abe"  // in group approvers
 	outsider  = "otto" // may edit requests, may not approve
 	subject   = "sam"  // the subject of most requests
+	editor    = "eve"  // has only the shipped elevationrequest-editor role
 )
 
 var (
@@ -54,6 +61,12 @@ var (
 	as      = map[string]client.Client{}
 	// userConfig holds each user's client-certificate configuration.
 	userConfig = map[string]*rest.Config{}
+	// suiteSigner holds the record-signing key the suite's webhooks are given.
+	suiteSigner = mustSigner([]byte("webhook-suite key, webhook-suite key"))
+	// operatorUser is who the suite's manager authenticates as (the admin).
+	operatorUser string
+	// managerCache reads through the manager's cache, as the webhooks do.
+	managerCache client.Reader
 )
 
 func TestWebhooks(t *testing.T) {
@@ -75,11 +88,14 @@ var _ = BeforeSuite(func() {
 
 	admin, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
+	self, err := identity.Self(context.Background(), admin)
+	Expect(err).NotTo(HaveOccurred())
+	operatorUser = self.Username
 	startManager()
 	createFixtures()
 	for name, groups := range map[string][]string{
 		requester: {"engineers"}, approver1: {"approvers"}, approver2: {"approvers"},
-		outsider: {"engineers"}, subject: {"engineers"},
+		outsider: {"engineers"}, subject: {"engineers"}, editor: {"engineers"},
 	} {
 		u, err := testEnv.AddUser(envtest.User{Name: name, Groups: groups}, cfg)
 		Expect(err).NotTo(HaveOccurred())
@@ -112,9 +128,13 @@ func startManager() {
 		}),
 	})
 	Expect(err).NotTo(HaveOccurred())
-	opts := Options{MaxDuration: globalMaxDuration, GrantableClusterRoles: policy.GrantableClusterRoles{"admin", "edit", "view"}}
+	opts := Options{
+		MaxDuration: globalMaxDuration, GrantableClusterRoles: policy.GrantableClusterRoles{"admin", "edit", "view"},
+		Signer: suiteSigner, OperatorUser: operatorUser, MaxOpenRequests: maxOpenRequests,
+	}
 	Expect(SetupElevationRequestWebhookWithManager(mgr, opts)).To(Succeed())
 	Expect(SetupSaaSConnectionWebhookWithManager(mgr, opts)).To(Succeed())
+	managerCache = mgr.GetClient()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -162,6 +182,8 @@ func createFixtures() {
 		Subjects:   editors,
 	})).To(Succeed())
 
+	createShippedEditorRole(ctx)
+
 	Expect(admin.Create(ctx, &rbacv1.Role{
 		ObjectMeta: metav1.ObjectMeta{Name: "prod-approver", Namespace: ns},
 		Rules: []rbacv1.PolicyRule{{
@@ -173,6 +195,23 @@ func createFixtures() {
 		ObjectMeta: metav1.ObjectMeta{Name: "prod-approvers", Namespace: ns},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "prod-approver"},
 		Subjects:   []rbacv1.Subject{{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: "approvers"}},
+	})).To(Succeed())
+}
+
+// createShippedEditorRole creates the ClusterRole of
+// config/rbac/elevationrequest_editor_role.yaml, as shipped, and binds it to the
+// editor in the suite's namespace.
+func createShippedEditorRole(ctx context.Context) {
+	data, err := os.ReadFile(filepath.Join(testenv.ModuleRoot(), "config", "rbac", "elevationrequest_editor_role.yaml"))
+	Expect(err).NotTo(HaveOccurred())
+	shipped := &rbacv1.ClusterRole{}
+	Expect(yaml.UnmarshalStrict(data, shipped)).To(Succeed())
+	Expect(shipped.Rules).To(ContainElement(HaveField("Verbs", ContainElements("delete", "update", "patch"))), "the shipped role lets editors update and delete requests")
+	Expect(admin.Create(ctx, shipped)).To(Succeed())
+	Expect(admin.Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "shipped-editor", Namespace: ns},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: shipped.Name},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: editor}},
 	})).To(Succeed())
 }
 
