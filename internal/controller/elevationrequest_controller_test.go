@@ -96,7 +96,7 @@ var _ = Describe("ElevationRequest lifecycle with the kubernetes provider", func
 	It("auto-approves a role that needs no approvals in the reconcile that first sees it", func() {
 		op = startOperator(operatorOptions{})
 		er := newRequest(ns, "auto", "auto", "1h")
-		er.Annotations = map[string]string{accessv1alpha1.AnnotationRequestedBy: subject}
+		signRequestedBy(er, subject)
 		Expect(k8sClient.Create(ctx, er)).To(Succeed())
 		got := waitPhaseWithin(ctx, er, accessv1alpha1.PhaseActive, 5*time.Second)
 		Expect(got.Status.Approvals).To(BeEmpty())
@@ -108,7 +108,7 @@ var _ = Describe("ElevationRequest lifecycle with the kubernetes provider", func
 		op = startOperator(operatorOptions{})
 		er := newRequest(ns, "no-webhook", "auto", "1h")
 		er.Finalizers = nil
-		er.Annotations = map[string]string{accessv1alpha1.AnnotationRequestedBy: subject}
+		signRequestedBy(er, subject)
 		Expect(k8sClient.Create(ctx, er)).To(Succeed())
 		got := waitPhaseWithin(ctx, er, accessv1alpha1.PhaseActive, 5*time.Second)
 		Expect(got.Finalizers).To(ContainElement(accessv1alpha1.Finalizer))
@@ -117,7 +117,7 @@ var _ = Describe("ElevationRequest lifecycle with the kubernetes provider", func
 	It("refuses, even with no webhook, an auto-approved role asked for someone else", func() {
 		op = startOperator(operatorOptions{})
 		er := newRequest(ns, "pushed", "auto", "1h")
-		er.Annotations = map[string]string{accessv1alpha1.AnnotationRequestedBy: "mallory@example.com"}
+		signRequestedBy(er, "mallory@example.com")
 		Expect(k8sClient.Create(ctx, er)).To(Succeed())
 		got := waitPhaseWithin(ctx, er, accessv1alpha1.PhaseFailed, 5*time.Second)
 		Expect(got.Status.Message).To(ContainSubstring(`only its subject may request it: user "mallory@example.com" asked for "alice@example.com"`))
@@ -266,6 +266,7 @@ var _ = Describe("ElevationRequest lifecycle with the kubernetes provider", func
 		Expect(k8sClient.Create(ctx, conn)).To(Succeed())
 		er := newRequest(ns, "grab-everything", "everything", "30m")
 		er.Spec.Connection = conn.Name
+		signRequestedBy(er, subject)
 		Expect(k8sClient.Create(ctx, er)).To(Succeed())
 
 		got := waitPhase(ctx, er, accessv1alpha1.PhaseFailed)
@@ -691,6 +692,15 @@ func writeRecordsWith(ctx context.Context, signer *records.Signer, er *accessv1a
 		}
 		return k8sClient.Update(ctx, cur)
 	}, eventually, poll).Should(Succeed())
+}
+
+// signRequestedBy records, signed as the mutating webhook signs it on create,
+// that user created the request.
+func signRequestedBy(er *accessv1alpha1.ElevationRequest, user string) {
+	GinkgoHelper()
+	ann, err := suiteSigner().Encode(er, records.Records{RequestedBy: user}, er.Annotations)
+	Expect(err).NotTo(HaveOccurred())
+	er.Annotations = ann
 }
 
 func approvalsBy(users ...string) []accessv1alpha1.ApprovalRecord {
