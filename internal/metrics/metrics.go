@@ -35,6 +35,11 @@ var (
 		Help: "Failed revoke or verification attempts, by provider and reason.",
 	}, []string{"provider", "reason"})
 
+	residualAccess = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "elevator_residual_access_paths_total",
+		Help: "Paths by which a subject still held a role's access after Elevator's grant was verified gone, by provider and whether the path was created inside the elevation window (a likely backdoor).",
+	}, []string{"provider", "inside_window"})
+
 	overdue = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "elevator_revocations_overdue",
 		Help: "Requests whose access should have ended but whose revocation is not yet verified, after a failed attempt. Alert when above 0.",
@@ -42,7 +47,7 @@ var (
 )
 
 func init() {
-	crmetrics.Registry.MustRegister(elevations, approvalToGrant, expiryToVerified, revocationFailures, overdue)
+	crmetrics.Registry.MustRegister(elevations, approvalToGrant, expiryToVerified, revocationFailures, residualAccess, overdue)
 }
 
 // Tracker keeps the per-request state behind the gauges, so that a request
@@ -106,4 +111,11 @@ func ExpiryToVerified(seconds float64) { expiryToVerified.Observe(seconds) }
 // RevocationFailed counts a failed revoke or verification attempt.
 func RevocationFailed(provider, reason string) {
 	revocationFailures.WithLabelValues(provider, reason).Inc()
+}
+
+// ResidualAccess counts residual access paths found at a verified revocation:
+// before the window (or of unknown age), and created inside it.
+func ResidualAccess(provider string, before, inside int) {
+	residualAccess.WithLabelValues(provider, "false").Add(float64(before))
+	residualAccess.WithLabelValues(provider, "true").Add(float64(inside))
 }
