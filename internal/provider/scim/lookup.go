@@ -23,8 +23,8 @@ const (
 
 // resource is the part of a SCIM User or Group the provider reads.
 type resource struct {
-	ID          string   `json:"id"`
-	UserName    string   `json:"userName"`
+	ID          string       `json:"id"`
+	UserName    string       `json:"userName"`
 	DisplayName string       `json:"displayName"`
 	Members     []member     `json:"members"`
 	Meta        resourceMeta `json:"meta"`
