@@ -111,7 +111,7 @@ func (r *ElevationRequestReconciler) removeAndVerify(ctx context.Context, er *ac
 	if obs.Present {
 		return r.revocationFailed(er, reg.Kind, reasonStillPresent, fmt.Errorf("revoked, but a fresh read still shows the access: %s", obs.Evidence))
 	}
-	if ent.Target == nil && reg.Shared {
+	if ent.Target == nil && reg.Shared && er.Status.GrantedAt != nil {
 		obs.Evidence = resolvedAgainNote + obs.Evidence
 	}
 	now := r.Clock.Now()
