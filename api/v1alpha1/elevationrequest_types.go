@@ -35,6 +35,11 @@ const (
 	ConditionRevoked            = "Revoked"
 	ConditionRevocationVerified = "RevocationVerified"
 	ConditionReady              = "Ready"
+	// ConditionResidualAccess is True when, after Elevator's own grant was
+	// verified gone, the subject still holds the role's access by another path
+	// (status.residualAccess names each). RevocationVerified says nothing about
+	// those paths: it means Elevator's grant is gone.
+	ConditionResidualAccess = "ResidualAccess"
 )
 
 // Revocation reasons.
@@ -158,6 +163,75 @@ type GrantAttempt struct {
 	// Role is the connection's role as it was when the grant began. Revocation
 	// removes what was granted, even if the connection's role changes meanwhile.
 	Role Role `json:"role"`
+	// Target is what the grant resolved to in the target system, stored with the
+	// grant. Revoke and Check act on it, never on a fresh resolution through the
+	// connection's current settings. Absent on requests granted before Elevator
+	// stored it; those are revoked by resolving again, and their evidence says so.
+	// +optional
+	Target *GrantTarget `json:"target,omitempty"`
+}
+
+// GrantTarget is the identity a grant resolved to in the target system.
+type GrantTarget struct {
+	// Endpoint is the system the grant was made in: the SCIM base URL, the LDAP
+	// URL, PostgreSQL host:port/database, or "kubernetes" for the operator's
+	// own cluster.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Endpoint string `json:"endpoint,omitempty"`
+	// Subject is the subject's identity in the target: a SCIM user, an LDAP
+	// entry (id is its DN), a PostgreSQL role (id is its OID).
+	// +optional
+	Subject *TargetObject `json:"subject,omitempty"`
+	// Group is what the subject was made a member of: a SCIM group, an LDAP
+	// group (id is its DN), a PostgreSQL role (id is its OID).
+	// +optional
+	Group *TargetObject `json:"group,omitempty"`
+	// Bindings are the objects made for the request (the kubernetes provider's
+	// RoleBindings or ClusterRoleBinding).
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	Bindings []BindingRef `json:"bindings,omitempty"`
+}
+
+// TargetObject is one object in the target, by its stable id and its name.
+type TargetObject struct {
+	// ID is the target's stable identifier of the object.
+	// +kubebuilder:validation:MaxLength=1024
+	ID string `json:"id"`
+	// Name is its name when the grant was made.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Name string `json:"name,omitempty"`
+}
+
+// BindingRef names one RBAC binding.
+type BindingRef struct {
+	// Kind is RoleBinding or ClusterRoleBinding.
+	// +kubebuilder:validation:Enum=RoleBinding;ClusterRoleBinding
+	Kind string `json:"kind"`
+	// Namespace of a RoleBinding; empty for a ClusterRoleBinding.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace,omitempty"`
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+}
+
+// ResidualAccessPath is one way the subject still holds the role's access after
+// Elevator's grant is gone: another binding, group or role.
+type ResidualAccessPath struct {
+	// Name says what grants the access, e.g. "RoleBinding payments/backdoor".
+	// +kubebuilder:validation:MaxLength=1024
+	Name string `json:"name"`
+	// CreatedAt is when the target says that path was created, if it can tell.
+	// +optional
+	CreatedAt *metav1.Time `json:"createdAt,omitempty"`
+	// InsideWindow is true when CreatedAt lies within [grantedAt, revokedAt]:
+	// the path was made while the subject was elevated, a likely backdoor.
+	// +optional
+	InsideWindow bool `json:"insideWindow,omitempty"`
 }
 
 // Revocation is how access ended and how its removal was verified.
@@ -234,6 +308,13 @@ type ElevationRequestStatus struct {
 	// Revocation is how the access ended and how its removal was verified.
 	// +optional
 	Revocation *Revocation `json:"revocation,omitempty"`
+	// ResidualAccess lists the paths by which the subject still held the role's
+	// access when Elevator's grant was verified gone (see the ResidualAccess
+	// condition).
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=32
+	ResidualAccess []ResidualAccessPath `json:"residualAccess,omitempty"`
 	// Message is a human-readable account of the current phase.
 	// +optional
 	Message string `json:"message,omitempty"`

@@ -64,7 +64,9 @@ func start(ctx context.Context, cfg config, n int) (e *env, stop func() error, e
 		return nil, nil, fmt.Errorf("work directory: %w", err)
 	}
 	stops := []func() error{func() error { return os.RemoveAll(dir) }}
-	stop = func() error {
+	// stopAll, not the named result stop: an error return sets stop to nil
+	// before the deferred clean-up runs.
+	stopAll := func() error {
 		var errs []error
 		for i := len(stops) - 1; i >= 0; i-- {
 			errs = append(errs, stops[i]())
@@ -73,7 +75,7 @@ func start(ctx context.Context, cfg config, n int) (e *env, stop func() error, e
 	}
 	defer func() {
 		if err != nil {
-			err = errors.Join(err, stop())
+			err = errors.Join(err, stopAll())
 		}
 	}()
 
@@ -105,7 +107,7 @@ func start(ctx context.Context, cfg config, n int) (e *env, stop func() error, e
 	if err := e.waitConnectionReady(ctx); err != nil {
 		return nil, nil, err
 	}
-	return e, stop, nil
+	return e, stopAll, nil
 }
 
 // fastConfig lifts client-side rate limits, so the bench never throttles itself.

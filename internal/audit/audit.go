@@ -23,6 +23,12 @@ const (
 	ActionRevoke  = "revoke"
 	ActionVerify  = "verify"
 	ActionFail    = "fail"
+	// ActionResidual records access the subject still held by another path
+	// once Elevator's grant was verified gone.
+	ActionResidual = "residual"
+	// ActionConnectionChanged records a connection that no longer points where
+	// a live grant was made.
+	ActionConnectionChanged = "connectionChanged"
 )
 
 // Logger writes audit records.

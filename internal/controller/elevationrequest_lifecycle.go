@@ -253,9 +253,11 @@ func (r *ElevationRequestReconciler) grant(ctx context.Context, er *accessv1alph
 	defer closeQuietly(target)
 	ent := entitlement(er, er.Status.Grant.Role)
 	if !er.Status.Grant.Preexisting {
-		if err := target.Grant(ctx, ent); err != nil {
+		granted, err := target.Grant(ctx, ent)
+		if err != nil {
 			return r.grantFailed(ctx, er, err, now)
 		}
+		ent.Target = &granted.Target
 	}
 	obs, err := target.Check(ctx, ent)
 	if err != nil {
@@ -264,6 +266,7 @@ func (r *ElevationRequestReconciler) grant(ctx context.Context, er *accessv1alph
 	if !obs.Present {
 		return ctrl.Result{}, fmt.Errorf("granted, but a fresh read does not show it yet: %s", obs.Evidence)
 	}
+	er.Status.Grant.Target = ent.Target
 	r.activate(er, now, duration, obs)
 	return ctrl.Result{RequeueAfter: er.Status.ExpiresAt.Sub(now), Priority: ptr.To(expiryPriority)}, nil
 }

@@ -99,6 +99,7 @@ func (r *ElevationRequestReconciler) removeAndVerify(ctx context.Context, er *ac
 		}
 	}
 	ent := entitlement(er, role)
+	ent.Target = grantedTarget(er)
 	if err := target.Revoke(ctx, ent); err != nil {
 		return r.revocationFailed(er, reg.Kind, reasonRevokeFailed, fmt.Errorf("revoke: %w", err))
 	}
@@ -106,10 +107,16 @@ func (r *ElevationRequestReconciler) removeAndVerify(ctx context.Context, er *ac
 	if err != nil {
 		return r.revocationFailed(er, reg.Kind, reasonVerifyFailed, fmt.Errorf("verify revocation: %w", err))
 	}
+	r.recordConnectionChange(er, obs.ConnectionChanged)
 	if obs.Present {
 		return r.revocationFailed(er, reg.Kind, reasonStillPresent, fmt.Errorf("revoked, but a fresh read still shows the access: %s", obs.Evidence))
 	}
-	r.finishRevocation(er, r.Clock.Now(), obs)
+	if ent.Target == nil && reg.Shared && er.Status.GrantedAt != nil {
+		obs.Evidence = resolvedAgainNote + obs.Evidence
+	}
+	now := r.Clock.Now()
+	r.finishRevocation(er, now, obs)
+	r.recordResidual(er, reg.Kind, obs.Residual, now)
 	return ctrl.Result{}, nil
 }
 

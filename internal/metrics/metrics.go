@@ -41,6 +41,11 @@ var (
 		Help: "Reconciles of an unfinished request whose lifecycle step scheduled no next look, by phase; the operator looked again after a safety delay. Any value above 0 is a bug.",
 	}, []string{"phase"})
 
+	residualAccess = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "elevator_residual_access_paths_total",
+		Help: "Paths by which a subject still held a role's access after Elevator's grant was verified gone, by provider and whether the path was created inside the elevation window (a likely backdoor).",
+	}, []string{"provider", "inside_window"})
+
 	overdue = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "elevator_revocations_overdue",
 		Help: "Requests whose access should have ended but whose revocation is not yet verified, after a failed attempt. Alert when above 0.",
@@ -48,7 +53,7 @@ var (
 )
 
 func init() {
-	crmetrics.Registry.MustRegister(elevations, approvalToGrant, expiryToVerified, revocationFailures, missedNextLook, overdue)
+	crmetrics.Registry.MustRegister(elevations, approvalToGrant, expiryToVerified, revocationFailures, missedNextLook, residualAccess, overdue)
 }
 
 // Tracker keeps the per-request state behind the gauges, so that a request
@@ -129,4 +134,11 @@ func MissedNextLooks() int {
 		}
 	}
 	return int(total)
+}
+
+// ResidualAccess counts residual access paths found at a verified revocation:
+// before the window (or of unknown age), and created inside it.
+func ResidualAccess(provider string, before, inside int) {
+	residualAccess.WithLabelValues(provider, "false").Add(float64(before))
+	residualAccess.WithLabelValues(provider, "true").Add(float64(inside))
 }

@@ -5,11 +5,26 @@
 // The contract every implementation keeps:
 //
 //   - Every call is idempotent. Granting what is already granted, and revoking
-//     what is already gone (including a subject the target does not know), are
-//     successes. The controller repeats any call after a crash or a conflict.
+//     what is already gone, are successes. The controller repeats any call after
+//     a crash or a conflict.
+//   - Grant resolves the subject and the role in the target (exactly one user;
+//     anything else is a Permanent error naming the subject) and returns what
+//     it resolved, the Grant's Target. The controller stores it in
+//     status.grant.target and hands it back in Entitlement.Target.
+//   - With Entitlement.Target set, Revoke and Check act on that stored identity
+//     at the stored endpoint, and never resolve the subject again through the
+//     connection's current settings (a changed URL, user filter or credentials,
+//     or a user renamed in the target, must not change what is revoked). A user
+//     that can no longer be found is not proof of removal: Check reads the
+//     group's members by the stored id. Only without a stored Target (a grant
+//     made before targets were stored) do they resolve again, and Check says so
+//     in its evidence.
 //   - Check reads the target fresh, never from a cache, and says what it read in
 //     Observation.Method and Observation.Evidence. The controller marks nothing
-//     revoked until a Check says the entitlement is absent.
+//     revoked until a Check says the entitlement is absent. When it is absent,
+//     Observation.Residual names every other path by which the subject still
+//     holds the role's access, as far as the target can tell; that access is
+//     reported, never removed, and never hidden behind "absent".
 //   - An error wrapped with Permanent will not get better by retrying (the role
 //     does not exist in the target, the subject is malformed, the configuration
 //     is wrong). Any other error is transient and the controller retries it with
@@ -25,6 +40,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 
@@ -43,6 +59,15 @@ type Entitlement struct {
 	// label it after the holder; providers whose entitlement is one fact per
 	// subject and role (a group membership) ignore it.
 	Holder types.NamespacedName
+	// Target is what the grant resolved to, as stored in status.grant.target;
+	// nil before the grant and for grants made before targets were stored.
+	Target *accessv1alpha1.GrantTarget
+}
+
+// Grant is what a successful Grant resolved and made in the target.
+type Grant struct {
+	// Target is the resolved identity, for status.grant.target.
+	Target accessv1alpha1.GrantTarget
 }
 
 // Observation is what a fresh read of the target showed.
@@ -53,12 +78,27 @@ type Observation struct {
 	Method string
 	// Evidence says what the read returned, for the audit record.
 	Evidence string
+	// Residual names the other paths by which the subject still holds the
+	// role's access, found when the entitlement is absent.
+	Residual []ResidualPath
+	// ConnectionChanged says how the connection's current settings differ from
+	// the stored Target (which the call acted on); empty when they do not.
+	ConnectionChanged string
+}
+
+// ResidualPath is one binding, group or role through which the subject still
+// holds the role's access.
+type ResidualPath struct {
+	// Name says what it is, e.g. "RoleBinding payments/backdoor".
+	Name string
+	// CreatedAt is when the target says it was created; nil when it cannot tell.
+	CreatedAt *time.Time
 }
 
 // Client talks to one downstream system, as configured by one SaaSConnection.
 type Client interface {
-	// Grant makes the entitlement present.
-	Grant(ctx context.Context, e Entitlement) error
+	// Grant makes the entitlement present and returns what it resolved.
+	Grant(ctx context.Context, e Entitlement) (Grant, error)
 	// Revoke makes the entitlement absent.
 	Revoke(ctx context.Context, e Entitlement) error
 	// Check reads the target fresh and reports whether the entitlement is present.

@@ -35,8 +35,8 @@ import (
 
 // The "bind" verb on the ClusterRoles handed out is deliberately not generated
 // here: config/rbac/bind_role.yaml lists them by name, for the platform team to edit.
-// update is for removing foreign finalizers from the operator's own bindings at revoke.
-// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings;clusterrolebindings,verbs=get;create;delete;update
+// list finds residual bindings; update removes foreign finalizers from the operator's own bindings at revoke.
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings;clusterrolebindings,verbs=get;list;create;delete;update
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=get;list;watch
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 
@@ -127,22 +127,58 @@ func bindings(e provider.Entitlement, role *accessv1alpha1.KubernetesRole) []cli
 	return objs
 }
 
+// Endpoint is the GrantTarget endpoint of this provider: the operator's own cluster.
+const Endpoint = "kubernetes"
+
 // Grant creates the request's bindings; bindings that already exist are kept
 // when they say the same, and replaced when they do not (a roleRef is immutable).
-func (c *Client) Grant(ctx context.Context, e provider.Entitlement) error {
+// The Grant names the bindings, which Revoke and Check then act on.
+func (c *Client) Grant(ctx context.Context, e provider.Entitlement) (provider.Grant, error) {
 	role, err := roleSpec(e)
 	if err != nil {
-		return err
+		return provider.Grant{}, err
 	}
 	if err := c.ensureClusterRole(ctx, role.ClusterRole); err != nil {
-		return err
+		return provider.Grant{}, err
 	}
-	for _, obj := range bindings(e, role) {
+	objs := bindings(e, role)
+	for _, obj := range objs {
 		if err := c.ensureBinding(ctx, obj); err != nil {
-			return err
+			return provider.Grant{}, err
 		}
 	}
-	return nil
+	return provider.Grant{Target: accessv1alpha1.GrantTarget{Endpoint: Endpoint, Bindings: bindingRefs(objs)}}, nil
+}
+
+// bindingRefs names the bindings, for status.grant.target.
+func bindingRefs(objs []client.Object) []accessv1alpha1.BindingRef {
+	refs := make([]accessv1alpha1.BindingRef, 0, len(objs))
+	for _, obj := range objs {
+		kind := "RoleBinding"
+		if _, ok := obj.(*rbacv1.ClusterRoleBinding); ok {
+			kind = "ClusterRoleBinding"
+		}
+		refs = append(refs, accessv1alpha1.BindingRef{Kind: kind, Namespace: obj.GetNamespace(), Name: obj.GetName()})
+	}
+	return refs
+}
+
+// grantedBindings are the bindings the entitlement consists of: the stored ones
+// when the grant recorded them, otherwise the ones its role and holder name.
+func grantedBindings(e provider.Entitlement, role *accessv1alpha1.KubernetesRole) []client.Object {
+	if e.Target == nil || len(e.Target.Bindings) == 0 {
+		return bindings(e, role)
+	}
+	objs := make([]client.Object, 0, len(e.Target.Bindings))
+	for _, ref := range e.Target.Bindings {
+		meta := metav1.ObjectMeta{Name: ref.Name, Namespace: ref.Namespace}
+		if ref.Kind == "ClusterRoleBinding" {
+			objs = append(objs, &rbacv1.ClusterRoleBinding{ObjectMeta: meta})
+			continue
+		}
+		objs = append(objs, &rbacv1.RoleBinding{ObjectMeta: meta})
+	}
+	return objs
 }
 
 func (c *Client) ensureClusterRole(ctx context.Context, name string) error {
@@ -220,7 +256,7 @@ func (c *Client) Revoke(ctx context.Context, e provider.Entitlement) error {
 	if err != nil {
 		return err
 	}
-	for _, obj := range bindings(e, role) {
+	for _, obj := range grantedBindings(e, role) {
 		if err := client.IgnoreNotFound(c.writer.Delete(ctx, obj)); err != nil {
 			return fmt.Errorf("delete %s: %w", describe(obj), err)
 		}
@@ -271,16 +307,18 @@ func madeFor(obj client.Object, holder types.NamespacedName) bool {
 // Check reads the request's bindings from the API server. The entitlement is
 // present while any of them exists, including one that is being deleted but is
 // held by a finalizer: the authorizer still honours it. When none is left, the
-// evidence adds a SubjectAccessReview for one permission of the role, which also
-// reveals access the subject has through other, standing bindings (reported, not
-// removed).
+// evidence adds a SubjectAccessReview for one permission of the role. When the
+// authorizer still allows it, the subject holds the access by another path:
+// Residual names the bindings that grant the subject that ClusterRole in the
+// role's scope (reported, not removed), or the authorizer's reason when no such
+// binding is found.
 func (c *Client) Check(ctx context.Context, e provider.Entitlement) (provider.Observation, error) {
 	role, err := roleSpec(e)
 	if err != nil {
 		return provider.Observation{}, err
 	}
 	var present, absent []string
-	for _, obj := range bindings(e, role) {
+	for _, obj := range grantedBindings(e, role) {
 		err := c.reader.Get(ctx, client.ObjectKeyFromObject(obj), obj)
 		switch {
 		case apierrors.IsNotFound(err):
@@ -296,14 +334,21 @@ func (c *Client) Check(ctx context.Context, e provider.Entitlement) (provider.Ob
 	if len(present) > 0 {
 		return provider.Observation{Present: true, Method: "GET of the request's bindings from the API server", Evidence: evidence(present, absent, "")}, nil
 	}
-	access, err := c.accessReview(ctx, e.Subject, role)
+	review, err := c.accessReview(ctx, e.Subject, role)
 	if err != nil {
 		return provider.Observation{}, err
 	}
-	return provider.Observation{
+	obs := provider.Observation{
 		Method:   "GET of the request's bindings from the API server, and a SubjectAccessReview",
-		Evidence: evidence(present, absent, access),
-	}, nil
+		Evidence: evidence(present, absent, review.summary),
+	}
+	if review.allowed {
+		if obs.Residual, err = c.residualPaths(ctx, e.Subject, role, review.reason); err != nil {
+			return provider.Observation{}, err
+		}
+		obs.Method += ", and a LIST of the RoleBindings and ClusterRoleBindings of the ClusterRole"
+	}
+	return obs, nil
 }
 
 func evidence(present, absent []string, access string) string {
@@ -320,16 +365,25 @@ func evidence(present, absent []string, access string) string {
 	return strings.Join(parts, "; ")
 }
 
+// accessVerdict is what the SubjectAccessReview answered.
+type accessVerdict struct {
+	// summary is the verdict in words, for the evidence.
+	summary string
+	allowed bool
+	// reason is the authorizer's reason for an allowed answer.
+	reason string
+}
+
 // accessReview asks the authorizer whether the subject may use the first
 // permission of the ClusterRole, where the role would grant it.
-func (c *Client) accessReview(ctx context.Context, subject string, role *accessv1alpha1.KubernetesRole) (string, error) {
+func (c *Client) accessReview(ctx context.Context, subject string, role *accessv1alpha1.KubernetesRole) (accessVerdict, error) {
 	attrs, ok, err := c.probe(ctx, role)
 	if err != nil || !ok {
-		return "SubjectAccessReview: skipped, the ClusterRole has no resource rule to probe", err
+		return accessVerdict{summary: "SubjectAccessReview: skipped, the ClusterRole has no resource rule to probe"}, err
 	}
 	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{User: subject, ResourceAttributes: attrs}}
 	if err := c.writer.Create(ctx, sar); err != nil {
-		return "", fmt.Errorf("SubjectAccessReview for %q: %w", subject, err)
+		return accessVerdict{}, fmt.Errorf("SubjectAccessReview for %q: %w", subject, err)
 	}
 	verdict := "denied"
 	if sar.Status.Allowed {
@@ -343,7 +397,11 @@ func (c *Client) accessReview(ctx context.Context, subject string, role *accessv
 	if attrs.Group != "" {
 		resource += "." + attrs.Group
 	}
-	return fmt.Sprintf("SubjectAccessReview: %s %s %s %s: %s", subject, attrs.Verb, resource, where, verdict), nil
+	return accessVerdict{
+		summary: fmt.Sprintf("SubjectAccessReview: %s %s %s %s: %s", subject, attrs.Verb, resource, where, verdict),
+		allowed: sar.Status.Allowed,
+		reason:  sar.Status.Reason,
+	}, nil
 }
 
 func (c *Client) probe(ctx context.Context, role *accessv1alpha1.KubernetesRole) (*authorizationv1.ResourceAttributes, bool, error) {

@@ -28,7 +28,7 @@ func TestHealthWrongPassword(t *testing.T) {
 
 	// Grant with the wrong password fails the same way, and grants nothing.
 	group := srv.AddGroup(t, slapdtest.GroupsDN, "badpw", dnOf("carol"))
-	err = c.Grant(ctx(t), entitlement("alice", group))
+	err = grantErr(c.Grant(ctx(t), entitlement("alice", group)))
 	wantPermanent(t, err, "invalid credentials")
 	wantNoSecret(t, err, wrong, srv.ServicePassword)
 	wantMembers(t, group, dnOf("carol"))
@@ -126,7 +126,7 @@ func TestStartTLSWithCABundle(t *testing.T) {
 	}
 	group := srv.AddGroup(t, slapdtest.GroupsDN, "starttls", dnOf("carol"))
 	e := entitlement("alice", group)
-	if err := c.Grant(ctx(t), e); err != nil {
+	if err := grantErr(c.Grant(ctx(t), e)); err != nil {
 		t.Fatalf("grant over StartTLS: %v", err)
 	}
 	mustCheck(t, c, e, true)
@@ -211,7 +211,7 @@ func TestNoErrorOrEvidenceCarriesThePassword(t *testing.T) {
 	var texts []string
 	for _, subject := range []string{"alice", "nobody-here", "twin"} {
 		e := entitlement(subject, group)
-		for _, err := range []error{c.Grant(ctx(t), e), c.Revoke(ctx(t), e)} {
+		for _, err := range []error{grantErr(c.Grant(ctx(t), e)), c.Revoke(ctx(t), e)} {
 			if err != nil {
 				texts = append(texts, err.Error())
 			}

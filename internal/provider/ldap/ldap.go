@@ -17,6 +17,7 @@ import (
 	"context"
 	"fmt"
 
+	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 	"github.com/elevator-dev/elevator/internal/provider"
 )
 
@@ -69,30 +70,44 @@ func (c *client) Health(ctx context.Context) error {
 }
 
 // Grant adds the subject's DN to the group's member attribute. A subject that
-// is already a member is a success.
-func (c *client) Grant(ctx context.Context, e provider.Entitlement) error {
+// is already a member is a success. The Grant holds the URL, the subject's DN
+// and the group's DN, which Revoke and Check then act on.
+func (c *client) Grant(ctx context.Context, e provider.Entitlement) (provider.Grant, error) {
 	group, err := groupDN(e.Role)
 	if err != nil {
-		return err
+		return provider.Grant{}, err
 	}
 	s, err := c.connect(ctx)
 	if err != nil {
-		return err
+		return provider.Grant{}, err
 	}
 	defer s.close()
 	user, err := c.findUser(s, e.Subject)
 	if err != nil {
-		return fmt.Errorf("grant %s: %w", group, err)
+		return provider.Grant{}, fmt.Errorf("grant %s: %w", group, err)
 	}
 	if !user.found() {
-		return provider.Permanentf("grant %s: subject %q: %s", group, e.Subject, user.describe())
+		return provider.Grant{}, provider.Permanentf("grant %s: subject %q: %s", group, e.Subject, user.describe())
 	}
-	return c.addMember(s, group, user.dn)
+	if err := c.addMember(s, group, user.dn); err != nil {
+		return provider.Grant{}, err
+	}
+	return provider.Grant{Target: accessv1alpha1.GrantTarget{
+		Endpoint: c.cfg.url,
+		Subject:  &accessv1alpha1.TargetObject{ID: user.dn, Name: e.Subject},
+		Group:    &accessv1alpha1.TargetObject{ID: group},
+	}}, nil
 }
 
-// Revoke deletes the subject's DN from the group's member attribute. A subject
-// that is not a member, or has no entry at all, is a success.
+// Revoke deletes the subject's DN from the group's member attribute. With a
+// stored target it deletes the stored DN from the stored group at the stored
+// URL, whatever the connection's filter finds now. Without one it searches for
+// the subject; a subject that is not a member, or has no entry, is a success.
 func (c *client) Revoke(ctx context.Context, e provider.Entitlement) error {
+	if stored, ok := storedTarget(e); ok {
+		at, _ := c.atEndpoint(stored.Endpoint)
+		return at.revokeStored(ctx, stored)
+	}
 	group, err := groupDN(e.Role)
 	if err != nil {
 		return err
@@ -112,8 +127,24 @@ func (c *client) Revoke(ctx context.Context, e provider.Entitlement) error {
 	return c.deleteMember(s, group, user.dn)
 }
 
+func (c *client) revokeStored(ctx context.Context, stored *accessv1alpha1.GrantTarget) error {
+	s, err := c.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	return c.deleteMember(s, stored.Group.ID, stored.Subject.ID)
+}
+
 // Check reads the group fresh and reports whether the subject's DN is a member.
+// With a stored target that is the stored DN in the stored group at the stored
+// URL; a subject the connection's filter no longer finds is not proof of
+// anything. When the subject is not a member, Residual names groups nested in
+// the role's group that still hold the subject.
 func (c *client) Check(ctx context.Context, e provider.Entitlement) (provider.Observation, error) {
+	if stored, ok := storedTarget(e); ok {
+		return c.checkStored(ctx, e.Subject, stored)
+	}
 	group, err := groupDN(e.Role)
 	if err != nil {
 		return provider.Observation{}, err
@@ -134,5 +165,5 @@ func (c *client) Check(ctx context.Context, e provider.Entitlement) (provider.Ob
 			Evidence: fmt.Sprintf("subject %q: %s, so no entry of the subject can be a member of %s", e.Subject, user.describe(), group),
 		}, nil
 	}
-	return c.observe(s, group, user.dn)
+	return c.observeWithResidual(s, group, user.dn)
 }

@@ -48,7 +48,7 @@ func TestHealthWrongPassword(t *testing.T) {
 	wantHealthError(t, err, true, []string{
 		fmt.Sprintf(`authentication as user %q`, operatorUser), fmt.Sprintf("check Secret %q", secretName), "28P01",
 	}, wrong, operatorPassword)
-	if err := c.Grant(testCtx(t), entitlement("alice", "x")); !provider.IsPermanent(err) {
+	if err := grantErr(c.Grant(testCtx(t), entitlement("alice", "x"))); !provider.IsPermanent(err) {
 		t.Fatalf("grant with a wrong password: got %v, want a permanent error", err)
 	}
 }
@@ -146,7 +146,7 @@ func TestHealthSuperuserRoleNeedsSuperuser(t *testing.T) {
 	wantHealthError(t, c.Health(testCtx(t)), true, []string{fmt.Sprintf("cannot grant role %q: it is a superuser role", root)}, operatorPassword)
 	user := uniq("alice")
 	newUser(t, user)
-	err := c.Grant(testCtx(t), entitlement(user, root))
+	err := grantErr(c.Grant(testCtx(t), entitlement(user, root)))
 	wantSQLState(t, err, "42501", "grant of a superuser role")
 	if !provider.IsPermanent(err) {
 		t.Fatalf("grant of a superuser role: %v, want permanent", err)

@@ -39,7 +39,7 @@ func TestInjectionShapedNamesArePlainIdentifiers(t *testing.T) {
 	before := catalogState(t)
 	for _, evil := range injectionShaped {
 		for _, e := range []provider.Entitlement{entitlement(evil, role), entitlement(user, evil)} {
-			err := c.Grant(testCtx(t), e)
+			err := grantErr(c.Grant(testCtx(t), e))
 			if !provider.IsPermanent(err) || !strings.Contains(err.Error(), "does not exist") {
 				t.Errorf("grant %q to %q: got %v, want a permanent 'does not exist'", e.Role.Postgres.Role, e.Subject, err)
 			}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 	"github.com/elevator-dev/elevator/internal/provider"
 )
 
@@ -76,38 +77,57 @@ func New(_ context.Context, cfg provider.Config) (provider.Client, error) {
 func (c *client) Close() error { return nil }
 
 // Grant runs GRANT role TO subject. Granting an existing membership succeeds
-// (the server only sends a NOTICE). A subject or role that does not exist is
-// a Permanent error.
-func (c *client) Grant(ctx context.Context, e provider.Entitlement) error {
+// (the server only sends a NOTICE). A subject or role that does not exist, and
+// a subject that is not a LOGIN role or is a superuser, are Permanent errors.
+// The Grant holds the server address and both roles' OIDs and names, which
+// Revoke and Check then act on.
+func (c *client) Grant(ctx context.Context, e provider.Entitlement) (provider.Grant, error) {
 	role, err := targetRole(e)
 	if err != nil {
-		return provider.Permanent(err)
+		return provider.Grant{}, provider.Permanent(err)
 	}
 	if err := validateName("subject", e.Subject); err != nil {
-		return provider.Permanent(err)
+		return provider.Grant{}, provider.Permanent(err)
 	}
 	conn, _, err := c.connect(ctx)
 	if err != nil {
-		return err
+		return provider.Grant{}, err
 	}
 	defer closeConn(ctx, conn)
+	ids, err := c.resolveRoles(ctx, conn, e.Subject, role)
+	if err != nil {
+		return provider.Grant{}, err
+	}
 	stmt := "GRANT " + quote(role) + " TO " + quote(e.Subject)
 	if err := execOne(ctx, conn, stmt); err != nil {
-		return classify(fmt.Sprintf("grant role %q to %q on %s", role, e.Subject, c.settings.address()), err)
+		return provider.Grant{}, classify(fmt.Sprintf("grant role %q to %q on %s", role, e.Subject, c.settings.address()), err)
 	}
-	return nil
+	return provider.Grant{Target: accessv1alpha1.GrantTarget{
+		Endpoint: c.settings.address(),
+		Subject:  &accessv1alpha1.TargetObject{ID: ids.subject, Name: e.Subject},
+		Group:    &accessv1alpha1.TargetObject{ID: ids.role, Name: role},
+	}}, nil
 }
 
 // Revoke runs REVOKE role FROM subject, then ends the subject's sessions when
-// terminateSessions is on. Revoking a missing membership succeeds (the server
-// only sends a WARNING), and so does revoking from a subject or a role that
-// does not exist: there is nothing to take away.
+// terminateSessions is on. With a stored target, the roles are the stored
+// OIDs, under whatever names they have now, at the stored server. Revoking a
+// missing membership succeeds (the server only sends a WARNING), and so does
+// revoking from a subject or a role that does not exist: there is nothing to
+// take away (dropping a role drops its memberships).
 //
 // The sessions are ended after the REVOKE has committed, so a session opened
 // in between cannot SET ROLE any more. They are ended on every call, also when
 // the membership was already gone: an earlier call may have revoked and then
 // failed before ending them.
 func (c *client) Revoke(ctx context.Context, e provider.Entitlement) error {
+	if stored, ok := storedTarget(e); ok {
+		at, _, err := c.atEndpoint(stored.Endpoint)
+		if err != nil {
+			return err
+		}
+		return at.revokeStored(ctx, stored)
+	}
 	role, err := targetRole(e)
 	if err != nil {
 		if e.Role.Postgres == nil {
@@ -123,15 +143,21 @@ func (c *client) Revoke(ctx context.Context, e provider.Entitlement) error {
 		return err
 	}
 	defer closeConn(ctx, conn)
-	stmt := "REVOKE " + quote(role) + " FROM " + quote(e.Subject)
+	return c.revokeNames(ctx, conn, e.Subject, role)
+}
+
+// revokeNames revokes role from subject, both by name, and ends the subject's
+// sessions.
+func (c *client) revokeNames(ctx context.Context, conn *pgx.Conn, subject, role string) error {
+	stmt := "REVOKE " + quote(role) + " FROM " + quote(subject)
 	if err := execOne(ctx, conn, stmt); err != nil && sqlState(err) != codeUndefinedObject {
-		return classify(fmt.Sprintf("revoke role %q from %q on %s", role, e.Subject, c.settings.address()), err)
+		return classify(fmt.Sprintf("revoke role %q from %q on %s", role, subject, c.settings.address()), err)
 	}
 	if !c.settings.terminateSessions {
 		return nil
 	}
-	if err := terminateSessions(ctx, conn, e.Subject); err != nil {
-		return classify(fmt.Sprintf("revoked role %q from %q on %s, but could not end %q's open sessions", role, e.Subject, c.settings.address(), e.Subject), err)
+	if err := terminateSessions(ctx, conn, subject); err != nil {
+		return classify(fmt.Sprintf("revoked role %q from %q on %s, but could not end %q's open sessions", role, subject, c.settings.address(), subject), err)
 	}
 	return nil
 }

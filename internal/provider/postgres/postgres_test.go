@@ -152,7 +152,7 @@ func TestUnknownSubject(t *testing.T) {
 	ghost, role := uniq("ghost"), newRole(t, uniq("payments_rw"))
 	c := operatorClient(t)
 	e := entitlement(ghost, role)
-	err := c.Grant(testCtx(t), e)
+	err := grantErr(c.Grant(testCtx(t), e))
 	if !provider.IsPermanent(err) || !strings.Contains(err.Error(), fmt.Sprintf(`role "%s" does not exist`, ghost)) {
 		t.Fatalf("grant to a missing subject: got %v, want a permanent error saying the role does not exist", err)
 	}
@@ -165,7 +165,7 @@ func TestUnknownRole(t *testing.T) {
 	newUser(t, user)
 	c := operatorClient(t)
 	e := entitlement(user, missing)
-	err := c.Grant(testCtx(t), e)
+	err := grantErr(c.Grant(testCtx(t), e))
 	if !provider.IsPermanent(err) || !strings.Contains(err.Error(), fmt.Sprintf(`role "%s" does not exist`, missing)) {
 		t.Fatalf("grant of a missing role: got %v, want a permanent error saying the role does not exist", err)
 	}
@@ -181,7 +181,7 @@ func TestNamesPostgresWouldNotStoreAsGiven(t *testing.T) {
 	newUser(t, long[:63])
 	for _, subject := range []string{long, "public", "none", "nul\x00byte", ""} {
 		e := entitlement(subject, role)
-		if err := c.Grant(testCtx(t), e); !provider.IsPermanent(err) {
+		if err := grantErr(c.Grant(testCtx(t), e)); !provider.IsPermanent(err) {
 			t.Errorf("grant to %q: got %v, want a permanent error", subject, err)
 		}
 		if err := c.Revoke(testCtx(t), e); err != nil {

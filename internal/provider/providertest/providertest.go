@@ -20,9 +20,9 @@ type CrashAfterGrant struct {
 }
 
 // Grant calls the real Grant and then panics.
-func (c CrashAfterGrant) Grant(ctx context.Context, e provider.Entitlement) error {
-	if err := c.Client.Grant(ctx, e); err != nil {
-		return err
+func (c CrashAfterGrant) Grant(ctx context.Context, e provider.Entitlement) (provider.Grant, error) {
+	if _, err := c.Client.Grant(ctx, e); err != nil {
+		return provider.Grant{}, err
 	}
 	c.Grants.Add(1)
 	panic("providertest: operator crashed after granting")

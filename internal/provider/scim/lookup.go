@@ -23,15 +23,23 @@ const (
 
 // resource is the part of a SCIM User or Group the provider reads.
 type resource struct {
-	ID          string   `json:"id"`
-	UserName    string   `json:"userName"`
-	DisplayName string   `json:"displayName"`
-	Members     []member `json:"members"`
+	ID          string       `json:"id"`
+	UserName    string       `json:"userName"`
+	DisplayName string       `json:"displayName"`
+	Members     []member     `json:"members"`
+	Meta        resourceMeta `json:"meta"`
 }
 
-// member is one entry of a Group's members; value is the member's id.
+// resourceMeta is the part of a resource's meta the provider reads.
+type resourceMeta struct {
+	Created string `json:"created"`
+}
+
+// member is one entry of a Group's members; value is the member's id, and
+// type, when the server sends it, "User" or "Group".
 type member struct {
 	Value string `json:"value"`
+	Type  string `json:"type,omitempty"`
 }
 
 // hasMember reports whether the group lists id among its members.
@@ -139,10 +147,16 @@ func (c *session) scan(ctx context.Context, k kind, value string) (*resource, st
 		k.noun, value, c.baseURL, maxScanPages*scanPageSize, k.noun)
 }
 
-// pick returns the one resource whose attribute equals value: ignoring case,
-// or exactly when several differ only in case.
+// pick returns the one resource whose attribute equals value ignoring case.
+// A user must be exactly one: several users differing only in case are a
+// Permanent error naming the subject, since SCIM compares userName ignoring
+// case and the server could resolve either. For groups the exact match wins
+// when several differ only in case.
 func pick(k kind, candidates []resource, value string) (*resource, error) {
 	matches := equalFold(k, candidates, value)
+	if len(matches) > 1 && k.attr == users.attr {
+		return nil, provider.Permanentf("subject %q is ambiguous: %d SCIM users have userName %q (ignoring case); it must resolve to exactly one user", value, len(matches), value)
+	}
 	if len(matches) > 1 {
 		var exact []resource
 		for _, m := range matches {

@@ -26,25 +26,33 @@ type patchOp struct {
 	Value any    `json:"value,omitempty"`
 }
 
-func (c *session) grant(ctx context.Context, e provider.Entitlement) error {
+func (c *session) grant(ctx context.Context, e provider.Entitlement) (provider.Grant, error) {
 	role, err := roleOf(e)
 	if err != nil {
-		return err
+		return provider.Grant{}, err
 	}
 	user, _, err := c.findUser(ctx, e.Subject)
 	if err != nil {
-		return fmt.Errorf("grant SCIM group %s: %w", groupRef(role), err)
+		return provider.Grant{}, fmt.Errorf("grant SCIM group %s: %w", groupRef(role), err)
 	}
 	if user == nil {
-		return provider.Permanentf("grant SCIM group %s: no user with userName %q in the SCIM server at %s", groupRef(role), e.Subject, c.baseURL)
+		return provider.Grant{}, provider.Permanentf("grant SCIM group %s: no user with userName %q in the SCIM server at %s", groupRef(role), e.Subject, c.baseURL)
 	}
-	if err := c.setMember(ctx, role, user, true); err != nil {
-		return fmt.Errorf("grant SCIM group %s to user %q: %w", groupRef(role), e.Subject, err)
+	g, err := c.setMember(ctx, role, user, true)
+	if err != nil {
+		return provider.Grant{}, fmt.Errorf("grant SCIM group %s to user %q: %w", groupRef(role), e.Subject, err)
 	}
-	return nil
+	return provider.Grant{Target: accessv1alpha1.GrantTarget{
+		Endpoint: c.baseURL,
+		Subject:  &accessv1alpha1.TargetObject{ID: user.ID, Name: user.UserName},
+		Group:    &accessv1alpha1.TargetObject{ID: g.ID, Name: g.DisplayName},
+	}}, nil
 }
 
 func (c *session) revoke(ctx context.Context, e provider.Entitlement) error {
+	if stored, ok := storedTarget(e); ok {
+		return c.atEndpoint(stored.Endpoint).removeStored(ctx, stored)
+	}
 	role, err := roleOf(e)
 	if err != nil {
 		return err
@@ -56,13 +64,16 @@ func (c *session) revoke(ctx context.Context, e provider.Entitlement) error {
 	if user == nil {
 		return nil
 	}
-	if err := c.setMember(ctx, role, user, false); err != nil {
+	if _, err := c.setMember(ctx, role, user, false); err != nil {
 		return fmt.Errorf("revoke SCIM group %s from user %q: %w", groupRef(role), e.Subject, err)
 	}
 	return nil
 }
 
 func (c *session) check(ctx context.Context, e provider.Entitlement) (provider.Observation, error) {
+	if stored, ok := storedTarget(e); ok {
+		return c.checkStored(ctx, e.Subject, stored)
+	}
 	role, err := roleOf(e)
 	if err != nil {
 		return provider.Observation{}, err
@@ -82,12 +93,25 @@ func (c *session) check(ctx context.Context, e provider.Entitlement) (provider.O
 	if err != nil {
 		return provider.Observation{}, fmt.Errorf("check SCIM group %s: %w", groupRef(role), err)
 	}
-	g, r, err := c.readGroup(ctx, id)
+	return c.observe(ctx, id, user)
+}
+
+// observe reads the group fresh and reports whether the user's id is among its
+// members, and, when it is not, the nested groups that still hold the user.
+func (c *session) observe(ctx context.Context, groupID string, user *resource) (provider.Observation, error) {
+	g, r, err := c.readGroup(ctx, groupID)
 	if err != nil {
-		return provider.Observation{}, fmt.Errorf("check SCIM group %s: %w", groupRef(role), err)
+		return provider.Observation{}, fmt.Errorf("check SCIM group %q: %w", groupID, err)
 	}
 	present := g.hasMember(user.ID)
-	return provider.Observation{Present: present, Method: r.String(), Evidence: evidence(g, user, present)}, nil
+	obs := provider.Observation{Present: present, Method: r.String(), Evidence: evidence(g, user, present)}
+	if present {
+		return obs, nil
+	}
+	if obs.Residual, err = c.nestedGroupsHolding(ctx, g, user.ID); err != nil {
+		return provider.Observation{}, err
+	}
+	return obs, nil
 }
 
 func (c *session) health(ctx context.Context) error {
@@ -111,20 +135,26 @@ func (c *session) findUser(ctx context.Context, subject string) (*resource, stri
 }
 
 // setMember makes the user a member of the role's group (want true) or not
-// (want false). It reads the group first and patches only when needed.
-func (c *session) setMember(ctx context.Context, role *accessv1alpha1.SCIMRole, user *resource, want bool) error {
+// (want false). It reads the group first and patches only when needed, and
+// returns the group as read.
+func (c *session) setMember(ctx context.Context, role *accessv1alpha1.SCIMRole, user *resource, want bool) (*resource, error) {
 	id, err := c.groupID(ctx, role)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	g, _, err := c.readGroup(ctx, id)
+	return c.setMemberByID(ctx, id, user.ID, want)
+}
+
+// setMemberByID is setMember for a group and a user known by their ids.
+func (c *session) setMemberByID(ctx context.Context, groupID, userID string, want bool) (*resource, error) {
+	g, _, err := c.readGroup(ctx, groupID)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if g.hasMember(user.ID) == want {
-		return nil
+	if g.hasMember(userID) == want {
+		return g, nil
 	}
-	return c.patchMember(ctx, id, user.ID, want)
+	return g, c.patchMember(ctx, groupID, userID, want)
 }
 
 // patchMember sends the PATCH that adds (want true) or removes the member.

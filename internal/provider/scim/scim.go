@@ -79,17 +79,21 @@ func (c *Client) session(ctx context.Context) (*session, error) {
 }
 
 // Grant adds the subject's SCIM user to the role's group. A subject the
-// server does not know is a Permanent error.
-func (c *Client) Grant(ctx context.Context, e provider.Entitlement) error {
+// server does not know, or that more than one user answers to, is a Permanent
+// error. The Grant holds the base URL and the user's and group's ids, which
+// Revoke and Check then act on.
+func (c *Client) Grant(ctx context.Context, e provider.Entitlement) (provider.Grant, error) {
 	s, err := c.session(ctx)
 	if err != nil {
-		return err
+		return provider.Grant{}, err
 	}
 	return s.grant(ctx, e)
 }
 
-// Revoke removes the subject's SCIM user from the role's group. A subject the
-// server does not know has nothing to remove.
+// Revoke removes the subject's SCIM user from the role's group: with a stored
+// target, the stored user id from the stored group at the stored base URL,
+// whatever the user is called now. Without one, a subject the server does not
+// know has nothing to remove.
 func (c *Client) Revoke(ctx context.Context, e provider.Entitlement) error {
 	s, err := c.session(ctx)
 	if err != nil {
@@ -99,7 +103,8 @@ func (c *Client) Revoke(ctx context.Context, e provider.Entitlement) error {
 }
 
 // Check reads the role's group fresh (GET /Groups/{id}) and reports whether
-// the subject's user id is among its members.
+// the subject's user id (the stored one, when the grant stored it) is among its
+// members.
 func (c *Client) Check(ctx context.Context, e provider.Entitlement) (provider.Observation, error) {
 	s, err := c.session(ctx)
 	if err != nil {

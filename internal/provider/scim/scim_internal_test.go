@@ -336,3 +336,47 @@ func TestRegistration(t *testing.T) {
 		t.Fatalf("Registration() = %+v, want kind scim, shared, with a factory", reg)
 	}
 }
+
+// TestPick: a subject must resolve to exactly one user; groups keep the exact
+// match when several differ only in case.
+func TestPick(t *testing.T) {
+	alice, bigAlice := resource{ID: "1", UserName: "alice"}, resource{ID: "2", UserName: "ALICE"}
+	ops, bigOps := resource{ID: "3", DisplayName: "ops"}, resource{ID: "4", DisplayName: "OPS"}
+	tests := []struct {
+		name       string
+		k          kind
+		candidates []resource
+		value      string
+		wantID     string
+		wantErr    string
+	}{
+		{name: "one user", k: users, candidates: []resource{alice}, value: "alice", wantID: "1"},
+		{name: "one user, other case", k: users, candidates: []resource{bigAlice}, value: "alice", wantID: "2"},
+		{name: "no user", k: users, candidates: []resource{{ID: "9", UserName: "bob"}}, value: "alice"},
+		{name: "users differing in case are ambiguous", k: users, candidates: []resource{alice, bigAlice}, value: "alice", wantErr: `subject "alice" is ambiguous: 2 SCIM users`},
+		{name: "a user without id does not count", k: users, candidates: []resource{{UserName: "alice"}}, value: "alice"},
+		{name: "groups: the exact match wins", k: groups, candidates: []resource{ops, bigOps}, value: "OPS", wantID: "4"},
+		{name: "groups: no exact match among several", k: groups, candidates: []resource{ops, bigOps}, value: "Ops", wantErr: "cannot tell which one is meant"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := pick(tt.k, tt.candidates, tt.value)
+			if tt.wantErr != "" {
+				if err == nil || !provider.IsPermanent(err) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("pick error = %v, want a Permanent one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("pick: %v", err)
+			}
+			gotID := ""
+			if got != nil {
+				gotID = got.ID
+			}
+			if gotID != tt.wantID {
+				t.Fatalf("pick = %q, want %q", gotID, tt.wantID)
+			}
+		})
+	}
+}

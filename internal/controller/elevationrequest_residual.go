@@ -1,0 +1,121 @@
+package controller
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
+	"github.com/elevator-dev/elevator/internal/audit"
+	"github.com/elevator-dev/elevator/internal/metrics"
+	"github.com/elevator-dev/elevator/internal/provider"
+)
+
+// Condition and event reasons of residual access and changed connections.
+const (
+	reasonResidualAccess    = "ResidualAccess"
+	reasonNoResidualAccess  = "NoneFound"
+	reasonConnectionChanged = "ConnectionChanged"
+)
+
+// maxResidualPaths bounds status.residualAccess (the CRD's maxItems).
+const maxResidualPaths = 32
+
+// resolvedAgainNote prefixes the evidence of a shared grant that stored no
+// identity: it was revoked by resolving the subject again.
+const resolvedAgainNote = "no resolved identity was stored with this grant (granted before Elevator stored one), " +
+	"so the subject was resolved again through the connection's current settings: "
+
+// grantedTarget is the identity the grant resolved to, nil when none was stored.
+func grantedTarget(er *accessv1alpha1.ElevationRequest) *accessv1alpha1.GrantTarget {
+	if er.Status.Grant == nil {
+		return nil
+	}
+	return er.Status.Grant.Target
+}
+
+// recordConnectionChange records, with a Warning Event and an audit line, that
+// the connection no longer leads to what the grant was made on. The revocation
+// acted on the stored identity regardless.
+func (r *ElevationRequestReconciler) recordConnectionChange(er *accessv1alpha1.ElevationRequest, change string) {
+	if change == "" {
+		return
+	}
+	r.event(er, corev1.EventTypeWarning, reasonConnectionChanged, "Revoke", "%s", change)
+	r.Audit.Record(audit.ActionConnectionChanged, er, "", "change", change)
+}
+
+// recordResidual records what the subject still holds by other paths once
+// Elevator's own grant is verified gone: the ResidualAccess condition, the
+// paths in status, a Warning Event, an audit line and the metric. No path
+// found sets the condition False.
+func (r *ElevationRequestReconciler) recordResidual(er *accessv1alpha1.ElevationRequest, kind string, found []provider.ResidualPath, now time.Time) {
+	paths := residualPaths(found, er.Status.GrantedAt, now)
+	er.Status.ResidualAccess = paths
+	if len(paths) == 0 {
+		setCondition(er, accessv1alpha1.ConditionResidualAccess, metav1.ConditionFalse, reasonNoResidualAccess,
+			"no other path to the role's access was found, as far as the target can tell")
+		return
+	}
+	msg := residualMessage(er.Spec.Subject, paths)
+	setCondition(er, accessv1alpha1.ConditionResidualAccess, metav1.ConditionTrue, reasonResidualAccess, msg)
+	r.event(er, corev1.EventTypeWarning, reasonResidualAccess, "Verify", "%s", msg)
+	names := make([]string, 0, len(paths))
+	inside := 0
+	for _, p := range paths {
+		names = append(names, p.Name)
+		if p.InsideWindow {
+			inside++
+		}
+	}
+	r.Audit.Record(audit.ActionResidual, er, "", "paths", names, "createdInsideWindow", inside)
+	metrics.ResidualAccess(kind, len(paths)-inside, inside)
+}
+
+// residualPaths converts what the provider found, marking each path created
+// within [grantedAt, revokedAt], and keeps at most maxResidualPaths.
+func residualPaths(found []provider.ResidualPath, grantedAt *metav1.Time, revokedAt time.Time) []accessv1alpha1.ResidualAccessPath {
+	if len(found) == 0 {
+		return nil
+	}
+	out := make([]accessv1alpha1.ResidualAccessPath, 0, min(len(found), maxResidualPaths))
+	for _, f := range found[:min(len(found), maxResidualPaths)] {
+		p := accessv1alpha1.ResidualAccessPath{Name: f.Name}
+		if f.CreatedAt != nil {
+			p.CreatedAt = timePtr(*f.CreatedAt)
+			p.InsideWindow = insideWindow(*f.CreatedAt, grantedAt, revokedAt)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// insideWindow reports whether created lies within [grantedAt, revokedAt].
+// Times are compared to the second, as the API stores them: grantedAt is cut
+// to the second, so a path made in the grant's own second counts as inside.
+func insideWindow(created time.Time, grantedAt *metav1.Time, revokedAt time.Time) bool {
+	if grantedAt == nil {
+		return false
+	}
+	c := created.Truncate(time.Second)
+	return !c.Before(grantedAt.Time.Truncate(time.Second)) && !c.After(revokedAt)
+}
+
+// residualMessage names every path and whether it was made inside the window.
+func residualMessage(subject string, paths []accessv1alpha1.ResidualAccessPath) string {
+	parts := make([]string, 0, len(paths))
+	for _, p := range paths {
+		switch {
+		case p.InsideWindow:
+			parts = append(parts, fmt.Sprintf("%s (created %s, inside the elevation window: a likely backdoor)", p.Name, p.CreatedAt.UTC().Format(time.RFC3339)))
+		case p.CreatedAt != nil:
+			parts = append(parts, fmt.Sprintf("%s (created %s, before the elevation window)", p.Name, p.CreatedAt.UTC().Format(time.RFC3339)))
+		default:
+			parts = append(parts, p.Name+" (creation time unknown)")
+		}
+	}
+	return fmt.Sprintf("Elevator's grant is verified gone, but %s still holds the role's access through: %s", subject, strings.Join(parts, "; "))
+}
