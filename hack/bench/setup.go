@@ -96,14 +96,15 @@ func start(ctx context.Context, cfg config, n int) (e *env, stop func() error, e
 	if err := e.connectClients(); err != nil {
 		return nil, nil, err
 	}
-	if err := e.installFixture(ctx); err != nil {
-		return nil, nil, err
-	}
 	logDir := filepath.Join(root, cfg.logDir)
 	if err := e.startOperator(ctx, cfg, logDir, binary, n); err != nil {
 		return nil, nil, err
 	}
 	stops = append(stops, func() error { return e.operator.Stop(30 * time.Second) })
+	// After the operator: its webhook admits the connection.
+	if err := e.installFixture(ctx); err != nil {
+		return nil, nil, err
+	}
 	if err := e.waitConnectionReady(ctx); err != nil {
 		return nil, nil, err
 	}

@@ -47,13 +47,8 @@ var _ = Describe("Residual access after a verified revocation (kubernetes provid
 
 	It("names a RoleBinding the subject made for themselves while elevated, beside RevocationVerified=True", func() {
 		op = startOperator(operatorOptions{})
-		er := &accessv1alpha1.ElevationRequest{
-			ObjectMeta: metav1.ObjectMeta{Name: "backdoor", Namespace: ns},
-			Spec: accessv1alpha1.ElevationRequestSpec{
-				Subject: subject, Connection: "escalation", Role: "binder", Duration: "4s",
-				Justification: "INC-4712: fix the pods",
-			},
-		}
+		er := newRequest(ns, "backdoor", "binder", "4s")
+		er.Spec.Connection = "escalation"
 		Expect(k8sClient.Create(ctx, er)).To(Succeed())
 		approveAsAdmin(ctx, er, approver)
 		active := waitPhase(ctx, er, accessv1alpha1.PhaseActive)
@@ -91,13 +86,8 @@ var _ = Describe("Residual access after a verified revocation (kubernetes provid
 
 	It("records ResidualAccess=False when no other path grants the access", func() {
 		op = startOperator(operatorOptions{})
-		er := &accessv1alpha1.ElevationRequest{
-			ObjectMeta: metav1.ObjectMeta{Name: "clean", Namespace: ns},
-			Spec: accessv1alpha1.ElevationRequestSpec{
-				Subject: subject, Connection: "escalation", Role: "binder", Duration: "2s",
-				Justification: "INC-4713: look at the pods",
-			},
-		}
+		er := newRequest(ns, "clean", "binder", "2s")
+		er.Spec.Connection = "escalation"
 		Expect(k8sClient.Create(ctx, er)).To(Succeed())
 		approveAsAdmin(ctx, er, approver)
 		got := waitPhase(ctx, er, accessv1alpha1.PhaseRevoked)
