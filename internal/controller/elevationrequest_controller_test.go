@@ -271,7 +271,7 @@ var _ = Describe("ElevationRequest lifecycle with the kubernetes provider", func
 
 		got := waitPhase(ctx, er, accessv1alpha1.PhaseFailed)
 		Expect(got.Status.Message).To(Equal(`refused to grant: SaaSConnection "grab" spec.roles[1].kubernetes.clusterRole: ` +
-			`ClusterRole "cluster-admin" may not be handed out: the operator's --grantable-cluster-roles allows only ` + clusterRoleName))
+			`ClusterRole "cluster-admin" may not be handed out: the operator's --grantable-cluster-roles allows only ` + clusterRoleName + ", " + binderRoleName))
 		ready := meta.FindStatusCondition(got.Status.Conditions, accessv1alpha1.ConditionReady)
 		Expect(ready).NotTo(BeNil())
 		Expect(ready.Reason).To(Equal("PolicyViolation"))

@@ -85,7 +85,7 @@ func startOperator(opts operatorOptions) *operator {
 	op := &operator{done: make(chan struct{}), tracker: metrics.NewTracker()}
 	Expect(Setup(mgr, Options{
 		Providers: provider.NewRegistry(reg), Metrics: op.tracker, MaxDuration: opts.maxDuration, Records: suiteSigner(),
-		GrantableClusterRoles: policy.GrantableClusterRoles{clusterRoleName},
+		GrantableClusterRoles: policy.GrantableClusterRoles{clusterRoleName, binderRoleName},
 	})).To(Succeed())
 
 	ctx, cancel := context.WithCancel(context.Background())
