@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
+	"github.com/elevator-dev/elevator/internal/records"
 )
 
 const (
@@ -101,18 +102,20 @@ func waitPhase(ctx context.Context, er *accessv1alpha1.ElevationRequest, phase a
 	return got
 }
 
-// approveAsAdmin writes the approvals record as the admission webhook would;
-// this suite runs without the webhook, as the admin.
+// approveAsAdmin writes the approvals record, signed, as the admission webhook
+// would; this suite runs without the webhook, as the admin.
 func approveAsAdmin(ctx context.Context, er *accessv1alpha1.ElevationRequest) {
 	GinkgoHelper()
-	data, err := json.Marshal([]accessv1alpha1.ApprovalRecord{{User: approver, At: metav1.Now(), Comment: "ok"}})
-	Expect(err).NotTo(HaveOccurred())
 	Eventually(func() error {
 		cur := get(ctx, er)
-		if cur.Annotations == nil {
-			cur.Annotations = map[string]string{}
+		rec, err := records.Parse(cur.Annotations)
+		if err != nil {
+			return err
 		}
-		cur.Annotations[accessv1alpha1.AnnotationApprovals] = string(data)
+		rec.Approvals = []accessv1alpha1.ApprovalRecord{{User: approver, At: metav1.Now(), Comment: "ok"}}
+		if cur.Annotations, err = recordSigner().Encode(cur, rec, cur.Annotations); err != nil {
+			return err
+		}
 		return k8sClient.Update(ctx, cur)
 	}, eventually, poll).Should(Succeed())
 }

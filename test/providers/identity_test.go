@@ -62,7 +62,7 @@ func changeDuringWindow(ctx context.Context, ns string, b backend, tgt target) {
 			p.LDAP.URL = "ldap://127.0.0.1:1"
 			p.LDAP.UserFilter = "(mail={subject})"
 		case p.SCIM != nil:
-			p.SCIM.URL = "http://127.0.0.1:1/scim/v2"
+			p.SCIM.URL = "https://127.0.0.1:1/scim/v2"
 		}
 	})
 	if s, ok := b.(*scimBackend); ok {

@@ -33,6 +33,7 @@ import (
 	"github.com/elevator-dev/elevator/internal/provider"
 	"github.com/elevator-dev/elevator/internal/provider/endpoint"
 	"github.com/elevator-dev/elevator/internal/provider/providertest"
+	"github.com/elevator-dev/elevator/internal/records"
 	"github.com/elevator-dev/elevator/internal/testenv"
 )
 
@@ -120,7 +121,7 @@ func startOperatorAllowing(b backend, ns string, wrap func(provider.Client) prov
 	op := &operator{done: make(chan struct{}), tracker: metrics.NewTracker()}
 	Expect(controller.Setup(mgr, controller.Options{
 		Providers: provider.NewRegistry(providertest.Wrap(reg, wrap)), Metrics: op.tracker, HealthTimeout: 10 * time.Second,
-		AllowedEndpointHosts: hosts,
+		AllowedEndpointHosts: hosts, Records: recordSigner(),
 	})).To(Succeed())
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -146,4 +147,15 @@ type teeWriter struct{ buf *testenv.LockedBuffer }
 func (w *teeWriter) Write(p []byte) (int, error) {
 	_, _ = GinkgoWriter.Write(p)
 	return w.buf.Write(p)
+}
+
+// recordKey signs the records this suite writes in the webhook's place; the
+// operator it starts verifies them with the same key.
+var recordKey = []byte("providers-suite-record-key-32-by")
+
+func recordSigner() *records.Signer {
+	GinkgoHelper()
+	s, err := records.NewSigner(recordKey)
+	Expect(err).NotTo(HaveOccurred())
+	return s
 }
