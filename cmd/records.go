@@ -51,7 +51,7 @@ func loadTrust(ctx context.Context, cfg *rest.Config, o options) (trust, error) 
 // admission webhooks means: nobody signs records, so none is acted on.
 func warnWebhooksOff(log logr.Logger) {
 	log.Error(nil, "ADMISSION WEBHOOKS ARE OFF (--enable-webhooks=false): approval, denial and revocation records typed into "+
-		"elevator.dev/ annotations are NOT accepted, because only the webhook signs records. Nothing will be approved except "+
-		"roles with requiredApprovals: 0, and access ends only at expiry or when the request is deleted. "+
+		"elevator.dev/ annotations are NOT accepted, because only the webhook signs records. Nothing will be approved or granted, "+
+		"not even roles with requiredApprovals: 0 (they need a signed requester who is their subject), and access ends only at expiry or when the request is deleted. "+
 		"Run with the webhooks on (ENABLE_WEBHOOKS=true for make run) to approve requests.")
 }

@@ -33,7 +33,8 @@ type Options struct {
 	// --allowed-endpoint-hosts flag); the zero Allowlist allows any host.
 	AllowedEndpointHosts endpoint.Allowlist
 	// Records verifies the signature of the records the webhook writes; with
-	// nil, no record is trusted and only roles that need no approval are granted.
+	// nil, no record is trusted, requested-by included, so nothing is granted:
+	// a role that needs no approval needs a signed requester who is its subject.
 	Records *records.Signer
 }
 
