@@ -215,6 +215,7 @@ type BindingRef struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=63
 	Namespace string `json:"namespace,omitempty"`
+	// Name of the binding the operator made.
 	// +kubebuilder:validation:MaxLength=253
 	Name string `json:"name"`
 }
