@@ -3,7 +3,7 @@ package v1alpha1
 // LabelCredentials is the label a Secret must carry, with the value "true", before
 // any connection may read credentials from it. Without it a connection author could
 // point credentialsSecretRef at any Secret of the namespace.
-const LabelCredentials = "elevator.dev/credentials"
+const LabelCredentials = "elevator.dev/credentials" //nolint:gosec // a label name, not a credential
 
 // KubernetesProvider is the cluster the operator runs in. It has no settings: the
 // operator uses its own ServiceAccount, which needs the RBAC verb "bind" on every

@@ -101,7 +101,7 @@ func insideWindow(created time.Time, grantedAt *metav1.Time, revokedAt time.Time
 		return false
 	}
 	c := created.Truncate(time.Second)
-	return !c.Before(grantedAt.Time.Truncate(time.Second)) && !c.After(revokedAt)
+	return !c.Before(grantedAt.Truncate(time.Second)) && !c.After(revokedAt)
 }
 
 // residualMessage names every path and whether it was made inside the window.
