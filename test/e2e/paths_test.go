@@ -101,4 +101,19 @@ var _ = Describe("every lifecycle path in the shipped configuration", func() {
 		Eventually(phaseOf(second)).WithTimeout(5 * time.Second).Should(Equal("Revoked"))
 		Expect(canI(requester, verb, resource, ns)).To(Equal("no"))
 	})
+
+	It("names, beside a verified revocation, a binding the subject made for herself while elevated", func() {
+		const name, backdoor = "e2e-backdoor", "erin-backdoor"
+		requestAndApprove(name)
+		mustKubectl("create", "rolebinding", backdoor, "-n", ns, "--clusterrole=admin", "--user="+requester, "--as="+requester)
+		DeferCleanup(func() { mustKubectl("delete", "rolebinding", backdoor, "-n", ns, "--ignore-not-found") })
+		mustKubectl("annotate", "elevationrequest/"+name, "-n", ns, "--as="+requester, "elevator.dev/revoke=done")
+
+		Eventually(phaseOf(name)).WithTimeout(10 * time.Second).Should(Equal("Revoked"))
+		Expect(field("elevationrequest/"+name, ns, `.status.conditions[?(@.type=="RevocationVerified")].status`)).To(Equal("True"))
+		Expect(field("elevationrequest/"+name, ns, `.status.conditions[?(@.type=="ResidualAccess")].status`)).To(Equal("True"))
+		Expect(field("elevationrequest/"+name, ns, ".status.residualAccess[*].name")).To(ContainSubstring(backdoor))
+		Expect(field("elevationrequest/"+name, ns, ".status.residualAccess[0].insideWindow")).To(Equal("true"))
+		Expect(canI(requester, verb, resource, ns)).To(Equal("yes"), "the backdoor still grants the access, and the status says so")
+	})
 })
