@@ -28,29 +28,6 @@ func (p Phase) IsTerminal() bool {
 	return false
 }
 
-// Condition types of an ElevationRequest.
-const (
-	ConditionApproved           = "Approved"
-	ConditionGranted            = "Granted"
-	ConditionRevoked            = "Revoked"
-	ConditionRevocationVerified = "RevocationVerified"
-	ConditionReady              = "Ready"
-	// ConditionResidualAccess is True when, after Elevator's own grant was
-	// verified gone, the subject still holds the role's access by another path
-	// (status.residualAccess names each). RevocationVerified says nothing about
-	// those paths: it means Elevator's grant is gone.
-	ConditionResidualAccess = "ResidualAccess"
-)
-
-// Revocation reasons.
-const (
-	RevocationExpired    = "Expired"
-	RevocationEarly      = "EarlyRevoke"
-	RevocationDeleted    = "Deleted"
-	RevocationGrantUndo  = "GrantFailed"
-	RevocationCapChanged = "PolicyChanged"
-)
-
 // ElevationRequestSpec asks for one role of one connection, for one subject, for a
 // fixed duration. It cannot be changed once created.
 type ElevationRequestSpec struct {
@@ -169,6 +146,26 @@ type GrantAttempt struct {
 	// stored it; those are revoked by resolving again, and their evidence says so.
 	// +optional
 	Target *GrantTarget `json:"target,omitempty"`
+	// Verification is what the fresh read of the target showed once the grant
+	// was made.
+	// +optional
+	Verification string `json:"verification,omitempty"`
+	// Error is why the provider refused the grant for good; anything partly
+	// granted was then removed, and the request ends Failed.
+	// +optional
+	Error string `json:"error,omitempty"`
+}
+
+// Blocker is what keeps a request from moving on at its last look: the
+// connection is missing, the role is not in it, or a grant or revocation
+// attempt failed and is being retried. It is cleared when the request moves on.
+type Blocker struct {
+	// Reason is a CamelCase word: ConnectionNotFound, PolicyViolation,
+	// GrantFailed, RevokeFailed, VerificationFailed or StillPresent.
+	// +kubebuilder:validation:MaxLength=64
+	Reason string `json:"reason"`
+	// Message says what is wrong, for a person.
+	Message string `json:"message"`
 }
 
 // GrantTarget is the identity a grant resolved to in the target system.
@@ -237,7 +234,8 @@ type ResidualAccessPath struct {
 
 // Revocation is how access ended and how its removal was verified.
 type Revocation struct {
-	// Reason: Expired, EarlyRevoke, Deleted, GrantFailed or PolicyChanged.
+	// Reason: Expired, EarlyRevoke, Deleted or GrantFailed.
+	// +kubebuilder:validation:Enum=Expired;EarlyRevoke;Deleted;GrantFailed
 	Reason string `json:"reason"`
 	// RequestedBy is the user who revoked early, if anyone did.
 	// +optional
@@ -284,6 +282,13 @@ type ElevationRequestStatus struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=16
 	Approvals []ApprovalRecord `json:"approvals,omitempty"`
+	// RequiredApprovals is how many approvals the role needs, as its
+	// connection said when the request was last looked at before approval.
+	// +optional
+	RequiredApprovals int32 `json:"requiredApprovals,omitempty"`
+	// ApprovedAt is when the request had all the approvals its role needs.
+	// +optional
+	ApprovedAt *metav1.Time `json:"approvedAt,omitempty"`
 	// ApprovedBy lists the approvers of status.approvals, comma-separated, for
 	// the APPROVED-BY column of kubectl get -o wide.
 	// +optional
@@ -316,13 +321,19 @@ type ElevationRequestStatus struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=32
 	ResidualAccess []ResidualAccessPath `json:"residualAccess,omitempty"`
+	// Blocked is what keeps the request from moving on at its last look, if
+	// anything does; the operator keeps retrying.
+	// +optional
+	Blocked *Blocker `json:"blocked,omitempty"`
 	// Message is a human-readable account of the current phase.
 	// +optional
 	Message string `json:"message,omitempty"`
-	// Conditions are the request's state in the Kubernetes convention:
-	// Approved, Granted, Revoked, RevocationVerified (True only once a fresh
-	// read of the target showed Elevator's grant gone) and Ready (True while the
-	// access is active).
+	// Conditions are the request's state in the Kubernetes convention, all
+	// derived from the other status fields: Approved, Granted, Revoked,
+	// RevocationVerified (True only once a fresh read of the target showed
+	// Elevator's grant gone), ResidualAccess, Ready (True while the access is
+	// active), and Reconciling and Stalled (present only while True, for
+	// kstatus-based GitOps tools: see docs/gitops.md).
 	// +optional
 	// +listType=map
 	// +listMapKey=type

@@ -89,8 +89,8 @@ func (r *ElevationRequestReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	now := r.Clock.Now()
 	result, stepErr := r.step(ctx, er, now)
 
+	prepareStatusWrite(er)
 	if !equality.Semantic.DeepEqual(before.Status, er.Status) {
-		er.Status.ObservedGeneration = er.Generation
 		if err := r.Client.Status().Patch(ctx, er, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
 			r.pending.flush(r.Recorder, er, false)
 			return conflictRetry(fmt.Errorf("patch status of %s: %w", req.NamespacedName, err))
@@ -116,6 +116,14 @@ func (r *ElevationRequestReconciler) nextLook(ctx context.Context, er *accessv1a
 		ctrl.LoggerFrom(ctx).Error(nil, "a lifecycle step scheduled no next look; looking again after the safety delay", "phase", er.Status.Phase, "after", next.RequeueAfter)
 	}
 	return next
+}
+
+// prepareStatusWrite derives the conditions from the status facts and marks
+// the generation they were written for: the one thing every status write does
+// first, so that no write stores conditions that disagree with the facts.
+func prepareStatusWrite(er *accessv1alpha1.ElevationRequest) {
+	setConditions(er)
+	er.Status.ObservedGeneration = er.Generation
 }
 
 func (r *ElevationRequestReconciler) addFinalizer(ctx context.Context, er *accessv1alpha1.ElevationRequest) error {

@@ -14,13 +14,6 @@ import (
 	"github.com/elevator-dev/elevator/internal/provider"
 )
 
-// Condition and event reasons of residual access and changed connections.
-const (
-	reasonResidualAccess    = "ResidualAccess"
-	reasonNoResidualAccess  = "NoneFound"
-	reasonConnectionChanged = "ConnectionChanged"
-)
-
 // maxResidualPaths bounds status.residualAccess (the CRD's maxItems).
 const maxResidualPaths = 32
 
@@ -29,14 +22,6 @@ const maxResidualPaths = 32
 const resolvedAgainNote = "no resolved identity was stored with this grant (granted before Elevator stored one), " +
 	"so the subject was resolved again through the connection's current settings: "
 
-// grantedTarget is the identity the grant resolved to, nil when none was stored.
-func grantedTarget(er *accessv1alpha1.ElevationRequest) *accessv1alpha1.GrantTarget {
-	if er.Status.Grant == nil {
-		return nil
-	}
-	return er.Status.Grant.Target
-}
-
 // recordConnectionChange records, with a Warning Event and an audit line, that
 // the connection no longer leads to what the grant was made on. The revocation
 // acted on the stored identity regardless.
@@ -44,25 +29,22 @@ func (r *ElevationRequestReconciler) recordConnectionChange(er *accessv1alpha1.E
 	if change == "" {
 		return
 	}
-	r.event(er, corev1.EventTypeWarning, reasonConnectionChanged, "Revoke", "%s", change)
+	r.event(er, corev1.EventTypeWarning, accessv1alpha1.ReasonConnectionChanged, "Revoke", "%s", change)
 	r.Audit.Record(audit.ActionConnectionChanged, er, "", "change", change)
 }
 
 // recordResidual records what the subject still holds by other paths once
-// Elevator's own grant is verified gone: the ResidualAccess condition, the
-// paths in status, a Warning Event, an audit line and the metric. No path
-// found sets the condition False.
+// Elevator's own grant is verified gone: the paths in status (from which the
+// ResidualAccess condition is derived), a Warning Event, an audit line and the
+// metric.
 func (r *ElevationRequestReconciler) recordResidual(er *accessv1alpha1.ElevationRequest, kind string, found []provider.ResidualPath, now time.Time) {
 	paths := residualPaths(found, er.Status.GrantedAt, now)
 	er.Status.ResidualAccess = paths
 	if len(paths) == 0 {
-		setCondition(er, accessv1alpha1.ConditionResidualAccess, metav1.ConditionFalse, reasonNoResidualAccess,
-			"no other path to the role's access was found, as far as the target can tell")
 		return
 	}
 	msg := residualMessage(er.Spec.Subject, paths)
-	setCondition(er, accessv1alpha1.ConditionResidualAccess, metav1.ConditionTrue, reasonResidualAccess, msg)
-	r.event(er, corev1.EventTypeWarning, reasonResidualAccess, "Verify", "%s", msg)
+	r.event(er, corev1.EventTypeWarning, accessv1alpha1.ReasonResidualAccess, "Verify", "%s", msg)
 	names := make([]string, 0, len(paths))
 	inside := 0
 	for _, p := range paths {

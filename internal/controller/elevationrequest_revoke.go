@@ -6,7 +6,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
@@ -27,16 +26,12 @@ const retainedRecheck = time.Minute
 func (r *ElevationRequestReconciler) revoke(ctx context.Context, er *accessv1alpha1.ElevationRequest, reason, user string, now time.Time) (ctrl.Result, error) {
 	er.Status.Phase = accessv1alpha1.PhaseRevoking
 	er.Status.Revocation = &accessv1alpha1.Revocation{Reason: reason, RequestedBy: user, StartedAt: timePtr(now)}
-	msg := "revoking: " + reason
-	if user != "" {
-		msg += " by " + user
-	}
+	msg := revokingMessage(er.Status.Revocation)
 	er.Status.Message = msg
-	setCondition(er, accessv1alpha1.ConditionReady, metav1.ConditionFalse, reasonRevoking, msg)
 	r.Audit.Record(audit.ActionRevoke, er, user, "reason", reason)
 	result, err := r.reconcileRevoking(ctx, er, now)
 	if er.Status.Phase == accessv1alpha1.PhaseRevoking {
-		r.event(er, corev1.EventTypeNormal, reasonRevoking, "Revoke", "%s", msg)
+		r.event(er, corev1.EventTypeNormal, accessv1alpha1.ReasonRevoking, "Revoke", "%s", msg)
 	}
 	return result, err
 }
@@ -48,7 +43,7 @@ func (r *ElevationRequestReconciler) reconcileRevoking(ctx context.Context, er *
 	}
 	conn, err := r.connection(ctx, er)
 	if err != nil {
-		return r.revocationFailed(er, "", reasonRevokeFailed, err)
+		return r.revocationFailed(er, "", accessv1alpha1.ReasonRevokeFailed, err)
 	}
 	if er.Status.Grant == nil {
 		if role := r.unrecordedGrant(er, conn); role != nil {
@@ -59,7 +54,7 @@ func (r *ElevationRequestReconciler) reconcileRevoking(ctx context.Context, er *
 	}
 	if conn == nil {
 		err := fmt.Errorf("SaaSConnection %q not found in namespace %s: cannot reach the target to revoke", er.Spec.Connection, er.Namespace)
-		return r.revocationFailed(er, "", reasonRevokeFailed, err)
+		return r.revocationFailed(er, "", accessv1alpha1.ReasonRevokeFailed, err)
 	}
 	return r.removeAndVerify(ctx, er, conn, er.Status.Grant.Role)
 }
@@ -90,7 +85,7 @@ func (r *ElevationRequestReconciler) unrecordedGrant(er *accessv1alpha1.Elevatio
 func (r *ElevationRequestReconciler) removeAndVerify(ctx context.Context, er *accessv1alpha1.ElevationRequest, conn *accessv1alpha1.SaaSConnection, role accessv1alpha1.Role) (ctrl.Result, error) {
 	target, reg, err := r.connect(ctx, conn)
 	if err != nil {
-		return r.revocationFailed(er, provider.KindOf(conn.Spec.Provider), reasonRevokeFailed, err)
+		return r.revocationFailed(er, provider.KindOf(conn.Spec.Provider), accessv1alpha1.ReasonRevokeFailed, err)
 	}
 	defer closeQuietly(target)
 	if reg.Shared {
@@ -101,15 +96,15 @@ func (r *ElevationRequestReconciler) removeAndVerify(ctx context.Context, er *ac
 	ent := entitlement(er, role)
 	ent.Target = grantedTarget(er)
 	if err := target.Revoke(ctx, ent); err != nil {
-		return r.revocationFailed(er, reg.Kind, reasonRevokeFailed, fmt.Errorf("revoke: %w", err))
+		return r.revocationFailed(er, reg.Kind, accessv1alpha1.ReasonRevokeFailed, fmt.Errorf("revoke: %w", err))
 	}
 	obs, err := target.Check(ctx, ent)
 	if err != nil {
-		return r.revocationFailed(er, reg.Kind, reasonVerifyFailed, fmt.Errorf("verify revocation: %w", err))
+		return r.revocationFailed(er, reg.Kind, accessv1alpha1.ReasonVerifyFailed, fmt.Errorf("verify revocation: %w", err))
 	}
 	r.recordConnectionChange(er, obs.ConnectionChanged)
 	if obs.Present {
-		return r.revocationFailed(er, reg.Kind, reasonStillPresent, fmt.Errorf("revoked, but a fresh read still shows the access: %s", obs.Evidence))
+		return r.revocationFailed(er, reg.Kind, accessv1alpha1.ReasonStillPresent, fmt.Errorf("revoked, but a fresh read still shows the access: %s", obs.Evidence))
 	}
 	if ent.Target == nil && reg.Shared && er.Status.GrantedAt != nil {
 		obs.Evidence = resolvedAgainNote + obs.Evidence
@@ -125,7 +120,7 @@ func (r *ElevationRequestReconciler) removeAndVerify(ctx context.Context, er *ac
 func (r *ElevationRequestReconciler) retainForOthers(ctx context.Context, er *accessv1alpha1.ElevationRequest) (ctrl.Result, bool, error) {
 	holders, err := r.otherHolders(ctx, er)
 	if err != nil {
-		res, err := r.revocationFailed(er, "", reasonRevokeFailed, err)
+		res, err := r.revocationFailed(er, "", accessv1alpha1.ReasonRevokeFailed, err)
 		return res, false, err
 	}
 	if len(holders) == 0 {
@@ -133,11 +128,13 @@ func (r *ElevationRequestReconciler) retainForOthers(ctx context.Context, er *ac
 		return ctrl.Result{}, false, nil
 	}
 	holder := holders[0]
-	er.Status.Revocation.RetainedBy = holder.Namespace + "/" + holder.Name
-	msg := fmt.Sprintf("retained by %s, which holds the same entitlement; it is removed and verified when the last holder ends", er.Status.Revocation.RetainedBy)
+	rev := er.Status.Revocation
+	before := rev.RetainedBy
+	rev.RetainedBy = holder.Namespace + "/" + holder.Name
+	msg := retainedMessage(rev.RetainedBy)
 	er.Status.Message = msg
-	if setRevocationCondition(er, metav1.ConditionFalse, reasonRetained, msg) {
-		r.event(er, corev1.EventTypeNormal, reasonRetained, "Revoke", "%s", msg)
+	if rev.RetainedBy != before {
+		r.event(er, corev1.EventTypeNormal, accessv1alpha1.ReasonRetained, "Revoke", "%s", msg)
 	}
 	wait := retainedRecheck
 	if holder.Status.ExpiresAt != nil {
@@ -151,7 +148,7 @@ func (r *ElevationRequestReconciler) retainForOthers(ctx context.Context, er *ac
 func (r *ElevationRequestReconciler) revocationFailed(er *accessv1alpha1.ElevationRequest, kind, reason string, err error) (ctrl.Result, error) {
 	er.Status.Revocation.Attempts++
 	er.Status.Message = "revocation not verified, retrying: " + err.Error()
-	setRevocationCondition(er, metav1.ConditionFalse, reason, err.Error())
+	block(er, reason, err.Error())
 	r.event(er, corev1.EventTypeWarning, reason, "Revoke", "attempt %d: %v", er.Status.Revocation.Attempts, err)
 	metrics.RevocationFailed(kind, reason)
 	return ctrl.Result{}, err
@@ -174,10 +171,7 @@ func (r *ElevationRequestReconciler) finishRevocation(er *accessv1alpha1.Elevati
 	}
 	msg := fmt.Sprintf("access removed (%s) and verified gone at %s", rev.Reason, now.UTC().Format(time.RFC3339))
 	er.Status.Message = msg
-	setCondition(er, accessv1alpha1.ConditionRevoked, metav1.ConditionTrue, rev.Reason, msg)
-	setRevocationCondition(er, metav1.ConditionTrue, reasonVerified, obs.Method+": "+obs.Evidence)
-	setCondition(er, accessv1alpha1.ConditionReady, metav1.ConditionFalse, rev.Reason, msg)
-	r.event(er, corev1.EventTypeNormal, reasonVerified, "Verify", "%s; %s", msg, obs.Evidence)
+	r.event(er, corev1.EventTypeNormal, accessv1alpha1.ReasonVerified, "Verify", "%s; %s", msg, obs.Evidence)
 	r.Audit.Record(audit.ActionVerify, er, rev.RequestedBy, "evidence", obs.Evidence)
 	if rev.Reason == accessv1alpha1.RevocationExpired && er.Status.ExpiresAt != nil {
 		metrics.ExpiryToVerified(now.Sub(er.Status.ExpiresAt.Time).Seconds())
@@ -194,10 +188,7 @@ func (r *ElevationRequestReconciler) leaveStandingAccess(er *accessv1alpha1.Elev
 	er.Status.Phase = accessv1alpha1.PhaseRevoked
 	msg := "the request ended; the subject's standing access, which predates it, was left in place"
 	er.Status.Message = msg
-	setCondition(er, accessv1alpha1.ConditionRevoked, metav1.ConditionTrue, reasonStandingAccess, msg)
-	setRevocationCondition(er, metav1.ConditionFalse, reasonStandingAccess, msg)
-	setCondition(er, accessv1alpha1.ConditionReady, metav1.ConditionFalse, rev.Reason, msg)
-	r.event(er, corev1.EventTypeNormal, reasonStandingAccess, "Revoke", "%s", msg)
+	r.event(er, corev1.EventTypeNormal, accessv1alpha1.ReasonStandingAccess, "Revoke", "%s", msg)
 	r.Audit.Record(audit.ActionVerify, er, rev.RequestedBy, "standingAccess", true)
 }
 
@@ -215,24 +206,5 @@ func (r *ElevationRequestReconciler) withdraw(er *accessv1alpha1.ElevationReques
 		msg += " by " + rev.RequestedBy
 	}
 	er.Status.Message = msg
-	setCondition(er, accessv1alpha1.ConditionGranted, metav1.ConditionFalse, reasonNotGranted, msg)
-	setCondition(er, accessv1alpha1.ConditionRevoked, metav1.ConditionTrue, rev.Reason, msg)
-	setRevocationCondition(er, metav1.ConditionTrue, reasonNotGranted, rev.Detail)
-	r.event(er, corev1.EventTypeNormal, reasonNotGranted, "Revoke", "%s", msg)
-}
-
-// setRevocationCondition sets RevocationVerified and reports whether it changed.
-func setRevocationCondition(er *accessv1alpha1.ElevationRequest, status metav1.ConditionStatus, reason, msg string) bool {
-	for _, c := range er.Status.Conditions {
-		if c.Type == accessv1alpha1.ConditionRevocationVerified && c.Status == status && c.Reason == reason && c.Message == msg {
-			return false
-		}
-	}
-	setCondition(er, accessv1alpha1.ConditionRevocationVerified, status, reason, msg)
-	return true
-}
-
-func observeApprovalToGrant(er *accessv1alpha1.ElevationRequest, now time.Time) {
-	approved := lastApprovalTime(er, countedApprovals(er))
-	metrics.ApprovalToGrant(now.Sub(approved).Seconds())
+	r.event(er, corev1.EventTypeNormal, accessv1alpha1.ReasonNeverGranted, "Revoke", "%s", msg)
 }

@@ -50,3 +50,9 @@ func (p *pendingEvents) flush(rec events.EventRecorder, er *accessv1alpha1.Eleva
 		rec.Eventf(er, nil, e.eventType, e.reason, e.action, "%s", e.note)
 	}
 }
+
+// event queues an Event about the request; it is recorded once the reconcile's
+// status is stored.
+func (r *ElevationRequestReconciler) event(er *accessv1alpha1.ElevationRequest, eventType, reason, action, note string, args ...any) {
+	r.pending.add(er, eventType, reason, action, note, args...)
+}

@@ -31,15 +31,6 @@ const (
 	healthInterval = 5 * time.Minute
 	// unhealthyInterval is sooner, so Ready turns True soon after a repair.
 	unhealthyInterval = 30 * time.Second
-	reasonHealthy     = "Healthy"
-	reasonConnect     = "CannotConnect"
-	reasonConfig      = "InvalidConfiguration"
-	// reasonInsecure is Ready=True for a connection that works but runs with
-	// an explicitly allowed insecure transport; the message says what.
-	reasonInsecure = "Insecure"
-	// reasonEndpointNotAllowed is Ready=False for a connection whose endpoint
-	// the operator's --allowed-endpoint-hosts refuses; it is never contacted.
-	reasonEndpointNotAllowed = "EndpointNotAllowed"
 )
 
 // SaaSConnectionReconciler keeps a connection's Ready condition up to date from
@@ -95,19 +86,19 @@ func (r *SaaSConnectionReconciler) health(ctx context.Context, conn *accessv1alp
 	}
 	healthy := fmt.Sprintf("%s provider reachable and credentials accepted", conn.Status.Provider)
 	if insecure := endpoint.Insecure(conn.Spec.Provider); len(insecure) > 0 {
-		return metav1.ConditionTrue, reasonInsecure, healthy + "; insecure: " + strings.Join(insecure, "; ")
+		return metav1.ConditionTrue, accessv1alpha1.ReasonInsecure, healthy + "; insecure: " + strings.Join(insecure, "; ")
 	}
-	return metav1.ConditionTrue, reasonHealthy, healthy
+	return metav1.ConditionTrue, accessv1alpha1.ReasonHealthy, healthy
 }
 
 func failureReason(err error) string {
 	if errors.Is(err, endpoint.ErrNotAllowed) {
-		return reasonEndpointNotAllowed
+		return accessv1alpha1.ReasonEndpointNotAllowed
 	}
 	if provider.IsPermanent(err) {
-		return reasonConfig
+		return accessv1alpha1.ReasonInvalidConfiguration
 	}
-	return reasonConnect
+	return accessv1alpha1.ReasonCannotConnect
 }
 
 // SetupWithManager registers the controller and its watch on credentials

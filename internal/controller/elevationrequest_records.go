@@ -6,21 +6,11 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 	"github.com/elevator-dev/elevator/internal/policy"
 )
-
-const entitlementIndex = "elevator.dev/entitlement"
-
-// entitlementKey identifies what a request holds in the target: requests with the
-// same key hold the same group membership in a shared-entitlement provider.
-func entitlementKey(er *accessv1alpha1.ElevationRequest) string {
-	return er.Spec.Connection + "\x00" + er.Spec.Role + "\x00" + er.Spec.Subject
-}
 
 // syncRecords copies the records the admission webhook keeps in annotations
 // into status. Only records whose signature verifies are copied: the webhook
@@ -88,66 +78,6 @@ func lastApprovalTime(er *accessv1alpha1.ElevationRequest, approvals []accessv1a
 		}
 	}
 	return t
-}
-
-// holdsAccess reports whether the request may have access in the target, so
-// that it must be revoked before it may go.
-func holdsAccess(er *accessv1alpha1.ElevationRequest) bool {
-	switch er.Status.Phase {
-	case accessv1alpha1.PhaseActive, accessv1alpha1.PhaseRevoking:
-		return true
-	case accessv1alpha1.PhaseApproved:
-		return er.Status.Grant != nil
-	}
-	return false
-}
-
-// holdsForOthers reports whether the request holds the entitlement so that
-// another request's revocation must leave it in place.
-func holdsForOthers(er *accessv1alpha1.ElevationRequest) bool {
-	if er.Status.Grant == nil || er.Status.Grant.Preexisting || !er.DeletionTimestamp.IsZero() {
-		return false
-	}
-	return er.Status.Phase == accessv1alpha1.PhaseActive || er.Status.Phase == accessv1alpha1.PhaseApproved
-}
-
-// madeByElevator reports whether the request may have put the entitlement into
-// the target and not yet verified it gone: a present entitlement is then not
-// standing access, even while that request's revocation is being retried.
-func madeByElevator(er *accessv1alpha1.ElevationRequest) bool {
-	if er.Status.Grant == nil || er.Status.Grant.Preexisting {
-		return false
-	}
-	switch er.Status.Phase {
-	case accessv1alpha1.PhaseApproved, accessv1alpha1.PhaseActive, accessv1alpha1.PhaseRevoking:
-		return true
-	}
-	return false
-}
-
-// isOverdue reports whether the request's access should be gone but a revoke or
-// verification has failed. Waiting for another holder is not overdue.
-func isOverdue(er *accessv1alpha1.ElevationRequest, now time.Time) bool {
-	rev := er.Status.Revocation
-	if er.Status.Phase != accessv1alpha1.PhaseRevoking || rev == nil || rev.Attempts == 0 || rev.RetainedBy != "" {
-		return false
-	}
-	return er.Status.ExpiresAt == nil || !now.Before(er.Status.ExpiresAt.Time) || rev.Reason != accessv1alpha1.RevocationExpired
-}
-
-func setCondition(er *accessv1alpha1.ElevationRequest, condType string, status metav1.ConditionStatus, reason, message string) {
-	meta.SetStatusCondition(&er.Status.Conditions, metav1.Condition{
-		Type:               condType,
-		Status:             status,
-		Reason:             reason,
-		Message:            message,
-		ObservedGeneration: er.Generation,
-	})
-}
-
-func timePtr(t time.Time) *metav1.Time {
-	mt := metav1.NewTime(t)
-	return &mt
 }
 
 // approverList is the approvers' names, comma-separated, in the order they approved.

@@ -1,0 +1,186 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
+	"github.com/elevator-dev/elevator/internal/audit"
+	"github.com/elevator-dev/elevator/internal/metrics"
+	"github.com/elevator-dev/elevator/internal/policy"
+	"github.com/elevator-dev/elevator/internal/provider"
+)
+
+// reconcileApproved records the intent to grant (with whether the entitlement
+// was already there), then calls the provider and reads the grant back.
+func (r *ElevationRequestReconciler) reconcileApproved(ctx context.Context, er *accessv1alpha1.ElevationRequest, now time.Time) (ctrl.Result, error) {
+	if !er.DeletionTimestamp.IsZero() {
+		return r.revoke(ctx, er, accessv1alpha1.RevocationDeleted, "", now)
+	}
+	if rev := r.revokeRequest(er); rev != nil && er.Status.Grant == nil {
+		return r.revoke(ctx, er, accessv1alpha1.RevocationEarly, rev.User, now)
+	}
+	conn, err := r.connection(ctx, er)
+	if err != nil || conn == nil {
+		return ctrl.Result{RequeueAfter: pollWhileBlocked}, err
+	}
+	if er.Status.Grant == nil {
+		role, err := policy.Check(er, conn, r.MaxDuration)
+		if err == nil {
+			err = policy.CheckGrantable(conn, role, r.GrantableClusterRoles)
+		}
+		if err != nil {
+			r.refuse(er, err)
+			return ctrl.Result{}, nil
+		}
+		if err := r.recordGrantIntent(ctx, er, conn, role, now); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	return r.grant(ctx, er, conn, now)
+}
+
+// recordGrantIntent records the intent to grant. A shared entitlement (a group
+// membership) may exist before the request, and whether it did decides whether
+// Elevator removes it at the end: so the target is read first, and the intent is
+// stored before the provider is called, or a crash after the grant would leave
+// Elevator's own grant looking like standing access. A per-request entitlement
+// (the request's own binding) cannot pre-exist and is removed by name, so its
+// intent is stored with the grant, in one write.
+func (r *ElevationRequestReconciler) recordGrantIntent(ctx context.Context, er *accessv1alpha1.ElevationRequest, conn *accessv1alpha1.SaaSConnection, role *accessv1alpha1.Role, now time.Time) error {
+	reg, err := r.Providers.Lookup(conn)
+	if err != nil {
+		return err
+	}
+	intent := &accessv1alpha1.GrantAttempt{StartedAt: metav1.NewTime(now), Role: *role}
+	if reg.Shared {
+		if intent.Preexisting, intent.Evidence, err = r.standingAccess(ctx, er, conn, role); err != nil {
+			return err
+		}
+	}
+	er.Status.Grant = intent
+	if !reg.Shared {
+		return nil
+	}
+	return r.checkpoint(ctx, er)
+}
+
+// checkpoint stores the status now, in the middle of a reconcile. It replaces
+// the whole status guarded by the resourceVersion, so a stale read fails here
+// with a conflict before anything is granted.
+func (r *ElevationRequestReconciler) checkpoint(ctx context.Context, er *accessv1alpha1.ElevationRequest) error {
+	prepareStatusWrite(er)
+	if err := r.Client.Status().Update(ctx, er); err != nil {
+		return fmt.Errorf("store the intent to grant: %w", err)
+	}
+	return nil
+}
+
+// standingAccess reports whether the entitlement is already in the target with
+// no Elevator request having made it, and what the read showed.
+func (r *ElevationRequestReconciler) standingAccess(ctx context.Context, er *accessv1alpha1.ElevationRequest, conn *accessv1alpha1.SaaSConnection, role *accessv1alpha1.Role) (bool, string, error) {
+	target, _, err := r.connect(ctx, conn)
+	if err != nil {
+		return false, "", err
+	}
+	defer closeQuietly(target)
+	obs, err := target.Check(ctx, entitlement(er, *role))
+	if err != nil {
+		return false, "", fmt.Errorf("check before grant: %w", err)
+	}
+	if !obs.Present {
+		return false, obs.Evidence, nil
+	}
+	makers, err := r.otherRequests(ctx, er, madeByElevator)
+	if err != nil {
+		return false, "", err
+	}
+	return len(makers) == 0, obs.Evidence, nil
+}
+
+func (r *ElevationRequestReconciler) grant(ctx context.Context, er *accessv1alpha1.ElevationRequest, conn *accessv1alpha1.SaaSConnection, now time.Time) (ctrl.Result, error) {
+	duration, err := policy.ParseDuration("spec.duration", er.Spec.Duration)
+	if err != nil {
+		return r.revoke(ctx, er, accessv1alpha1.RevocationGrantUndo, "", now)
+	}
+	if err := r.ensureFresh(ctx, er); err != nil {
+		return ctrl.Result{}, err
+	}
+	target, _, err := r.connect(ctx, conn)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	defer closeQuietly(target)
+	ent := entitlement(er, er.Status.Grant.Role)
+	if !er.Status.Grant.Preexisting {
+		granted, err := target.Grant(ctx, ent)
+		if err != nil {
+			return r.grantFailed(ctx, er, err, now)
+		}
+		ent.Target = &granted.Target
+	}
+	obs, err := target.Check(ctx, ent)
+	if err != nil {
+		return ctrl.Result{}, fmt.Errorf("verify grant: %w", err)
+	}
+	if !obs.Present {
+		return ctrl.Result{}, fmt.Errorf("granted, but a fresh read does not show it yet: %s", obs.Evidence)
+	}
+	er.Status.Grant.Target = ent.Target
+	r.activate(er, now, duration, obs)
+	return ctrl.Result{RequeueAfter: er.Status.ExpiresAt.Sub(now), Priority: ptr.To(expiryPriority)}, nil
+}
+
+// grantFailed retries a grant that may yet work, and undoes anything partly
+// granted when the provider refused it for good.
+func (r *ElevationRequestReconciler) grantFailed(ctx context.Context, er *accessv1alpha1.ElevationRequest, err error, now time.Time) (ctrl.Result, error) {
+	if !provider.IsPermanent(err) {
+		block(er, accessv1alpha1.ReasonGrantFailed, err.Error())
+		return ctrl.Result{}, fmt.Errorf("grant: %w", err)
+	}
+	er.Status.Grant.Error = err.Error()
+	er.Status.Message = "grant failed: " + err.Error()
+	r.event(er, corev1.EventTypeWarning, accessv1alpha1.ReasonGrantFailed, "Grant", "grant failed, undoing anything partly granted: %v", err)
+	return r.revoke(ctx, er, accessv1alpha1.RevocationGrantUndo, "", now)
+}
+
+func (r *ElevationRequestReconciler) activate(er *accessv1alpha1.ElevationRequest, now time.Time, duration time.Duration, obs provider.Observation) {
+	er.Status.Phase = accessv1alpha1.PhaseActive
+	// The API stores times to the second. Both are cut to the second here, so
+	// that the expiry acted on is the one users read, and the window is never
+	// longer than asked for.
+	granted := now.Truncate(time.Second)
+	er.Status.GrantedAt = timePtr(granted)
+	er.Status.ExpiresAt = timePtr(granted.Add(duration))
+	er.Status.Grant.Verification = obs.Evidence
+	msg := grantedMessage(er)
+	er.Status.Message = msg
+	r.event(er, corev1.EventTypeNormal, accessv1alpha1.ReasonGranted, "Grant", "%s; %s", approvalMessage(er), msg)
+	r.Audit.Record(audit.ActionGrant, er, "", "verificationMethod", obs.Method, "evidence", obs.Evidence, "preexisting", er.Status.Grant.Preexisting)
+	observeApprovalToGrant(er, now)
+}
+
+func (r *ElevationRequestReconciler) reconcileActive(ctx context.Context, er *accessv1alpha1.ElevationRequest, now time.Time) (ctrl.Result, error) {
+	switch rev := r.revokeRequest(er); {
+	case !er.DeletionTimestamp.IsZero():
+		return r.revoke(ctx, er, accessv1alpha1.RevocationDeleted, "", now)
+	case rev != nil:
+		return r.revoke(ctx, er, accessv1alpha1.RevocationEarly, rev.User, now)
+	case er.Status.ExpiresAt == nil || !now.Before(er.Status.ExpiresAt.Time):
+		return r.revoke(ctx, er, accessv1alpha1.RevocationExpired, "", now)
+	}
+	return ctrl.Result{RequeueAfter: er.Status.ExpiresAt.Sub(now), Priority: ptr.To(expiryPriority)}, nil
+}
+
+// observeApprovalToGrant measures from the deciding approval (or the creation,
+// for a role that needs none) to the verified grant.
+func observeApprovalToGrant(er *accessv1alpha1.ElevationRequest, now time.Time) {
+	approved := lastApprovalTime(er, countedApprovals(er))
+	metrics.ApprovalToGrant(now.Sub(approved).Seconds())
+}

@@ -1,0 +1,115 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
+	"github.com/elevator-dev/elevator/internal/audit"
+	"github.com/elevator-dev/elevator/internal/policy"
+)
+
+func (r *ElevationRequestReconciler) start(er *accessv1alpha1.ElevationRequest) {
+	er.Status.Phase = accessv1alpha1.PhasePending
+	er.Status.Message = "waiting for approval"
+	r.event(er, corev1.EventTypeNormal, "Requested", "Request", "%s asked for role %s of %s for %s: %s",
+		er.Spec.Subject, er.Spec.Role, er.Spec.Connection, er.Spec.Duration, er.Spec.Justification)
+	r.Audit.Record(audit.ActionRequest, er, er.Status.RequestedBy, "justification", er.Spec.Justification, "ticket", er.Spec.Ticket, "duration", er.Spec.Duration)
+}
+
+// reconcilePending ends a request that was denied, withdrawn or not approved in
+// time, and approves one that has all the approvals its role needs.
+func (r *ElevationRequestReconciler) reconcilePending(ctx context.Context, er *accessv1alpha1.ElevationRequest, now time.Time) (ctrl.Result, error) {
+	if !er.DeletionTimestamp.IsZero() {
+		return r.revoke(ctx, er, accessv1alpha1.RevocationDeleted, "", now)
+	}
+	if d := er.Status.Denial; d != nil {
+		r.finishNeverGranted(er, accessv1alpha1.PhaseDenied, accessv1alpha1.ReasonDenied, denialMessage(d))
+		r.Audit.Record(audit.ActionDeny, er, d.User, "reason", d.Reason)
+		return ctrl.Result{}, nil
+	}
+	if rev := r.revokeRequest(er); rev != nil {
+		return r.revoke(ctx, er, accessv1alpha1.RevocationEarly, rev.User, now)
+	}
+	conn, err := r.connection(ctx, er)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	timeout := pendingTimeout(conn)
+	if deadline := er.CreationTimestamp.Add(timeout); !now.Before(deadline) {
+		r.finishNeverGranted(er, accessv1alpha1.PhaseExpired, accessv1alpha1.ReasonPendingTimeout, fmt.Sprintf("not approved within the pending timeout of %s", timeout))
+		r.Audit.Record(audit.ActionExpire, er, "")
+		return ctrl.Result{}, nil
+	}
+	retry := ctrl.Result{RequeueAfter: min(er.CreationTimestamp.Add(timeout).Sub(now), pollWhileBlocked)}
+	if conn == nil {
+		block(er, accessv1alpha1.ReasonConnectionNotFound, fmt.Sprintf("SaaSConnection %q not found in namespace %s", er.Spec.Connection, er.Namespace))
+		return retry, nil
+	}
+	role, err := policy.FindRole(conn, er.Spec.Role)
+	if err != nil {
+		block(er, accessv1alpha1.ReasonPolicyViolation, err.Error())
+		return retry, nil
+	}
+	if err := policy.CheckAutoApproval(role, er.Spec.Subject, er.Status.RequestedBy); err != nil {
+		r.refuse(er, err)
+		return ctrl.Result{}, nil
+	}
+	er.Status.RequiredApprovals = int32(policy.RequiredApprovals(role))
+	if len(countedApprovals(er)) < int(er.Status.RequiredApprovals) {
+		er.Status.Message = "waiting for approval: " + awaitingMessage(er)
+		return ctrl.Result{RequeueAfter: er.CreationTimestamp.Add(timeout).Sub(now)}, nil
+	}
+	r.approve(er)
+	result, err := r.reconcileApproved(ctx, er, now)
+	if er.Status.Phase == accessv1alpha1.PhaseApproved {
+		// Granting did not finish in this reconcile; the approval gets its own
+		// Event. Otherwise the Granted Event tells both.
+		r.event(er, corev1.EventTypeNormal, accessv1alpha1.ReasonApproved, "Approve", "%s", er.Status.Message)
+	}
+	return result, err
+}
+
+// approve records that the request has all the approvals its role needs, as
+// of its deciding approval.
+func (r *ElevationRequestReconciler) approve(er *accessv1alpha1.ElevationRequest) {
+	approvals := countedApprovals(er)
+	er.Status.Phase = accessv1alpha1.PhaseApproved
+	er.Status.ApprovedAt = timePtr(lastApprovalTime(er, approvals))
+	er.Status.Message = approvalMessage(er)
+	for _, a := range approvals {
+		r.Audit.Record(audit.ActionApprove, er, a.User, "comment", a.Comment, "at", a.At.UTC().Format(time.RFC3339))
+	}
+}
+
+// refuse ends a request that policy forbids granting; nothing was granted.
+func (r *ElevationRequestReconciler) refuse(er *accessv1alpha1.ElevationRequest, err error) {
+	r.finishNeverGranted(er, accessv1alpha1.PhaseFailed, accessv1alpha1.ReasonPolicyViolation, "refused to grant: "+err.Error())
+	r.Audit.Record(audit.ActionFail, er, "", "reason", err.Error())
+}
+
+func (r *ElevationRequestReconciler) finishNeverGranted(er *accessv1alpha1.ElevationRequest, phase accessv1alpha1.Phase, reason, msg string) {
+	er.Status.Phase = phase
+	er.Status.Message = msg
+	eventType := corev1.EventTypeNormal
+	if phase == accessv1alpha1.PhaseFailed {
+		eventType = corev1.EventTypeWarning
+	}
+	r.event(er, eventType, reason, string(phase), "%s", msg)
+}
+
+func pendingTimeout(conn *accessv1alpha1.SaaSConnection) time.Duration {
+	value := accessv1alpha1.DefaultPendingTimeout
+	if conn != nil && conn.Spec.PendingTimeout != "" {
+		value = conn.Spec.PendingTimeout
+	}
+	d, err := time.ParseDuration(value)
+	if err != nil || d <= 0 {
+		d, _ = time.ParseDuration(accessv1alpha1.DefaultPendingTimeout)
+	}
+	return d
+}
