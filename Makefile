@@ -1,7 +1,8 @@
 # Elevator — a Kubernetes operator for temporary elevated access.
 #
 #   make run    run the operator (on an embedded local control plane when no cluster is configured)
-#   make test   build what the tests need and run every test against real servers
+#   make test   build what the tests need, lint, and run every test against real servers
+#               (its parts: test-unit, test-integration, test-e2e, fuzz, lint; see `make help`)
 
 SHELL := /usr/bin/env bash -o pipefail
 .SHELLFLAGS := -ec
@@ -29,7 +30,7 @@ all: build
 
 .PHONY: help
 help: ## Show the targets.
-	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } ' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } ' $(MAKEFILE_LIST)
 
 ##@ Development
 
@@ -61,10 +62,57 @@ controlplane: ## Build kube-apiserver, etcd and kubectl from source into bin/k8s
 test-deps: ## Install the real servers the provider tests run against (slapd, PostgreSQL, the scimmy SCIM server).
 	hack/install-test-deps.sh
 
+##@ Test
+
+# The tiers of `make test`, each runnable alone. hack/test-tiers.sh says which
+# package is in which tier (everything not listed as integration or e2e is
+# unit); `make check-test-tiers` fails when a package is in no tier or in two.
+# PKGS runs a tier on some packages only: make test-integration PKGS=./test/schema/...
+# (a failing hack/test-tiers.sh stops the recipe: the assignment `pkgs=$(...)` fails under -e).
+# The tiers test the generated CRDs and RBAC as they are in the tree: after
+# changing API markers, `make manifests generate` (which `make test` runs first).
+PKGS ?=
+
+# `make test` runs the unit tier on its own (it takes seconds), then the
+# integration and e2e tiers in one `go test`: go test runs packages in parallel,
+# so the e2e suite overlaps the long integration suites as it did when
+# everything was one `go test ./...`, instead of starting after the slowest of
+# them. The log of all of it, lint and fuzz included, is bin/test.log.
+#
+# make runs this recipe even under `make -n`, since it calls $(MAKE): a dry run
+# must not overwrite the last real log.
+TEE_TEST_LOG = $(if $(findstring n,$(firstword -$(MAKEFLAGS))),,| tee $(LOCALBIN)/test.log)
+
 .PHONY: test
-test: manifests generate fmt vet controlplane test-deps kustomize ## Run every test: unit, envtest suites, provider suites, fuzz seeds, e2e.
-	go test $(GO_TEST_FLAGS) ./... 2>&1 | tee $(LOCALBIN)/test.log
-	$(MAKE) --no-print-directory fuzz
+test: manifests generate fmt vet ## Run everything CI runs: lint, the tier check, unit, integration and e2e tests, fuzz.
+	@{ $(MAKE) --no-print-directory lint && \
+		$(MAKE) --no-print-directory check-test-tiers && \
+		$(MAKE) --no-print-directory test-unit && \
+		$(MAKE) --no-print-directory test-integration-e2e && \
+		$(MAKE) --no-print-directory fuzz; } 2>&1 $(TEE_TEST_LOG)
+
+.PHONY: check-test-tiers
+check-test-tiers: ## Fail unless every test package is in exactly one tier.
+	hack/test-tiers.sh check
+
+# KUBEBUILDER_ASSETS points nowhere in the unit tier, so that a unit test that
+# starts a control plane fails here instead of making the tier slow.
+.PHONY: test-unit
+test-unit: ## Unit tests: pure Go, no servers, no built binaries; seconds.
+	pkgs="$(or $(PKGS),$$(hack/test-tiers.sh unit))"; \
+		KUBEBUILDER_ASSETS=$(LOCALBIN)/no-control-plane-in-the-unit-tier go test $(GO_TEST_FLAGS) $$pkgs
+
+.PHONY: test-integration
+test-integration: controlplane test-deps ## Integration tests: envtest suites and the provider suites against real slapd, PostgreSQL and SCIM servers.
+	pkgs="$(or $(PKGS),$$(hack/test-tiers.sh integration))"; go test $(GO_TEST_FLAGS) $$pkgs
+
+.PHONY: test-e2e
+test-e2e: controlplane kustomize ## End-to-end tests: the built operator on a local control plane, driven with kubectl.
+	pkgs="$(or $(PKGS),$$(hack/test-tiers.sh e2e))"; go test $(GO_TEST_FLAGS) $$pkgs
+
+.PHONY: test-integration-e2e
+test-integration-e2e: controlplane test-deps kustomize ## The integration and e2e tiers in one parallel `go test` (what `make test` runs).
+	pkgs="$(or $(PKGS),$$(hack/test-tiers.sh integration e2e))"; go test $(GO_TEST_FLAGS) $$pkgs
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME.

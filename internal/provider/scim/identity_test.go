@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 	"github.com/elevator-dev/elevator/internal/provider"
 )
 
@@ -30,9 +31,7 @@ func TestRevocationActsOnTheStoredIdentity(t *testing.T) {
 				t.Fatalf("Grant: %v", err)
 			}
 			target := granted.Target
-			if target.Endpoint != e.base || target.Subject == nil || target.Subject.ID != userID || target.Group == nil || target.Group.ID != groupID {
-				t.Fatalf("Grant target = %+v, want endpoint %s, user id %s, group id %s", target, e.base, userID, groupID)
-			}
+			wantGrantTarget(t, target, e.base, userID, groupID)
 			e.wantMembers(t, groupID, bystander, userID)
 
 			renameUser(t, e, userID, "dora-renamed")
@@ -57,16 +56,33 @@ func TestRevocationActsOnTheStoredIdentity(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Check with the stored target: %v", err)
 			}
-			wantPresent(t, obs, false, userID, "is not among them")
-			if !strings.Contains(obs.Method, "/Groups/"+groupID) {
-				t.Errorf("Check method %q does not read the stored group", obs.Method)
-			}
-			for _, want := range []string{other.base, e.base} {
-				if !strings.Contains(obs.ConnectionChanged, want) {
-					t.Errorf("ConnectionChanged %q does not name %s", obs.ConnectionChanged, want)
-				}
-			}
+			wantAbsentFromStoredGroup(t, obs, userID, groupID, other.base, e.base)
 		})
+	}
+}
+
+// wantGrantTarget fails the test unless the grant stored the endpoint, the
+// user id and the group id it acted on.
+func wantGrantTarget(t *testing.T, target accessv1alpha1.GrantTarget, endpoint, userID, groupID string) {
+	t.Helper()
+	if target.Endpoint != endpoint || target.Subject == nil || target.Subject.ID != userID || target.Group == nil || target.Group.ID != groupID {
+		t.Fatalf("Grant target = %+v, want endpoint %s, user id %s, group id %s", target, endpoint, userID, groupID)
+	}
+}
+
+// wantAbsentFromStoredGroup checks an observation made through a changed
+// connection: the user is absent, the stored group was read, and the change
+// names both the connection's URL and the stored one.
+func wantAbsentFromStoredGroup(t *testing.T, obs provider.Observation, userID, groupID string, urls ...string) {
+	t.Helper()
+	wantPresent(t, obs, false, userID, "is not among them")
+	if !strings.Contains(obs.Method, "/Groups/"+groupID) {
+		t.Errorf("Check method %q does not read the stored group", obs.Method)
+	}
+	for _, want := range urls {
+		if !strings.Contains(obs.ConnectionChanged, want) {
+			t.Errorf("ConnectionChanged %q does not name %s", obs.ConnectionChanged, want)
+		}
 	}
 }
 

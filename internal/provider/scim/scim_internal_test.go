@@ -128,17 +128,20 @@ func statusServer(t *testing.T, retryAfter string, statuses ...int) (*httptest.S
 	return srv, &n
 }
 
+// retryCase is one server behaviour and how Health must classify it.
+type retryCase struct {
+	name       string
+	retryAfter string
+	statuses   []int
+	wantErr    bool
+	permanent  bool
+	requests   int32
+	waits      []time.Duration
+	mentions   []string
+}
+
 func TestRetryAndClassification(t *testing.T) {
-	cases := []struct {
-		name       string
-		retryAfter string
-		statuses   []int
-		wantErr    bool
-		permanent  bool
-		requests   int32
-		waits      []time.Duration
-		mentions   []string
-	}{
+	cases := []retryCase{
 		{name: "429 then 200 waits Retry-After", retryAfter: "2", statuses: []int{429, 200}, requests: 2, waits: []time.Duration{2 * time.Second}},
 		{name: "503 then 200 backs off", statuses: []int{503, 200}, requests: 2, waits: []time.Duration{250 * time.Millisecond}},
 		{name: "503 every time is transient", statuses: []int{503}, wantErr: true, requests: 3,
@@ -156,32 +159,52 @@ func TestRetryAndClassification(t *testing.T) {
 			srv, n := statusServer(t, tc.retryAfter, tc.statuses...)
 			c, waits := newTestClient(t, srv.URL, "")
 			err := c.Health(context.Background())
-			if (err != nil) != tc.wantErr {
-				t.Fatalf("Health error = %v, want error %v", err, tc.wantErr)
-			}
-			if err != nil && provider.IsPermanent(err) != tc.permanent {
-				t.Errorf("IsPermanent = %v, want %v (%v)", provider.IsPermanent(err), tc.permanent, err)
-			}
+			wantClassified(t, err, tc)
 			if got := n.Load(); got != tc.requests {
 				t.Errorf("server saw %d requests, want %d", got, tc.requests)
 			}
-			if len(*waits) != len(tc.waits) {
-				t.Fatalf("waits = %v, want %v", *waits, tc.waits)
-			}
-			for i := range tc.waits {
-				if (*waits)[i] != tc.waits[i] {
-					t.Errorf("waits = %v, want %v", *waits, tc.waits)
-				}
-			}
-			for _, s := range tc.mentions {
-				if !strings.Contains(err.Error(), s) {
-					t.Errorf("error %q does not mention %q", err, s)
-				}
-			}
-			if err != nil && strings.Contains(err.Error(), testToken) {
-				t.Errorf("error shows the token: %v", err)
-			}
+			wantWaits(t, *waits, tc.waits)
+			wantMentions(t, err, tc.mentions)
 		})
+	}
+}
+
+// wantClassified checks that Health failed exactly when the case expects it,
+// and as permanent or transient as the case says.
+func wantClassified(t *testing.T, err error, tc retryCase) {
+	t.Helper()
+	if (err != nil) != tc.wantErr {
+		t.Fatalf("Health error = %v, want error %v", err, tc.wantErr)
+	}
+	if err != nil && provider.IsPermanent(err) != tc.permanent {
+		t.Errorf("IsPermanent = %v, want %v (%v)", provider.IsPermanent(err), tc.permanent, err)
+	}
+}
+
+// wantWaits checks the client's sleeps between attempts, one by one.
+func wantWaits(t *testing.T, got, want []time.Duration) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("waits = %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("waits = %v, want %v", got, want)
+		}
+	}
+}
+
+// wantMentions checks that the error names what the operator needs to act on,
+// and never the token.
+func wantMentions(t *testing.T, err error, mentions []string) {
+	t.Helper()
+	for _, s := range mentions {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error %q does not mention %q", err, s)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), testToken) {
+		t.Errorf("error shows the token: %v", err)
 	}
 }
 
