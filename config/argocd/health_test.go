@@ -110,11 +110,11 @@ func verified(s *accessv1alpha1.ElevationRequestStatus) {
 	s.RevokedAt = &expiresAt
 }
 
-func generation(gen, observed int64) func(*accessv1alpha1.ElevationRequest) *accessv1alpha1.ElevationRequest {
-	return func(er *accessv1alpha1.ElevationRequest) *accessv1alpha1.ElevationRequest {
-		er.Generation, er.Status.ObservedGeneration = gen, observed
-		return er
-	}
+// atGeneration sets the request's generation and the one its status was
+// written for.
+func atGeneration(er *accessv1alpha1.ElevationRequest, gen, observed int64) *accessv1alpha1.ElevationRequest {
+	er.Generation, er.Status.ObservedGeneration = gen, observed
+	return er
 }
 
 func removeStatus(obj map[string]any) { delete(obj, "status") }
@@ -131,9 +131,9 @@ func elevationRequestCases() []healthCase {
 			want: health{"Progressing", "waiting for the operator"}},
 		{name: "a status without a phase", obj: request("", ""),
 			want: health{"Progressing", "waiting for the operator"}},
-		{name: "generation behind", obj: generation(2, 1)(request(accessv1alpha1.PhaseActive, "access granted until 2026-12-01T12:30:05Z", granted)),
+		{name: "generation behind", obj: atGeneration(request(accessv1alpha1.PhaseActive, "access granted until 2026-12-01T12:30:05Z", granted), 2, 1),
 			want: health{"Progressing", "waiting for the operator to observe generation 2"}},
-		{name: "no observedGeneration yet", obj: generation(1, 0)(request(accessv1alpha1.PhasePending, "waiting for approval")),
+		{name: "no observedGeneration yet", obj: atGeneration(request(accessv1alpha1.PhasePending, "waiting for approval"), 1, 0),
 			want: health{"Progressing", "waiting for the operator to observe generation 1"}},
 		{name: "Pending", obj: request(accessv1alpha1.PhasePending, "waiting for approval: 0 of 1 approvals",
 			condition(accessv1alpha1.ConditionReady, metav1.ConditionFalse, "Pending", "waiting for approval")),
