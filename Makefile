@@ -39,8 +39,9 @@ manifests: controller-gen ## Generate CRDs, RBAC and webhook configurations from
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./api/...;./internal/...;./cmd/..." output:crd:artifacts:config=config/crd/bases
 
 .PHONY: generate
-generate: controller-gen ## Generate DeepCopy methods.
+generate: controller-gen ## Generate DeepCopy methods, and the argocd-cm patch from config/argocd/*.lua.
 	$(CONTROLLER_GEN) object:headerFile="" paths="./api/..."
+	go generate ./config/argocd
 
 .PHONY: fmt
 fmt: ## go fmt.
