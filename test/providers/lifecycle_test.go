@@ -14,10 +14,13 @@ import (
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 	"github.com/elevator-dev/elevator/internal/provider"
+	"github.com/elevator-dev/elevator/internal/provider/ldap"
+	"github.com/elevator-dev/elevator/internal/provider/postgres"
+	"github.com/elevator-dev/elevator/internal/provider/scim"
 )
 
 var _ = Describe("The lifecycle through a shared provider", func() {
-	for _, kind := range []string{provider.KindSCIM, provider.KindLDAP, provider.KindPostgres} {
+	for _, kind := range []string{scim.Kind, ldap.Kind, postgres.Kind} {
 		Describe("with the "+kind+" provider and a real server", func() { lifecycleSpecs(kind) })
 	}
 })
