@@ -324,13 +324,13 @@ var _ = Describe("ElevationRequest lifecycle with the kubernetes provider", func
 		}, eventually, poll).Should(Succeed())
 		Expect(get(ctx, er).Status.Revocation.VerifiedAt).To(BeNil(), "nothing is marked revoked that was not verified")
 		Expect(canGetPods(ctx, ns)).To(BeTrue(), "the refused delete left the access in place")
-		Expect(op.tracker.Overdue()).To(Equal(1))
+		Expect(op.Tracker.Overdue()).To(Equal(1))
 		Eventually(func() []string { return warningReasons(ctx, er) }, eventually, poll).Should(ContainElement(accessv1alpha1.ReasonRevokeFailed))
 
 		unblock()
 		got := waitPhase(ctx, er, accessv1alpha1.PhaseRevoked)
 		Expect(meta.IsStatusConditionTrue(got.Status.Conditions, accessv1alpha1.ConditionRevocationVerified)).To(BeTrue())
-		Expect(op.tracker.Overdue()).To(Equal(0))
+		Expect(op.Tracker.Overdue()).To(Equal(0))
 		Expect(canGetPods(ctx, ns)).To(BeFalse())
 	})
 

@@ -85,7 +85,7 @@ func (r *ElevationRequestReconciler) unrecordedGrant(er *accessv1alpha1.Elevatio
 func (r *ElevationRequestReconciler) removeAndVerify(ctx context.Context, er *accessv1alpha1.ElevationRequest, conn *accessv1alpha1.SaaSConnection, role accessv1alpha1.Role) (ctrl.Result, error) {
 	target, reg, err := r.connect(ctx, conn)
 	if err != nil {
-		return r.revocationFailed(er, provider.KindOf(conn.Spec.Provider), accessv1alpha1.ReasonRevokeFailed, err)
+		return r.revocationFailed(er, r.Providers.KindOf(conn.Spec.Provider), accessv1alpha1.ReasonRevokeFailed, err)
 	}
 	defer closeQuietly(target)
 	if reg.Shared {

@@ -52,7 +52,7 @@ func (r *SaaSConnectionReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	before := conn.DeepCopy()
-	conn.Status.Provider = provider.KindOf(conn.Spec.Provider)
+	conn.Status.Provider = r.Providers.KindOf(conn.Spec.Provider)
 	status, reason, msg := r.health(ctx, conn)
 	meta.SetStatusCondition(&conn.Status.Conditions, metav1.Condition{
 		Type: accessv1alpha1.ConditionReady, Status: status, Reason: reason, Message: msg, ObservedGeneration: conn.Generation,
@@ -85,7 +85,7 @@ func (r *SaaSConnectionReconciler) health(ctx context.Context, conn *accessv1alp
 		return metav1.ConditionFalse, failureReason(err), err.Error()
 	}
 	healthy := fmt.Sprintf("%s provider reachable and credentials accepted", conn.Status.Provider)
-	if insecure := endpoint.Insecure(conn.Spec.Provider); len(insecure) > 0 {
+	if insecure := r.Providers.Insecure(conn.Spec.Provider); len(insecure) > 0 {
 		return metav1.ConditionTrue, accessv1alpha1.ReasonInsecure, healthy + "; insecure: " + strings.Join(insecure, "; ")
 	}
 	return metav1.ConditionTrue, accessv1alpha1.ReasonHealthy, healthy
@@ -106,7 +106,7 @@ func failureReason(err error) string {
 func (r *SaaSConnectionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &accessv1alpha1.SaaSConnection{}, credentialsIndex,
 		func(obj client.Object) []string {
-			if name := provider.CredentialsSecretName(obj.(*accessv1alpha1.SaaSConnection).Spec.Provider); name != "" {
+			if name := r.Providers.CredentialsSecret(obj.(*accessv1alpha1.SaaSConnection).Spec.Provider); name != "" {
 				return []string{name}
 			}
 			return nil

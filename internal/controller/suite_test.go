@@ -1,7 +1,6 @@
 package controller
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -11,14 +10,11 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 	"github.com/elevator-dev/elevator/internal/metrics"
@@ -61,11 +57,7 @@ var _ = AfterSuite(func() {
 })
 
 // operator is one run of the manager; tests stop and start it to play crashes.
-type operator struct {
-	cancel  context.CancelFunc
-	done    chan struct{}
-	tracker *metrics.Tracker
-}
+type operator struct{ *testenv.InProcessOperator }
 
 // operatorOptions change how a test's operator is built.
 type operatorOptions struct {
@@ -74,28 +66,21 @@ type operatorOptions struct {
 	wrap func(provider.Client) provider.Client
 }
 
+// startOperator runs the reconcilers with the kubernetes provider only.
 func startOperator(opts operatorOptions) *operator {
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:     scheme,
-		Metrics:    metricsserver.Options{BindAddress: "0"},
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	GinkgoHelper()
+	op, err := testenv.StartInProcess(cfg, testenv.InProcessOptions{
+		Scheme: scheme,
+		Setup: func(mgr ctrl.Manager, tracker *metrics.Tracker) error {
+			reg := providertest.Wrap(kubernetes.Registration(mgr.GetClient(), mgr.GetAPIReader()), opts.wrap)
+			return Setup(mgr, Options{
+				Providers: provider.NewRegistry(reg), Metrics: tracker, MaxDuration: opts.maxDuration, Records: suiteSigner(),
+				GrantableClusterRoles: policy.GrantableClusterRoles{clusterRoleName, binderRoleName},
+			})
+		},
 	})
 	Expect(err).NotTo(HaveOccurred())
-	reg := providertest.Wrap(kubernetes.Registration(mgr.GetClient(), mgr.GetAPIReader()), opts.wrap)
-	op := &operator{done: make(chan struct{}), tracker: metrics.NewTracker()}
-	Expect(Setup(mgr, Options{
-		Providers: provider.NewRegistry(reg), Metrics: op.tracker, MaxDuration: opts.maxDuration, Records: suiteSigner(),
-		GrantableClusterRoles: policy.GrantableClusterRoles{clusterRoleName, binderRoleName},
-	})).To(Succeed())
-
-	ctx, cancel := context.WithCancel(context.Background())
-	op.cancel = cancel
-	go func() {
-		defer GinkgoRecover()
-		defer close(op.done)
-		Expect(mgr.Start(ctx)).To(Succeed())
-	}()
-	return op
+	return &operator{op}
 }
 
 // suiteSigner signs and verifies records with the suite's key (testKey), the
@@ -109,6 +94,6 @@ func suiteSigner() *records.Signer {
 
 // stop stops the manager and waits until it has.
 func (o *operator) stop() {
-	o.cancel()
-	Eventually(o.done, 30*time.Second).Should(BeClosed())
+	GinkgoHelper()
+	Expect(o.Stop(30 * time.Second)).To(Succeed())
 }

@@ -28,22 +28,59 @@ func TestPermanent(t *testing.T) {
 	}
 }
 
+// registrations as a provider package makes them, for the field it is given.
+func ldapRegistration(factory Factory) Registration {
+	return Registration{
+		Kind:              "ldap",
+		Configured:        func(spec accessv1alpha1.ProviderSpec) bool { return spec.LDAP != nil },
+		CredentialsSecret: func(spec accessv1alpha1.ProviderSpec) string { return spec.LDAP.CredentialsSecretRef.Name },
+		Insecure:          func(accessv1alpha1.ProviderSpec) []string { return []string{"plain ldap"} },
+		Shared:            true,
+		New:               factory,
+	}
+}
+
+func scimRegistration(factory Factory) Registration {
+	return Registration{
+		Kind:       "scim",
+		Configured: func(spec accessv1alpha1.ProviderSpec) bool { return spec.SCIM != nil },
+		Endpoint: func(spec accessv1alpha1.ProviderSpec) (endpoint.Endpoint, error) {
+			return endpoint.FromURL("spec.provider.scim.url", spec.SCIM.URL)
+		},
+		New: factory,
+	}
+}
+
+// unbuilt is the factory of a test that builds no client.
+func unbuilt(context.Context, Config) (Client, error) {
+	return nil, errors.New("not built in this test")
+}
+
+func kubernetesRegistration() Registration {
+	return Registration{
+		Kind:       "kubernetes",
+		Configured: func(spec accessv1alpha1.ProviderSpec) bool { return spec.Kubernetes != nil },
+		New:        unbuilt,
+	}
+}
+
 func TestRegistry(t *testing.T) {
 	called := ""
-	reg := NewRegistry(Registration{Kind: KindLDAP, Shared: true, New: func(context.Context, Config) (Client, error) {
-		called = KindLDAP
+	reg := NewRegistry(ldapRegistration(func(context.Context, Config) (Client, error) {
+		called = "ldap"
 		return nil, errors.New("unreachable")
-	}})
+	}))
 	ldap := &accessv1alpha1.SaaSConnection{}
 	ldap.Spec.Provider.LDAP = &accessv1alpha1.LDAPProvider{}
 	_, got, err := reg.Connect(context.Background(), Config{Connection: ldap})
-	if called != KindLDAP || !got.Shared || err == nil || err.Error() != "connect to ldap provider: unreachable" {
+	if called != "ldap" || !got.Shared || err == nil || err.Error() != "connect to ldap provider: unreachable" {
 		t.Errorf("Connect: called=%q reg=%+v err=%v", called, got, err)
 	}
 
 	scim := &accessv1alpha1.SaaSConnection{}
+	scim.Namespace, scim.Name = "team", "billing"
 	scim.Spec.Provider.SCIM = &accessv1alpha1.SCIMProvider{}
-	if _, err := reg.Lookup(scim); !IsPermanent(err) || err.Error() != `provider "scim" is not enabled in this operator` {
+	if _, err := reg.Lookup(scim); !IsPermanent(err) || err.Error() != "connection team/billing sets none of the providers enabled in this operator (ldap)" {
 		t.Errorf("an unregistered provider: %v", err)
 	}
 	if _, err := reg.Lookup(&accessv1alpha1.SaaSConnection{}); !IsPermanent(err) {
@@ -51,24 +88,55 @@ func TestRegistry(t *testing.T) {
 	}
 }
 
-func TestCredentialsSecretName(t *testing.T) {
-	spec := accessv1alpha1.ProviderSpec{Postgres: &accessv1alpha1.PostgresProvider{CredentialsSecretRef: accessv1alpha1.LocalSecretReference{Name: "pg"}}}
-	if got := CredentialsSecretName(spec); got != "pg" {
-		t.Errorf("postgres: %q", got)
+// The registry knows no provider's fields: it asks each registration.
+func TestRegistryAsksTheRegistrationOfTheFieldSet(t *testing.T) {
+	reg := NewRegistry(kubernetesRegistration(), scimRegistration(unbuilt), ldapRegistration(unbuilt))
+	ldap := accessv1alpha1.ProviderSpec{LDAP: &accessv1alpha1.LDAPProvider{CredentialsSecretRef: accessv1alpha1.LocalSecretReference{Name: "bind"}}}
+	kube := accessv1alpha1.ProviderSpec{Kubernetes: &accessv1alpha1.KubernetesProvider{}}
+	postgres := accessv1alpha1.ProviderSpec{Postgres: &accessv1alpha1.PostgresProvider{CredentialsSecretRef: accessv1alpha1.LocalSecretReference{Name: "pg"}}}
+
+	if got := reg.KindOf(ldap); got != "ldap" {
+		t.Errorf("KindOf(ldap) = %q", got)
 	}
-	if got := CredentialsSecretName(accessv1alpha1.ProviderSpec{Kubernetes: &accessv1alpha1.KubernetesProvider{}}); got != "" {
-		t.Errorf("kubernetes needs no Secret, got %q", got)
+	if got := reg.KindOf(kube); got != "kubernetes" {
+		t.Errorf("KindOf(kubernetes) = %q", got)
 	}
+	if got := reg.KindOf(postgres); got != "" {
+		t.Errorf("KindOf of a provider not registered = %q, want \"\"", got)
+	}
+	if got := reg.CredentialsSecret(ldap); got != "bind" {
+		t.Errorf("CredentialsSecret(ldap) = %q, want bind", got)
+	}
+	for name, spec := range map[string]accessv1alpha1.ProviderSpec{"kubernetes (none)": kube, "postgres (not registered)": postgres} {
+		if got := reg.CredentialsSecret(spec); got != "" {
+			t.Errorf("CredentialsSecret of %s = %q, want \"\"", name, got)
+		}
+		if got := reg.Insecure(spec); got != nil {
+			t.Errorf("Insecure of %s = %q, want nil", name, got)
+		}
+	}
+	if got := reg.Insecure(ldap); len(got) != 1 || got[0] != "plain ldap" {
+		t.Errorf("Insecure(ldap) = %q, want the registration's list", got)
+	}
+}
+
+func TestNewRegistryRefusesAnIncompleteRegistration(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("NewRegistry accepted a registration that cannot say which field is its own")
+		}
+	}()
+	NewRegistry(Registration{Kind: "scim", New: func(context.Context, Config) (Client, error) { return nil, nil }})
 }
 
 // A registry with allowed hosts never calls the factory of a connection whose
 // endpoint is elsewhere, and says which host and which flag refused it.
 func TestRegistryRefusesEndpointsOutsideTheAllowlist(t *testing.T) {
 	built := 0
-	reg := NewRegistry(Registration{Kind: KindSCIM, New: func(context.Context, Config) (Client, error) {
+	reg := NewRegistry(kubernetesRegistration(), scimRegistration(func(context.Context, Config) (Client, error) {
 		built++
 		return nil, errors.New("factory ran")
-	}})
+	}))
 	hosts, err := endpoint.ParseAllowlist("scim.example.com,*.corp.example")
 	if err != nil {
 		t.Fatal(err)
@@ -101,6 +169,15 @@ func TestRegistryRefusesEndpointsOutsideTheAllowlist(t *testing.T) {
 	}
 	if _, _, err := reg.Connect(context.Background(), Config{Connection: conn("https://attacker.example/scim")}); errors.Is(err, endpoint.ErrNotAllowed) {
 		t.Errorf("the registry without an allowlist refused: %v", err)
+	}
+	malformed := conn("https://%zz/scim")
+	if _, _, err := restricted.Connect(context.Background(), Config{Connection: malformed}); !IsPermanent(err) || !errors.Is(err, endpoint.ErrNotAllowed) {
+		t.Errorf("Connect to an unreadable URL = %v, want a permanent ErrNotAllowed", err)
+	}
+	kube := &accessv1alpha1.SaaSConnection{}
+	kube.Spec.Provider.Kubernetes = &accessv1alpha1.KubernetesProvider{}
+	if _, _, err := restricted.Connect(context.Background(), Config{Connection: kube}); errors.Is(err, endpoint.ErrNotAllowed) {
+		t.Errorf("a provider without an endpoint of its own was refused: %v", err)
 	}
 	if built != 4 {
 		t.Errorf("the factory ran %d times, want 4 (three allowed hosts, one unrestricted registry)", built)

@@ -1,6 +1,8 @@
 // Package testenv locates what the project's tests need: the control-plane
 // binaries that hack/build-controlplane.sh builds, the generated CRDs and the
-// webhook manifests. Tests use it with sigs.k8s.io/controller-runtime's envtest.
+// webhook manifests. Tests use it with sigs.k8s.io/controller-runtime's envtest,
+// and start the operator's reconcilers in their own process with
+// StartInProcess.
 package testenv
 
 import (

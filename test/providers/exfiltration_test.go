@@ -16,8 +16,10 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
-	"github.com/elevator-dev/elevator/internal/provider"
 	"github.com/elevator-dev/elevator/internal/provider/endpoint"
+	"github.com/elevator-dev/elevator/internal/provider/ldap"
+	"github.com/elevator-dev/elevator/internal/provider/postgres"
+	"github.com/elevator-dev/elevator/internal/provider/scim"
 )
 
 // listener is an HTTP server the test controls, standing in for an endpoint
@@ -94,7 +96,7 @@ var _ = Describe("A connection author cannot exfiltrate credentials", func() {
 
 	BeforeEach(func() {
 		ctx = context.Background()
-		b = backends[provider.KindSCIM]
+		b = backends[scim.Kind]
 		ns = createNamespace(ctx, "exfil")
 	})
 	AfterEach(func() {
@@ -205,7 +207,7 @@ var _ = Describe("TLS is verified by default", func() {
 	})
 
 	It("fails the PostgreSQL health check under the default sslMode when the server's CA is not trusted", func() {
-		b := backends[provider.KindPostgres]
+		b := backends[postgres.Kind]
 		ns = createNamespace(ctx, "pg-tls")
 		createSecret(ctx, ns, b.Credentials())
 		spec := b.ProviderSpec(secretName)
@@ -222,7 +224,7 @@ var _ = Describe("TLS is verified by default", func() {
 	})
 
 	It("reports Ready with reason Insecure for an LDAP connection that opted into plain ldap://", func() {
-		b := backends[provider.KindLDAP]
+		b := backends[ldap.Kind]
 		ns = createNamespace(ctx, "ldap-plain")
 		createSecret(ctx, ns, b.Credentials())
 		spec := b.ProviderSpec(secretName)

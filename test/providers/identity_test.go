@@ -10,7 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
-	"github.com/elevator-dev/elevator/internal/provider"
+	"github.com/elevator-dev/elevator/internal/provider/ldap"
+	"github.com/elevator-dev/elevator/internal/provider/scim"
 )
 
 // Issue 12's attack 3 through the whole lifecycle: while the grant is live the
@@ -19,7 +20,7 @@ import (
 // revoked from what was granted, verified by reading the group's members, and
 // the change is recorded.
 var _ = Describe("A connection changed while a grant is live", func() {
-	for _, kind := range []string{provider.KindLDAP, provider.KindSCIM} {
+	for _, kind := range []string{ldap.Kind, scim.Kind} {
 		It("revokes with "+kind+" from the identity stored at grant, and records the change", func() {
 			ctx := context.Background()
 			b := backends[kind]
@@ -35,7 +36,7 @@ var _ = Describe("A connection changed while a grant is live", func() {
 			active := waitPhase(ctx, er, accessv1alpha1.PhaseActive)
 			stored := active.Status.Grant.Target
 			Expect(stored).NotTo(BeNil(), "status.grant.target is stored with the grant")
-			sameSubject := stored.Subject.ID == tgt.UserRef || (kind == provider.KindLDAP && dnEqual(tgt.UserRef)(stored.Subject.ID))
+			sameSubject := stored.Subject.ID == tgt.UserRef || (kind == ldap.Kind && dnEqual(tgt.UserRef)(stored.Subject.ID))
 			Expect(sameSubject).To(BeTrue(), "stored subject %q, want %q", stored.Subject.ID, tgt.UserRef)
 			Expect(b.IsMember(tgt)).To(BeTrue())
 
@@ -93,7 +94,7 @@ func updateConnection(ctx context.Context, ns string, change func(*accessv1alpha
 var _ = Describe("A grant stored without a target (made before targets were stored)", func() {
 	It("is revoked by resolving the subject again, and the evidence says so", func() {
 		ctx := context.Background()
-		b := backends[provider.KindLDAP]
+		b := backends[ldap.Kind]
 		ns := createNamespace(ctx, b.Name())
 		tgt := b.NewTarget()
 		createSecret(ctx, ns, b.Credentials())

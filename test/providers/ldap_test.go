@@ -42,7 +42,7 @@ func startLDAP() backend {
 	return &ldapBackend{srv: srv, wrong: "wrong-" + randomHex(12)}
 }
 
-func (b *ldapBackend) Name() string                        { return provider.KindLDAP }
+func (b *ldapBackend) Name() string                        { return ldap.Kind }
 func (b *ldapBackend) Registration() provider.Registration { return ldap.Registration() }
 
 func (b *ldapBackend) ProviderSpec(secret string) accessv1alpha1.ProviderSpec {

@@ -14,10 +14,13 @@ import (
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 	"github.com/elevator-dev/elevator/internal/provider"
+	"github.com/elevator-dev/elevator/internal/provider/ldap"
+	"github.com/elevator-dev/elevator/internal/provider/postgres"
+	"github.com/elevator-dev/elevator/internal/provider/scim"
 )
 
 var _ = Describe("The lifecycle through a shared provider", func() {
-	for _, kind := range []string{provider.KindSCIM, provider.KindLDAP, provider.KindPostgres} {
+	for _, kind := range []string{scim.Kind, ldap.Kind, postgres.Kind} {
 		Describe("with the "+kind+" provider and a real server", func() { lifecycleSpecs(kind) })
 	}
 })
@@ -94,7 +97,7 @@ func lifecycleSpecs(kind string) {
 		Expect(get(ctx, second).Status.Phase).To(Equal(accessv1alpha1.PhaseActive))
 		Expect(b.IsMember(tgt)).To(BeTrue(), "the second request still holds the membership")
 		Expect(get(ctx, first).Status.Revocation.VerifiedAt).To(BeNil())
-		Expect(op.tracker.Overdue()).To(Equal(0), "waiting for another holder is not overdue")
+		Expect(op.Tracker.Overdue()).To(Equal(0), "waiting for another holder is not overdue")
 
 		secondDone := waitPhase(ctx, second, accessv1alpha1.PhaseRevoked)
 		firstDone := waitPhase(ctx, first, accessv1alpha1.PhaseRevoked)
@@ -146,7 +149,7 @@ func lifecycleSpecs(kind string) {
 		got := get(ctx, er)
 		Expect(got.Status.Revocation.VerifiedAt).To(BeNil(), "nothing is marked revoked that was not verified")
 		Expect(got.Status.RevokedAt).To(BeNil())
-		Expect(op.tracker.Overdue()).To(Equal(1))
+		Expect(op.Tracker.Overdue()).To(Equal(1))
 		Eventually(func() []string { return warningReasons(ctx, er) }, eventually, poll).
 			Should(ContainElement(BeElementOf("RevokeFailed", "VerificationFailed")))
 		if b.readableWhileBroken() {
@@ -166,7 +169,7 @@ func lifecycleSpecs(kind string) {
 		expectVerifiedRevocation(got, b, tgt)
 		Expect(got.Status.Revocation.Attempts).To(BeNumerically(">", attempts))
 		Expect(b.IsMember(tgt)).To(BeFalse())
-		Expect(op.tracker.Overdue()).To(Equal(0))
+		Expect(op.Tracker.Overdue()).To(Equal(0))
 		touchConnection(ctx, ns)
 		Eventually(func() metav1.Condition { return connectionReady(ctx, ns) }, eventually, poll).Should(And(
 			HaveField("Status", metav1.ConditionTrue), HaveField("Reason", "Healthy")))

@@ -50,7 +50,7 @@ func startPostgres() backend {
 	return b
 }
 
-func (b *postgresBackend) Name() string                        { return provider.KindPostgres }
+func (b *postgresBackend) Name() string                        { return postgres.Kind }
 func (b *postgresBackend) Registration() provider.Registration { return postgres.Registration() }
 
 func (b *postgresBackend) ProviderSpec(secret string) accessv1alpha1.ProviderSpec {

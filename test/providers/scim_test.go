@@ -59,7 +59,7 @@ func startSCIM() backend {
 	return b
 }
 
-func (b *scimBackend) Name() string                        { return provider.KindSCIM }
+func (b *scimBackend) Name() string                        { return scim.Kind }
 func (b *scimBackend) Registration() provider.Registration { return scim.Registration() }
 
 func (b *scimBackend) ProviderSpec(secret string) accessv1alpha1.ProviderSpec {

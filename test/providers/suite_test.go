@@ -6,7 +6,6 @@
 package providers
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -18,14 +17,10 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 	"github.com/elevator-dev/elevator/internal/controller"
@@ -90,11 +85,7 @@ func requireControlPlane() {
 }
 
 // operator is one run of the manager; tests stop and start it to play crashes.
-type operator struct {
-	cancel  context.CancelFunc
-	done    chan struct{}
-	tracker *metrics.Tracker
-}
+type operator struct{ *testenv.InProcessOperator }
 
 // startOperator runs the ElevationRequest and SaaSConnection reconcilers with a
 // registry of b's provider, watching namespace ns only, so that no spec's
@@ -109,35 +100,26 @@ func startOperator(b backend, ns string, wrap func(provider.Client) provider.Cli
 // --allowed-endpoint-hosts set to hosts.
 func startOperatorAllowing(b backend, ns string, wrap func(provider.Client) provider.Client, hosts endpoint.Allowlist) *operator {
 	GinkgoHelper()
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:     scheme,
-		Metrics:    metricsserver.Options{BindAddress: "0"},
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-		Cache:      cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
-	})
-	Expect(err).NotTo(HaveOccurred())
 	reg := b.Registration()
 	Expect(reg.Shared).To(BeTrue(), "the %s provider holds one membership per subject and role", b.Name())
-	op := &operator{done: make(chan struct{}), tracker: metrics.NewTracker()}
-	Expect(controller.Setup(mgr, controller.Options{
-		Providers: provider.NewRegistry(providertest.Wrap(reg, wrap)), Metrics: op.tracker, HealthTimeout: 10 * time.Second,
-		AllowedEndpointHosts: hosts, Records: recordSigner(),
-	})).To(Succeed())
-
-	ctx, cancel := context.WithCancel(context.Background())
-	op.cancel = cancel
-	go func() {
-		defer GinkgoRecover()
-		defer close(op.done)
-		Expect(mgr.Start(ctx)).To(Succeed())
-	}()
-	return op
+	op, err := testenv.StartInProcess(cfg, testenv.InProcessOptions{
+		Scheme:    scheme,
+		Namespace: ns,
+		Setup: func(mgr ctrl.Manager, tracker *metrics.Tracker) error {
+			return controller.Setup(mgr, controller.Options{
+				Providers: provider.NewRegistry(providertest.Wrap(reg, wrap)), Metrics: tracker, HealthTimeout: 10 * time.Second,
+				AllowedEndpointHosts: hosts, Records: recordSigner(),
+			})
+		},
+	})
+	Expect(err).NotTo(HaveOccurred())
+	return &operator{op}
 }
 
 // stop stops the manager and waits until it has.
 func (o *operator) stop() {
-	o.cancel()
-	Eventually(o.done, eventually).Should(BeClosed())
+	GinkgoHelper()
+	Expect(o.Stop(eventually)).To(Succeed())
 }
 
 // teeWriter writes the log to the buffer and to GinkgoWriter, which shows it

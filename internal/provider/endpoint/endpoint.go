@@ -1,6 +1,7 @@
-// Package endpoint says where a SaaSConnection's provider connects to and how
-// safely: the host of its endpoint, which the operator's --allowed-endpoint-hosts
-// flag may restrict, and the insecure transport settings a connection opted into.
+// Package endpoint is the host a SaaSConnection's provider connects to, and the
+// operator's --allowed-endpoint-hosts flag that may restrict it. Each provider
+// package says which field of its spec names the host (provider.Registration's
+// Endpoint).
 package endpoint
 
 import (
@@ -9,8 +10,6 @@ import (
 	"net"
 	"net/url"
 	"strings"
-
-	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 )
 
 // FlagName is the operator flag that restricts connection endpoints.
@@ -28,32 +27,23 @@ type Endpoint struct {
 	Host string
 }
 
-// Of returns the endpoint of the connection's provider. ok is false for a
-// provider without a network endpoint of its own (kubernetes: the cluster the
-// operator runs in).
-func Of(spec accessv1alpha1.ProviderSpec) (ep Endpoint, ok bool, err error) {
-	switch {
-	case spec.SCIM != nil:
-		ep, err = fromURL("spec.provider.scim.url", spec.SCIM.URL)
-	case spec.LDAP != nil:
-		ep, err = fromURL("spec.provider.ldap.url", spec.LDAP.URL)
-	case spec.Postgres != nil:
-		ep = Endpoint{Field: "spec.provider.postgres.host", Host: normalize(spec.Postgres.Host)}
-	default:
-		return Endpoint{}, false, nil
-	}
-	if err == nil && ep.Host == "" {
-		err = fmt.Errorf("%s names no host", ep.Field)
-	}
-	return ep, err == nil, err
-}
-
-func fromURL(field, raw string) (Endpoint, error) {
+// FromURL is the endpoint named by the URL in field, e.g. spec.provider.scim.url.
+func FromURL(field, raw string) (Endpoint, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return Endpoint{}, fmt.Errorf("%s %q is not a URL: %w", field, raw, err)
 	}
-	return Endpoint{Field: field, Host: normalize(u.Hostname())}, nil
+	return FromHost(field, u.Hostname())
+}
+
+// FromHost is the endpoint named by the host in field, e.g.
+// spec.provider.postgres.host.
+func FromHost(field, host string) (Endpoint, error) {
+	ep := Endpoint{Field: field, Host: normalize(host)}
+	if ep.Host == "" {
+		return Endpoint{}, fmt.Errorf("%s names no host", field)
+	}
+	return ep, nil
 }
 
 // normalize makes host names comparable: DNS names are case-insensitive and a
@@ -130,17 +120,10 @@ func (a Allowlist) Allows(host string) bool {
 // String is the list as given, for messages.
 func (a Allowlist) String() string { return strings.Join(a.patterns, ",") }
 
-// Check returns an error wrapping ErrNotAllowed when the connection's endpoint
-// is outside the allowlist, naming the host, the field and the flag.
-func (a Allowlist) Check(spec accessv1alpha1.ProviderSpec) error {
-	if !a.Restricts() {
-		return nil
-	}
-	ep, ok, err := Of(spec)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrNotAllowed, err)
-	}
-	if !ok || a.Allows(ep.Host) {
+// Check returns an error wrapping ErrNotAllowed when ep is outside the
+// allowlist, naming the host, the field and the flag.
+func (a Allowlist) Check(ep Endpoint) error {
+	if a.Allows(ep.Host) {
 		return nil
 	}
 	return fmt.Errorf("%w: host %q of %s is not in the operator's --%s (%s), so the connection is not contacted",

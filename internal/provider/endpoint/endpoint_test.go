@@ -4,8 +4,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-
-	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 )
 
 func TestAllowlistMatches(t *testing.T) {
@@ -42,7 +40,7 @@ func TestEmptyAllowlistAllowsAny(t *testing.T) {
 	if err != nil || a.Restricts() || !a.Allows("anything.example") {
 		t.Fatalf("empty list: %+v, %v; want one that allows every host", a, err)
 	}
-	if err := a.Check(accessv1alpha1.ProviderSpec{SCIM: &accessv1alpha1.SCIMProvider{URL: "http://127.0.0.1:1"}}); err != nil {
+	if err := a.Check(Endpoint{Field: "spec.provider.scim.url", Host: "127.0.0.1"}); err != nil {
 		t.Fatalf("empty list refused: %v", err)
 	}
 }
@@ -60,12 +58,16 @@ func TestCheckNamesHostFieldAndFlag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for field, spec := range map[string]accessv1alpha1.ProviderSpec{
-		"spec.provider.scim.url":      {SCIM: &accessv1alpha1.SCIMProvider{URL: "https://attacker.example/scim"}},
-		"spec.provider.ldap.url":      {LDAP: &accessv1alpha1.LDAPProvider{URL: "ldaps://attacker.example:636"}},
-		"spec.provider.postgres.host": {Postgres: &accessv1alpha1.PostgresProvider{Host: "attacker.example"}},
+	for field, ep := range map[string]func(string) (Endpoint, error){
+		"spec.provider.scim.url":      func(f string) (Endpoint, error) { return FromURL(f, "https://attacker.example/scim") },
+		"spec.provider.ldap.url":      func(f string) (Endpoint, error) { return FromURL(f, "ldaps://attacker.example:636") },
+		"spec.provider.postgres.host": func(f string) (Endpoint, error) { return FromHost(f, "Attacker.Example.") },
 	} {
-		err := a.Check(spec)
+		refused, err := ep(field)
+		if err != nil {
+			t.Fatalf("%s: %v", field, err)
+		}
+		err = a.Check(refused)
 		if !errors.Is(err, ErrNotAllowed) {
 			t.Errorf("%s: got %v, want ErrNotAllowed", field, err)
 			continue
@@ -76,35 +78,28 @@ func TestCheckNamesHostFieldAndFlag(t *testing.T) {
 			}
 		}
 	}
-	if err := a.Check(accessv1alpha1.ProviderSpec{Kubernetes: &accessv1alpha1.KubernetesProvider{}}); err != nil {
-		t.Errorf("the kubernetes provider has no endpoint to restrict: %v", err)
+	allowed, err := FromHost("spec.provider.postgres.host", "DB.corp.example.")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := a.Check(accessv1alpha1.ProviderSpec{Postgres: &accessv1alpha1.PostgresProvider{Host: "DB.corp.example."}}); err != nil {
+	if err := a.Check(allowed); err != nil {
 		t.Errorf("an allowed host: %v", err)
 	}
 }
 
-func TestInsecure(t *testing.T) {
-	for name, tc := range map[string]struct {
-		spec accessv1alpha1.ProviderSpec
-		want string
-	}{
-		"scim https":               {accessv1alpha1.ProviderSpec{SCIM: &accessv1alpha1.SCIMProvider{URL: "https://x/scim"}}, ""},
-		"scim http":                {accessv1alpha1.ProviderSpec{SCIM: &accessv1alpha1.SCIMProvider{URL: "http://x/scim", AllowInsecureHTTP: true}}, "plain http"},
-		"ldaps":                    {accessv1alpha1.ProviderSpec{LDAP: &accessv1alpha1.LDAPProvider{URL: "ldaps://x"}}, ""},
-		"ldap starttls":            {accessv1alpha1.ProviderSpec{LDAP: &accessv1alpha1.LDAPProvider{URL: "ldap://x", StartTLS: true}}, ""},
-		"ldap plain":               {accessv1alpha1.ProviderSpec{LDAP: &accessv1alpha1.LDAPProvider{URL: "ldap://x", AllowInsecure: true}}, "bind password"},
-		"postgres verify-full":     {accessv1alpha1.ProviderSpec{Postgres: &accessv1alpha1.PostgresProvider{SSLMode: "verify-full"}}, ""},
-		"postgres verify-ca + CA":  {accessv1alpha1.ProviderSpec{Postgres: &accessv1alpha1.PostgresProvider{SSLMode: "verify-ca", CABundle: "pem"}}, ""},
-		"postgres verify-ca roots": {accessv1alpha1.ProviderSpec{Postgres: &accessv1alpha1.PostgresProvider{SSLMode: "verify-ca"}}, "system roots"},
-		"postgres require":         {accessv1alpha1.ProviderSpec{Postgres: &accessv1alpha1.PostgresProvider{SSLMode: "require"}}, "not checked"},
-		"postgres require + CA":    {accessv1alpha1.ProviderSpec{Postgres: &accessv1alpha1.PostgresProvider{SSLMode: "require", CABundle: "pem"}}, "host name is not"},
-		"postgres disable":         {accessv1alpha1.ProviderSpec{Postgres: &accessv1alpha1.PostgresProvider{SSLMode: "disable"}}, "unencrypted"},
-		"kubernetes":               {accessv1alpha1.ProviderSpec{Kubernetes: &accessv1alpha1.KubernetesProvider{}}, ""},
+func TestEndpointsNameTheirHost(t *testing.T) {
+	if ep, err := FromURL("spec.provider.ldap.url", "ldap://[::1]:389"); err != nil || ep.Host != "::1" {
+		t.Errorf("FromURL of an IPv6 URL = %+v, %v; want host ::1", ep, err)
+	}
+	for name, err := range map[string]error{
+		"a URL without a host": second(FromURL("spec.provider.scim.url", "/scim/v2")),
+		"a blank host":         second(FromHost("spec.provider.postgres.host", "  ")),
+		"a malformed URL":      second(FromURL("spec.provider.scim.url", "http://a b\x7f")),
 	} {
-		got := strings.Join(Insecure(tc.spec), "; ")
-		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
-			t.Errorf("%s: Insecure = %q, want %q", name, got, tc.want)
+		if err == nil || !strings.Contains(err.Error(), "spec.provider.") {
+			t.Errorf("%s: %v, want an error naming the field", name, err)
 		}
 	}
 }
+
+func second(_ Endpoint, err error) error { return err }

@@ -40,20 +40,6 @@ import (
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=get;list;watch
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 
-// Registration returns the kubernetes provider. writer creates and deletes
-// bindings and SubjectAccessReviews, and reads ClusterRoles (from its cache when
-// it is the manager's client); reader must read from the API server, not a cache,
-// because Check is the proof of revocation.
-func Registration(writer client.Client, reader client.Reader) provider.Registration {
-	return provider.Registration{
-		Kind:   provider.KindKubernetes,
-		Shared: false,
-		New: func(_ context.Context, cfg provider.Config) (provider.Client, error) {
-			return &Client{writer: writer, reader: reader, conn: cfg.Connection}, nil
-		},
-	}
-}
-
 // Client grants ClusterRoles through bindings in the operator's own cluster.
 type Client struct {
 	writer client.Client

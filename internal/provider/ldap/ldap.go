@@ -21,12 +21,6 @@ import (
 	"github.com/elevator-dev/elevator/internal/provider"
 )
 
-// Registration is the ldap provider. A membership is one fact per subject and
-// group, so two requests for the same subject and role share it.
-func Registration() provider.Registration {
-	return provider.Registration{Kind: provider.KindLDAP, Shared: true, New: New}
-}
-
 // client talks to one directory. It holds no connection between calls.
 type client struct {
 	cfg     *settings

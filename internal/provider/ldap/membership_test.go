@@ -14,7 +14,7 @@ import (
 
 func TestRegistration(t *testing.T) {
 	reg := ldap.Registration()
-	if reg.Kind != provider.KindLDAP || !reg.Shared || reg.New == nil {
+	if reg.Kind != ldap.Kind || !reg.Shared || reg.New == nil {
 		t.Fatalf("registration = {Kind %q, Shared %v, New set %v}, want {ldap, true, true}", reg.Kind, reg.Shared, reg.New != nil)
 	}
 }

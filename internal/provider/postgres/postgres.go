@@ -34,12 +34,6 @@ import (
 // checked.
 const maxIdentifierBytes = 63
 
-// Registration is the postgres provider: role membership is one fact per
-// subject and role, so two requests for the same subject and role share it.
-func Registration() provider.Registration {
-	return provider.Registration{Kind: provider.KindPostgres, Shared: true, New: New}
-}
-
 // client talks to one PostgreSQL server. It holds no open session: every call
 // opens its own, with credentials read afresh from the Secret.
 type client struct {

@@ -30,8 +30,8 @@ func wantSQLState(t *testing.T, err error, code, doing string) {
 
 func TestRegistration(t *testing.T) {
 	reg := Registration()
-	if reg.Kind != provider.KindPostgres || !reg.Shared || reg.New == nil {
-		t.Fatalf("registration = %+v; want kind %q, shared, with a factory", reg, provider.KindPostgres)
+	if reg.Kind != Kind || !reg.Shared || reg.New == nil {
+		t.Fatalf("registration = %+v; want kind %q, shared, with a factory", reg, Kind)
 	}
 	conn := connection(nil)
 	conn.Spec.Provider.Postgres = nil

@@ -16,7 +16,7 @@ func TestSample(t *testing.T) {
 	if secret.StringData["token"] == "" {
 		t.Fatalf("sample Secret %s has no stringData.token", secret.Name)
 	}
-	if provider.KindOf(conn.Spec.Provider) != provider.KindSCIM || conn.Spec.Provider.SCIM.CredentialsSecretRef.Name != secret.Name {
+	if reg := scim.Registration(); !reg.Configured(conn.Spec.Provider) || reg.CredentialsSecret(conn.Spec.Provider) != secret.Name {
 		t.Fatalf("sample connection is not a scim one using the sample Secret: %+v", conn.Spec.Provider)
 	}
 	for _, r := range conn.Spec.Roles {

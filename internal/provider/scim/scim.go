@@ -39,12 +39,6 @@ const DefaultTimeout = 10 * time.Second
 // tokenKey is the key of the bearer token in the credentials Secret.
 const tokenKey = "token"
 
-// Registration is the SCIM provider for the registry. A group membership is one
-// fact per subject and group, so two requests for the same role share it.
-func Registration() provider.Registration {
-	return provider.Registration{Kind: provider.KindSCIM, Shared: true, New: New}
-}
-
 // Client is a provider.Client for one SCIM service provider.
 type Client struct {
 	// baseURL is the SCIM base URL without a trailing slash.

@@ -355,7 +355,7 @@ func TestTokenSecret(t *testing.T) {
 
 func TestRegistration(t *testing.T) {
 	reg := Registration()
-	if reg.Kind != provider.KindSCIM || !reg.Shared || reg.New == nil {
+	if reg.Kind != Kind || !reg.Shared || reg.New == nil {
 		t.Fatalf("Registration() = %+v, want kind scim, shared, with a factory", reg)
 	}
 }

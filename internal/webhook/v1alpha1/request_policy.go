@@ -2,7 +2,6 @@ package v1alpha1
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -13,44 +12,6 @@ import (
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 	"github.com/elevator-dev/elevator/internal/policy"
 )
-
-// ConnectionReader reads SaaSConnections.
-type ConnectionReader = client.Reader
-
-// CacheFirst reads from Cache and asks API only when Cache has no such object,
-// so a connection created a moment ago (applied in the same file as the request,
-// say) is seen, and every other read costs the API server nothing. The
-// controller checks the policy again, from its own read, before it grants.
-type CacheFirst struct {
-	Cache client.Reader
-	API   client.Reader
-}
-
-// Get implements client.Reader.
-func (r CacheFirst) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-	err := r.Cache.Get(ctx, key, obj, opts...)
-	if apierrors.IsNotFound(err) {
-		return r.API.Get(ctx, key, obj, opts...)
-	}
-	return err
-}
-
-// List implements client.Reader.
-func (r CacheFirst) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
-	return r.Cache.List(ctx, list, opts...)
-}
-
-// rejection is a policy violation to show the user, as opposed to a failure to
-// check the policy.
-type rejection struct{ err error }
-
-func (r rejection) Error() string { return r.err.Error() }
-func (r rejection) Unwrap() error { return r.err }
-
-func isRejection(err error) bool {
-	var r rejection
-	return errors.As(err, &r)
-}
 
 // CheckPolicy enforces the rules of a new request: justification non-empty, the
 // connection and role exist, and the duration is within every cap (policy.Check).
