@@ -86,7 +86,8 @@ func grantedCondition(er *accessv1alpha1.ElevationRequest) *metav1.Condition {
 	return nil
 }
 
-// revokedCondition is True once the request has ended after a revocation began.
+// revokedCondition is True once the request has ended after a revocation
+// began, and its grant, if one began, was verified gone or was standing access.
 func revokedCondition(er *accessv1alpha1.ElevationRequest) *metav1.Condition {
 	s := er.Status
 	if s.Revocation == nil || !s.Phase.IsTerminal() {
@@ -94,6 +95,9 @@ func revokedCondition(er *accessv1alpha1.ElevationRequest) *metav1.Condition {
 	}
 	if isStandingAccess(er) {
 		return condition(accessv1alpha1.ConditionRevoked, metav1.ConditionTrue, accessv1alpha1.ReasonStandingAccess, s.Message)
+	}
+	if s.Grant != nil && !verified(er) {
+		return nil // a grant whose removal was never verified is not revoked
 	}
 	return condition(accessv1alpha1.ConditionRevoked, metav1.ConditionTrue, s.Revocation.Reason, s.Message)
 }
@@ -110,7 +114,8 @@ func revocationVerifiedCondition(er *accessv1alpha1.ElevationRequest) *metav1.Co
 		return condition(accessv1alpha1.ConditionRevocationVerified, metav1.ConditionTrue, accessv1alpha1.ReasonVerified, rev.Method+": "+rev.Detail)
 	case s.Phase.IsTerminal() && isStandingAccess(er):
 		return condition(accessv1alpha1.ConditionRevocationVerified, metav1.ConditionFalse, accessv1alpha1.ReasonStandingAccess, s.Message)
-	case s.Phase.IsTerminal():
+	case s.Phase.IsTerminal() && s.Grant == nil:
+		// Withdrawn before any grant could have begun (withdraw).
 		return condition(accessv1alpha1.ConditionRevocationVerified, metav1.ConditionTrue, accessv1alpha1.ReasonNeverGranted, rev.Detail)
 	case rev.RetainedBy != "":
 		return condition(accessv1alpha1.ConditionRevocationVerified, metav1.ConditionFalse, accessv1alpha1.ReasonRetained, retainedMessage(rev.RetainedBy))

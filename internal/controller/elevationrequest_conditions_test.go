@@ -110,6 +110,8 @@ func TestConditionsForEveryPhase(t *testing.T) {
 			er.Status.Grant = &accessv1alpha1.GrantAttempt{StartedAt: t0}
 		}, verifiedGone),
 			"Approved=True/Approved Granted=False/NeverGranted ResidualAccess=False/NoneFound RevocationVerified=True/Verified Revoked=True/Deleted"},
+		{"ended with a grant but no verification (no step leaves this): never verified", request(accessv1alpha1.PhaseRevoked, approvedBy("bob"), granted, revoking(accessv1alpha1.RevocationExpired)),
+			"Approved=True/Approved Granted=True/Granted"},
 		{"denied", request(accessv1alpha1.PhaseDenied, func(er *accessv1alpha1.ElevationRequest) {
 			er.Status.Denial = &accessv1alpha1.DenialRecord{User: "bob", At: t0, Reason: "freeze"}
 		}), "Approved=False/Denied Granted=False/NeverGranted"},
