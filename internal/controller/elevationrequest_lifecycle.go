@@ -268,7 +268,7 @@ func (r *ElevationRequestReconciler) grant(ctx context.Context, er *accessv1alph
 	}
 	er.Status.Grant.Target = ent.Target
 	r.activate(er, now, duration, obs)
-	return ctrl.Result{RequeueAfter: er.Status.ExpiresAt.Sub(now), Priority: ptr.To(expiryPriority)}, nil
+	return ctrl.Result{RequeueAfter: untilExpiryLook(er, now, r.ExpiryLead), Priority: ptr.To(expiryPriority)}, nil
 }
 
 func (r *ElevationRequestReconciler) grantFailed(ctx context.Context, er *accessv1alpha1.ElevationRequest, err error, now time.Time) (ctrl.Result, error) {
@@ -311,10 +311,10 @@ func (r *ElevationRequestReconciler) reconcileActive(ctx context.Context, er *ac
 		return r.revoke(ctx, er, accessv1alpha1.RevocationDeleted, "", now)
 	case rev != nil:
 		return r.revoke(ctx, er, accessv1alpha1.RevocationEarly, rev.User, now)
-	case er.Status.ExpiresAt == nil || !now.Before(er.Status.ExpiresAt.Time):
+	case expiryDue(er, now, r.ExpiryLead):
 		return r.revoke(ctx, er, accessv1alpha1.RevocationExpired, "", now)
 	}
-	return ctrl.Result{RequeueAfter: er.Status.ExpiresAt.Sub(now), Priority: ptr.To(expiryPriority)}, nil
+	return ctrl.Result{RequeueAfter: untilExpiryLook(er, now, r.ExpiryLead), Priority: ptr.To(expiryPriority)}, nil
 }
 
 // refuse ends a request that policy forbids granting; nothing was granted.
