@@ -252,6 +252,9 @@ func (r *ElevationRequestReconciler) grant(ctx context.Context, er *accessv1alph
 	}
 	defer closeQuietly(target)
 	ent := entitlement(er, er.Status.Grant.Role)
+	// The window counts from just before the grant call, not from the step's
+	// start: what came before (the fresh read) is not the subject's time.
+	grantStart := r.Clock.Now()
 	if !er.Status.Grant.Preexisting {
 		granted, err := target.Grant(ctx, ent)
 		if err != nil {
@@ -267,7 +270,7 @@ func (r *ElevationRequestReconciler) grant(ctx context.Context, er *accessv1alph
 		return ctrl.Result{}, fmt.Errorf("granted, but a fresh read does not show it yet: %s", obs.Evidence)
 	}
 	er.Status.Grant.Target = ent.Target
-	r.activate(er, now, duration, obs)
+	r.activate(er, grantStart, duration, obs)
 	return ctrl.Result{RequeueAfter: untilExpiryLook(er, now, r.ExpiryLead), Priority: ptr.To(expiryPriority)}, nil
 }
 
