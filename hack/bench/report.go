@@ -91,8 +91,9 @@ func shortfallOf(requested time.Duration, seen, gone time.Time) time.Duration {
 }
 
 // summarize turns the timeline into latencies and counts.
-// Access whose expiresAt lies after end is not counted as unrevoked: it is
-// still within its window.
+// Access whose expiresAt lies after end and that still exists is not counted
+// as unrevoked: it is still within its window. Access already removed counts
+// whatever its expiresAt, since the operator's expiry lead removes it before.
 func summarize(t *timeline, d *driver, n int, end time.Time) *result {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -117,7 +118,7 @@ func summarize(t *timeline, d *driver, n int, end time.Time) *result {
 		if !r.approveDone.IsZero() && !r.activeSeen.IsZero() {
 			toActive = append(toActive, r.activeSeen.Sub(r.approveDone))
 		}
-		if !r.expiresAt.IsZero() && r.expiresAt.After(end) {
+		if !r.expiresAt.IsZero() && r.expiresAt.After(end) && r.bindingGone.IsZero() {
 			res.notExpired++
 			continue
 		}

@@ -92,3 +92,24 @@ func TestSummarizeCountsOverrunAndShortfall(t *testing.T) {
 		t.Errorf("neverRevoked = %d, want 1", res.neverRevoked)
 	}
 }
+
+// A run that ends before the expiresAt of requests: one already removed (the
+// operator's lead) is measured, one still present is left out as within its
+// window.
+func TestSummarizeMeasuresAccessRemovedBeforeARunsEnd(t *testing.T) {
+	tl := newTimeline(2)
+	tl.records["removed"] = &record{created: at(-61_000), bindingSeen: at(-60_000), expiresAt: at(500), bindingGone: at(-300),
+		verifiedAt: at(0), phase: accessv1alpha1.PhaseRevoked}
+	tl.records["open"] = &record{created: at(-61_000), bindingSeen: at(-50_000), expiresAt: at(10_000), phase: accessv1alpha1.PhaseActive}
+	d := &driver{duration: time.Minute}
+	d.created.Store(2)
+
+	res := summarize(tl, d, 2, at(0))
+
+	if res.notExpired != 1 || res.neverRevoked != 0 {
+		t.Errorf("notExpired / neverRevoked = %d / %d, want 1 / 0", res.notExpired, res.neverRevoked)
+	}
+	if res.overrun.count != 1 || res.overrun.maxv != 0 || res.shortfall.maxv != 300*time.Millisecond {
+		t.Errorf("overrun %+v, shortfall %+v: want the removed request measured, no overrun, 300ms short", res.overrun, res.shortfall)
+	}
+}
