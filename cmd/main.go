@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"flag"
+	"fmt"
 	"os"
 	"time"
 
@@ -44,6 +45,7 @@ type options struct {
 	probeAddr       string
 	leaderElect     bool
 	maxDuration     time.Duration
+	expiryLead      time.Duration
 	webhookCertPath string
 	webhookHost     string
 	webhookPort     int
@@ -68,6 +70,8 @@ func parseFlags() (options, zap.Options, error) {
 	flag.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address the health probes bind to.")
 	flag.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader, so only one replica acts at a time.")
 	flag.DurationVar(&o.maxDuration, "max-duration", 8*time.Hour, "Global cap on any elevation's duration; 0 means none.")
+	flag.DurationVar(&o.expiryLead, "expiry-lead", controller.DefaultExpiryLead,
+		"How long before expiresAt an expiring elevation's revocation starts, so that access is gone by expiresAt; at most a tenth of the window. 0 starts it at expiresAt.")
 	flag.StringVar(&o.webhookCertPath, "webhook-cert-path", "", "Directory with the webhook serving certificate (tls.crt, tls.key).")
 	flag.StringVar(&o.webhookHost, "webhook-host", "", "Address the webhook server binds to; empty means every interface.")
 	flag.IntVar(&o.webhookPort, "webhook-port", 9443, "Port the webhook server listens on.")
@@ -94,6 +98,9 @@ func parseFlags() (options, zap.Options, error) {
 	flag.Parse()
 	var err error
 	o.grantableClusterRoles, err = policy.ParseGrantableClusterRoles(grantable)
+	if err == nil && o.expiryLead < 0 {
+		err = fmt.Errorf("--expiry-lead must not be negative, got %s", o.expiryLead)
+	}
 	return o, zapOpts, err
 }
 
@@ -140,7 +147,7 @@ func main() {
 		log.Error(err, "set up controllers")
 		os.Exit(1)
 	}
-	log.Info("starting manager", "maxDuration", o.maxDuration.String(), "grantableClusterRoles", o.grantableClusterRoles.String(), "webhooks", o.enableWebhooks, "allowedEndpointHosts", o.endpointHosts)
+	log.Info("starting manager", "maxDuration", o.maxDuration.String(), "expiryLead", o.expiryLead.String(), "grantableClusterRoles", o.grantableClusterRoles.String(), "webhooks", o.enableWebhooks, "allowedEndpointHosts", o.endpointHosts)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		log.Error(err, "run manager")
 		os.Exit(1)
@@ -153,7 +160,7 @@ func setup(mgr ctrl.Manager, o options, trusted trust) error {
 		return err
 	}
 	if err := controller.Setup(mgr, controller.Options{
-		Providers: Providers(mgr), MaxDuration: o.maxDuration, Workers: o.workers, Records: trusted.signer,
+		Providers: Providers(mgr), MaxDuration: o.maxDuration, ExpiryLead: o.expiryLead, Workers: o.workers, Records: trusted.signer,
 		GrantableClusterRoles: o.grantableClusterRoles, AllowedEndpointHosts: hosts,
 	}); err != nil {
 		return err

@@ -33,13 +33,16 @@ type driver struct {
 	approveErr atomic.Int64
 	errMu      sync.Mutex
 	firstErrs  []string
+	// allCreated is closed once every create was sent.
+	allCreated chan struct{}
 }
 
 func requestName(i int) string { return fmt.Sprintf("bench-%05d", i) }
 
 // createAll creates n requests as the requester, spread evenly at rate per
-// second, and returns when all were sent.
-func (d *driver) createAll(ctx context.Context, rate float64) {
+// second (or as fast as the creators can, in a burst), and returns when all
+// were sent.
+func (d *driver) createAll(ctx context.Context, rate float64, burst bool) {
 	work := make(chan int, d.n)
 	var wg sync.WaitGroup
 	for range creators {
@@ -52,6 +55,9 @@ func (d *driver) createAll(ctx context.Context, rate float64) {
 		}()
 	}
 	interval := time.Duration(float64(time.Second) / rate)
+	if burst {
+		interval = 0
+	}
 	begin := time.Now()
 	for i := 0; i < d.n && ctx.Err() == nil; i++ {
 		if wait := time.Until(begin.Add(time.Duration(i) * interval)); wait > 0 {
@@ -87,9 +93,47 @@ func (d *driver) create(ctx context.Context, i int) {
 	d.created.Add(1)
 }
 
-// approveAll approves, as the approver, every request the informer saw
-// Pending, until all n were handled or ctx ends.
-func (d *driver) approveAll(ctx context.Context, workers int) {
+// approvalOrder is the stream of requests to approve. Paced, each request as
+// soon as the informer sees it Pending. In a burst, none until every request
+// created is Pending, then all of them at once.
+func (d *driver) approvalOrder(ctx context.Context, pattern string) <-chan string {
+	if pattern != patternBurst {
+		return d.t.pending
+	}
+	out := make(chan string, d.n)
+	go func() {
+		var held []string
+		for !d.allPending(len(held)) {
+			select {
+			case <-ctx.Done():
+				return
+			case name := <-d.t.pending:
+				held = append(held, name)
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		step("N=%d, burst: all %d requests are Pending; approving them all at once", d.n, len(held))
+		for _, name := range held {
+			out <- name
+		}
+	}()
+	return out
+}
+
+// allPending reports whether pending, the number of requests seen Pending so
+// far, is every request created, and no more will be.
+func (d *driver) allPending(pending int) bool {
+	select {
+	case <-d.allCreated:
+		return int64(pending) >= d.created.Load()
+	default:
+		return false
+	}
+}
+
+// approveAll approves, as the approver, every request that arrives on order,
+// until all n were handled or ctx ends.
+func (d *driver) approveAll(ctx context.Context, workers int, order <-chan string) {
 	var handled atomic.Int64
 	var wg sync.WaitGroup
 	for range workers {
@@ -100,7 +144,7 @@ func (d *driver) approveAll(ctx context.Context, workers int) {
 				select {
 				case <-ctx.Done():
 					return
-				case name := <-d.t.pending:
+				case name := <-order:
 					d.approve(ctx, name)
 					handled.Add(1)
 				case <-time.After(time.Second):

@@ -36,7 +36,17 @@ type config struct {
 	operatorArgs []string
 	grace        time.Duration
 	logDir       string
+	pattern      string
 }
+
+// The load shapes -pattern chooses between.
+const (
+	// patternPaced creates requests at -rate and approves each as soon as it is Pending.
+	patternPaced = "paced"
+	// patternBurst creates all N as fast as the creators can, waits until all
+	// are Pending, then approves them all at once.
+	patternBurst = "burst"
+)
 
 func parseFlags(args []string) (config, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
@@ -48,11 +58,12 @@ func parseFlags(args []string) (config, error) {
 	opArgs := fs.String("operator-args", "", "Extra flags for the operator, space-separated, e.g. \"--workers=16 --kube-api-qps=200\".")
 	grace := fs.Duration("grace", 5*time.Minute, "How long after the last expiry a run waits for revocations before it gives up and reports what is left.")
 	logDir := fs.String("log-dir", "bin/bench", "Directory for the operator logs, one per N.")
+	pattern := fs.String("pattern", patternPaced, "Load shape: paced (created at -rate, each approved once Pending) or burst (all N created first, then all approved at once once every one is Pending; -rate is not used).")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
 	cfg := config{rate: *rate, duration: *duration, minDuration: *minDuration, approvers: *approvers,
-		operatorArgs: strings.Fields(*opArgs), grace: *grace, logDir: *logDir}
+		operatorArgs: strings.Fields(*opArgs), grace: *grace, logDir: *logDir, pattern: *pattern}
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n <= 0 {
@@ -63,7 +74,19 @@ func parseFlags(args []string) (config, error) {
 	if cfg.rate <= 0 || cfg.approvers <= 0 {
 		return config{}, fmt.Errorf("-rate and -approvers must be positive")
 	}
+	if cfg.pattern != patternPaced && cfg.pattern != patternBurst {
+		return config{}, fmt.Errorf("-pattern: %q is neither %s nor %s", cfg.pattern, patternPaced, patternBurst)
+	}
 	return cfg, nil
+}
+
+// creationWindow is how long the creation of n requests is planned to take: n
+// at -rate when paced; none in a burst, where it is as fast as the API allows.
+func (c config) creationWindow(n int) time.Duration {
+	if c.pattern == patternBurst {
+		return 0
+	}
+	return time.Duration(float64(n) / c.rate * float64(time.Second))
 }
 
 // requestDuration is the spec.duration of the run's requests: long enough that
@@ -72,8 +95,7 @@ func (c config) requestDuration(n int) time.Duration {
 	if c.duration > 0 {
 		return c.duration
 	}
-	window := time.Duration(float64(n) / c.rate * float64(time.Second))
-	return (window + c.minDuration).Round(time.Second)
+	return (c.creationWindow(n) + c.minDuration).Round(time.Second)
 }
 
 func main() {

@@ -60,6 +60,8 @@ type result struct {
 	expiryToGone                dist
 	expiryToVerified            dist
 	expiryToRevokedSeen         dist
+	overrun, shortfall          dist
+	overran                     int
 	neverGranted, notExpired    int
 	neverRevoked, neverVerified int
 	bindingsLeft                int
@@ -71,18 +73,34 @@ type result struct {
 	controller                  map[string]float64
 	breakdown                   map[string]float64
 	operatorArgs                []string
+	pattern                     string
+}
+
+// overrunOf is how long access outlived its window: from expiresAt to the
+// bench's own sight of the binding deleted, or 0 when it was gone before.
+func overrunOf(expiresAt, gone time.Time) time.Duration {
+	return max(gone.Sub(expiresAt), 0)
+}
+
+// shortfallOf is how much of the requested duration the subject did not get:
+// the duration less the time the bench saw the binding exist. Both ends are
+// the bench's watch, so its delivery delay cancels out; negative would mean
+// access longer than asked for.
+func shortfallOf(requested time.Duration, seen, gone time.Time) time.Duration {
+	return requested - gone.Sub(seen)
 }
 
 // summarize turns the timeline into latencies and counts.
-// Access whose expiresAt lies after end is not counted as unrevoked: it is
-// still within its window.
+// Access whose expiresAt lies after end and that still exists is not counted
+// as unrevoked: it is still within its window. Access already removed counts
+// whatever its expiresAt, since the operator's expiry lead removes it before.
 func summarize(t *timeline, d *driver, n int, end time.Time) *result {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	res := &result{n: n, created: int(d.created.Load()), approved: int(d.approved.Load()),
 		createErrs: int(d.createErrs.Load()), approveErrs: int(d.approveErr.Load()), errors: d.firstErrs,
 		duration: d.duration, peakActive: t.peakActive, peakBindings: t.peakBindings}
-	var approveCall, toAccess, toGone, toVerified, toSeen, toActive []time.Duration
+	var approveCall, toAccess, toGone, toVerified, toSeen, toActive, overrun, shortfall []time.Duration
 	for _, r := range t.records {
 		if r.created.IsZero() {
 			continue
@@ -100,7 +118,7 @@ func summarize(t *timeline, d *driver, n int, end time.Time) *result {
 		if !r.approveDone.IsZero() && !r.activeSeen.IsZero() {
 			toActive = append(toActive, r.activeSeen.Sub(r.approveDone))
 		}
-		if !r.expiresAt.IsZero() && r.expiresAt.After(end) {
+		if !r.expiresAt.IsZero() && r.expiresAt.After(end) && r.bindingGone.IsZero() {
 			res.notExpired++
 			continue
 		}
@@ -115,6 +133,11 @@ func summarize(t *timeline, d *driver, n int, end time.Time) *result {
 		}
 		if !r.bindingGone.IsZero() {
 			toGone = append(toGone, r.bindingGone.Sub(r.expiresAt))
+			overrun = append(overrun, overrunOf(r.expiresAt, r.bindingGone))
+			shortfall = append(shortfall, shortfallOf(d.duration, r.bindingSeen, r.bindingGone))
+			if r.bindingGone.After(r.expiresAt) {
+				res.overran++
+			}
 		}
 		if !r.verifiedAt.IsZero() {
 			toVerified = append(toVerified, r.verifiedAt.Sub(r.expiresAt))
@@ -126,6 +149,7 @@ func summarize(t *timeline, d *driver, n int, end time.Time) *result {
 	res.approveCall, res.approvalToAccess = distOf(approveCall), distOf(toAccess)
 	res.approvalToActive = distOf(toActive)
 	res.expiryToGone, res.expiryToVerified, res.expiryToRevokedSeen = distOf(toGone), distOf(toVerified), distOf(toSeen)
+	res.overrun, res.shortfall = distOf(overrun), distOf(shortfall)
 	return res
 }
 
@@ -173,13 +197,16 @@ func (r *result) perLifecycle(v float64) float64 {
 func (r *result) rows() [][2]string {
 	mib := float64(r.rss) / (1 << 20)
 	rows := [][2]string{
-		{"N (created / approved)", fmt.Sprintf("%d (%d / %d)", r.n, r.created, r.approved)},
+		{"N (created / approved), pattern", fmt.Sprintf("%d (%d / %d), %s", r.n, r.created, r.approved, r.pattern)},
 		{"request duration, creation window, run time", fmt.Sprintf("%s, %s, %s", r.duration, ms(r.creationWindow), ms(r.runTime))},
 		{"peak concurrently Active (bindings present)", fmt.Sprintf("%d (%d)", r.peakActive, r.peakBindings)},
 		{"approve PATCH through the webhook p50 / p99 / max", r.approveCall.String()},
 		{"approval → access (binding exists) p50 / p99 / max", r.approvalToAccess.String()},
 		{"approval → phase Active seen by a watch p50 / p99 / max", r.approvalToActive.String()},
 		{"expiresAt → access gone (binding deleted) p50 / p99 / max", r.expiryToGone.String()},
+		{"overrun: access after expiresAt, max(0, binding deleted − expiresAt) p50 / p99 / max", r.overrun.String()},
+		{"  requests whose access outlived expiresAt", fmt.Sprintf("%d of %d", r.overran, r.overrun.count)},
+		{"shortfall: spec.duration − time the binding existed p50 / p99 / max", r.shortfall.String()},
 		{"expiresAt → revocation.verifiedAt p50 / p99 / max (both stored to the second)", r.expiryToVerified.String()},
 		{"expiresAt → Revoked seen by a watch p50 / p99 / max", r.expiryToRevokedSeen.String()},
 		{"never granted / still in their window at the end", fmt.Sprintf("%d / %d", r.neverGranted, r.notExpired)},
@@ -232,7 +259,7 @@ func printResult(out io.Writer, r *result) error {
 	if len(r.operatorArgs) > 0 {
 		args = strings.Join(r.operatorArgs, " ")
 	}
-	fmt.Fprintf(w, "\n### N = %d (operator flags: %s)\n\n| | |\n|---|---|\n", r.n, args)
+	fmt.Fprintf(w, "\n### N = %d, %s (operator flags: %s)\n\n| | |\n|---|---|\n", r.n, r.pattern, args)
 	for _, row := range r.rows() {
 		fmt.Fprintf(w, "| %s | %s |\n", row[0], row[1])
 	}

@@ -59,23 +59,24 @@ func runOne(ctx context.Context, cfg config, n int) (res *result, err error) {
 		return nil, err
 	}
 
-	d := &driver{e: e, t: t, n: n, duration: cfg.requestDuration(n)}
-	window := time.Duration(float64(n) / cfg.rate * float64(time.Second))
+	d := &driver{e: e, t: t, n: n, duration: cfg.requestDuration(n), allCreated: make(chan struct{})}
+	window := cfg.creationWindow(n)
 	// A run ends when everything is revoked, or -grace after the last expiry
 	// it saw; a backlog of grants may push expiries later, but never more than
 	// one request duration past the planned end.
 	planned := time.Now().Add(window + d.duration + cfg.grace)
 	deadline := planned.Add(d.duration)
-	step("N=%d: creating %d requests over %s (duration %s each), approving each as %s once it is Pending; planned end %s, giving up at %s at the latest",
-		n, n, window.Round(time.Second), d.duration, approver, planned.Format("15:04:05"), deadline.Format("15:04:05"))
+	step("N=%d, %s: creating %d requests over %s (duration %s each), approving them as %s; planned end %s, giving up at %s at the latest",
+		n, cfg.pattern, n, window.Round(time.Second), d.duration, approver, planned.Format("15:04:05"), deadline.Format("15:04:05"))
 	runCtx, cancelRun := context.WithDeadline(ctx, deadline)
 	defer cancelRun()
 	load := sampleLoad(runCtx)
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); d.approveAll(runCtx, cfg.approvers) }()
-	d.createAll(runCtx, cfg.rate)
+	go func() { defer wg.Done(); d.approveAll(runCtx, cfg.approvers, d.approvalOrder(runCtx, cfg.pattern)) }()
+	d.createAll(runCtx, cfg.rate, cfg.pattern == patternBurst)
 	created := time.Now()
+	close(d.allCreated)
 	waitDone(runCtx, d, t, planned, cfg.grace)
 	cancelRun()
 	wg.Wait()
@@ -99,7 +100,7 @@ func runOne(ctx context.Context, cfg config, n int) (res *result, err error) {
 	res.creationWindow = created.Sub(before.at)
 	res.runTime = after.at.Sub(before.at)
 	res.rss, res.bindingsLeft, res.load = rss, left, <-load
-	res.operatorArgs = cfg.operatorArgs
+	res.operatorArgs, res.pattern = cfg.operatorArgs, cfg.pattern
 	res.setCounters(before, after, d)
 	return res, nil
 }

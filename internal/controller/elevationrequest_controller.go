@@ -48,6 +48,9 @@ type ElevationRequestReconciler struct {
 	Audit       audit.Logger
 	Metrics     *metrics.Tracker
 	MaxDuration time.Duration
+	// ExpiryLead is how long before expiresAt an expiring request's
+	// revocation starts (--expiry-lead; see expiryLead).
+	ExpiryLead time.Duration
 	// GrantableClusterRoles are the only ClusterRoles a grant may bind,
 	// re-checked before every grant in case a webhook was bypassed.
 	GrantableClusterRoles policy.GrantableClusterRoles

@@ -118,6 +118,9 @@ func (r *ElevationRequestReconciler) grant(ctx context.Context, er *accessv1alph
 	}
 	defer closeQuietly(target)
 	ent := entitlement(er, er.Status.Grant.Role)
+	// The window counts from just before the grant call, not from the step's
+	// start: what came before (the fresh read) is not the subject's time.
+	grantStart := r.Clock.Now()
 	if !er.Status.Grant.Preexisting {
 		granted, err := target.Grant(ctx, ent)
 		if err != nil {
@@ -133,8 +136,8 @@ func (r *ElevationRequestReconciler) grant(ctx context.Context, er *accessv1alph
 		return ctrl.Result{}, fmt.Errorf("granted, but a fresh read does not show it yet: %s", obs.Evidence)
 	}
 	er.Status.Grant.Target = ent.Target
-	r.activate(er, now, duration, obs)
-	return ctrl.Result{RequeueAfter: er.Status.ExpiresAt.Sub(now), Priority: ptr.To(expiryPriority)}, nil
+	r.activate(er, grantStart, duration, obs)
+	return ctrl.Result{RequeueAfter: untilExpiryLook(er, now, r.ExpiryLead), Priority: ptr.To(expiryPriority)}, nil
 }
 
 // grantFailed retries a grant that may yet work, and undoes anything partly
@@ -172,10 +175,10 @@ func (r *ElevationRequestReconciler) reconcileActive(ctx context.Context, er *ac
 		return r.revoke(ctx, er, accessv1alpha1.RevocationDeleted, "", now)
 	case rev != nil:
 		return r.revoke(ctx, er, accessv1alpha1.RevocationEarly, rev.User, now)
-	case er.Status.ExpiresAt == nil || !now.Before(er.Status.ExpiresAt.Time):
+	case expiryDue(er, now, r.ExpiryLead):
 		return r.revoke(ctx, er, accessv1alpha1.RevocationExpired, "", now)
 	}
-	return ctrl.Result{RequeueAfter: er.Status.ExpiresAt.Sub(now), Priority: ptr.To(expiryPriority)}, nil
+	return ctrl.Result{RequeueAfter: untilExpiryLook(er, now, r.ExpiryLead), Priority: ptr.To(expiryPriority)}, nil
 }
 
 // observeApprovalToGrant measures from the deciding approval (or the creation,

@@ -22,6 +22,9 @@ type Options struct {
 	Metrics *metrics.Tracker
 	// MaxDuration is the global cap on a grant; 0 means none.
 	MaxDuration time.Duration
+	// ExpiryLead is --expiry-lead: how long before expiresAt an expiring
+	// request's revocation starts; 0 means at expiresAt.
+	ExpiryLead time.Duration
 	// GrantableClusterRoles is --grantable-cluster-roles; nil allows none.
 	GrantableClusterRoles policy.GrantableClusterRoles
 	// Workers is the number of concurrent ElevationRequest reconciles; 0 means
@@ -59,6 +62,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		Audit:                   audit.New(ctrl.Log),
 		Metrics:                 o.Metrics,
 		MaxDuration:             o.MaxDuration,
+		ExpiryLead:              o.ExpiryLead,
 		GrantableClusterRoles:   o.GrantableClusterRoles,
 		MaxConcurrentReconciles: o.Workers,
 		Records:                 o.Records,

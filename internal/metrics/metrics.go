@@ -27,8 +27,14 @@ var (
 
 	expiryToVerified = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "elevator_expiry_to_verified_revocation_seconds",
-		Help:    "Time from a request's expiresAt to the fresh read that verified its access gone.",
+		Help:    "Time from a request's expiresAt to the fresh read that verified its access gone; 0 when that was before expiresAt (see elevator_verified_before_expiry_seconds).",
 		Buckets: prometheus.ExponentialBuckets(0.01, 2, 16),
+	})
+
+	verifiedBeforeExpiry = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "elevator_verified_before_expiry_seconds",
+		Help:    "For expired requests whose removal was verified before their expiresAt (the operator's --expiry-lead), how long before.",
+		Buckets: prometheus.ExponentialBuckets(0.01, 2, 10),
 	})
 
 	revocationFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -53,7 +59,7 @@ var (
 )
 
 func init() {
-	crmetrics.Registry.MustRegister(elevations, approvalToGrant, expiryToVerified, revocationFailures, missedNextLook, residualAccess, overdue)
+	crmetrics.Registry.MustRegister(elevations, approvalToGrant, expiryToVerified, verifiedBeforeExpiry, revocationFailures, missedNextLook, residualAccess, overdue)
 }
 
 // Tracker keeps the per-request state behind the gauges, so that a request
@@ -111,8 +117,17 @@ func (t *Tracker) Overdue() int {
 // ApprovalToGrant observes the approval → verified grant latency.
 func ApprovalToGrant(seconds float64) { approvalToGrant.Observe(seconds) }
 
-// ExpiryToVerified observes the expiry → verified revocation lag.
-func ExpiryToVerified(seconds float64) { expiryToVerified.Observe(seconds) }
+// ExpiryToVerified observes the expiry → verified revocation lag, seconds
+// after expiresAt. A removal verified before expiresAt (negative seconds) is no
+// lag, observed as 0, and how early it was goes to verifiedBeforeExpiry: the
+// lag histogram's buckets start at 10 ms and cannot hold negative values.
+func ExpiryToVerified(seconds float64) {
+	if seconds < 0 {
+		verifiedBeforeExpiry.Observe(-seconds)
+		seconds = 0
+	}
+	expiryToVerified.Observe(seconds)
+}
 
 // RevocationFailed counts a failed revoke or verification attempt.
 func RevocationFailed(provider, reason string) {

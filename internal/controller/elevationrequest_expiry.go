@@ -1,0 +1,51 @@
+package controller
+
+import (
+	"time"
+
+	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
+)
+
+// DefaultExpiryLead is the operator's --expiry-lead: how long before expiresAt
+// the revocation of an expiring request starts, so that the removal lands
+// before the expiry rather than starts there. It covers the wait in the work
+// queue and the removal itself (one DELETE for the kubernetes provider) when
+// many requests expire in the same second, measured in docs/performance.md.
+const DefaultExpiryLead = time.Second
+
+// maxLeadShare caps the lead at this share of the granted window, so that a
+// request shorter than a few leads keeps most of its window: a 1-second
+// request is revoked at most 100 ms early.
+const maxLeadShare = 10
+
+// expiryLead is how long before its expiresAt the request's revocation starts:
+// lead, capped at a tenth of the window from grantedAt to expiresAt.
+func expiryLead(er *accessv1alpha1.ElevationRequest, lead time.Duration) time.Duration {
+	st := er.Status
+	if lead <= 0 {
+		return 0
+	}
+	if st.GrantedAt == nil || st.ExpiresAt == nil {
+		return lead
+	}
+	return min(lead, st.ExpiresAt.Sub(st.GrantedAt.Time)/maxLeadShare)
+}
+
+// expiryDue reports whether the request's expiry is to be acted on now: now is
+// within the lead of expiresAt, or past it. A request with no expiresAt is due.
+func expiryDue(er *accessv1alpha1.ElevationRequest, now time.Time, lead time.Duration) bool {
+	if er.Status.ExpiresAt == nil {
+		return true
+	}
+	return !now.Before(er.Status.ExpiresAt.Add(-expiryLead(er, lead)))
+}
+
+// untilExpiryLook is the RequeueAfter that brings the request back when its
+// expiry is due. It is always positive: a RequeueAfter of 0 would ask for no
+// requeue at all, and a very short window can be due by the time it is granted.
+func untilExpiryLook(er *accessv1alpha1.ElevationRequest, now time.Time, lead time.Duration) time.Duration {
+	if er.Status.ExpiresAt == nil {
+		return time.Nanosecond
+	}
+	return max(er.Status.ExpiresAt.Add(-expiryLead(er, lead)).Sub(now), time.Nanosecond)
+}
