@@ -91,66 +91,87 @@ func shortfallOf(requested time.Duration, seen, gone time.Time) time.Duration {
 }
 
 // summarize turns the timeline into latencies and counts.
-// Access whose expiresAt lies after end and that still exists is not counted
-// as unrevoked: it is still within its window. Access already removed counts
-// whatever its expiresAt, since the operator's expiry lead removes it before.
 func summarize(t *timeline, d *driver, n int, end time.Time) *result {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	res := &result{n: n, created: int(d.created.Load()), approved: int(d.approved.Load()),
 		createErrs: int(d.createErrs.Load()), approveErrs: int(d.approveErr.Load()), errors: d.firstErrs,
 		duration: d.duration, peakActive: t.peakActive, peakBindings: t.peakBindings}
-	var approveCall, toAccess, toGone, toVerified, toSeen, toActive, overrun, shortfall []time.Duration
+	var s samples
 	for _, r := range t.records {
 		if r.created.IsZero() {
 			continue
 		}
-		if !r.approveDone.IsZero() {
-			approveCall = append(approveCall, r.approveDone.Sub(r.approveSent))
-		}
-		if r.bindingSeen.IsZero() {
+		if !s.addGrant(r) {
 			res.neverGranted++
 			continue
 		}
-		if !r.approveDone.IsZero() {
-			toAccess = append(toAccess, r.bindingSeen.Sub(r.approveDone))
-		}
-		if !r.approveDone.IsZero() && !r.activeSeen.IsZero() {
-			toActive = append(toActive, r.activeSeen.Sub(r.approveDone))
-		}
-		if !r.expiresAt.IsZero() && r.expiresAt.After(end) && r.bindingGone.IsZero() {
-			res.notExpired++
-			continue
-		}
-		if r.bindingGone.IsZero() || r.phase != accessv1alpha1.PhaseRevoked {
-			res.neverRevoked++
-		}
-		if r.verifiedAt.IsZero() {
-			res.neverVerified++
-		}
-		if r.expiresAt.IsZero() {
-			continue
-		}
-		if !r.bindingGone.IsZero() {
-			toGone = append(toGone, r.bindingGone.Sub(r.expiresAt))
-			overrun = append(overrun, overrunOf(r.expiresAt, r.bindingGone))
-			shortfall = append(shortfall, shortfallOf(d.duration, r.bindingSeen, r.bindingGone))
-			if r.bindingGone.After(r.expiresAt) {
-				res.overran++
-			}
-		}
-		if !r.verifiedAt.IsZero() {
-			toVerified = append(toVerified, r.verifiedAt.Sub(r.expiresAt))
-		}
-		if !r.revokedSeen.IsZero() {
-			toSeen = append(toSeen, r.revokedSeen.Sub(r.expiresAt))
+		s.addExpiry(r, res, d.duration, end)
+	}
+	res.approveCall, res.approvalToAccess = distOf(s.approveCall), distOf(s.toAccess)
+	res.approvalToActive = distOf(s.toActive)
+	res.expiryToGone, res.expiryToVerified, res.expiryToRevokedSeen = distOf(s.toGone), distOf(s.toVerified), distOf(s.toSeen)
+	res.overrun, res.shortfall = distOf(s.overrun), distOf(s.shortfall)
+	return res
+}
+
+// samples are the per-request latencies summarize collects.
+type samples struct {
+	approveCall, toAccess, toActive []time.Duration
+	toGone, toVerified, toSeen      []time.Duration
+	overrun, shortfall              []time.Duration
+}
+
+// addGrant records the approval and grant latencies of one request, and
+// reports whether its access was ever seen.
+func (s *samples) addGrant(r *record) bool {
+	if !r.approveDone.IsZero() {
+		s.approveCall = append(s.approveCall, r.approveDone.Sub(r.approveSent))
+	}
+	if r.bindingSeen.IsZero() {
+		return false
+	}
+	if !r.approveDone.IsZero() {
+		s.toAccess = append(s.toAccess, r.bindingSeen.Sub(r.approveDone))
+	}
+	if !r.approveDone.IsZero() && !r.activeSeen.IsZero() {
+		s.toActive = append(s.toActive, r.activeSeen.Sub(r.approveDone))
+	}
+	return true
+}
+
+// addExpiry records how one granted request's access ended. Access whose
+// expiresAt lies after end and that still exists is not counted as unrevoked:
+// it is still within its window. Access already removed counts whatever its
+// expiresAt, since the operator's expiry lead removes it before.
+func (s *samples) addExpiry(r *record, res *result, requested time.Duration, end time.Time) {
+	if !r.expiresAt.IsZero() && r.expiresAt.After(end) && r.bindingGone.IsZero() {
+		res.notExpired++
+		return
+	}
+	if r.bindingGone.IsZero() || r.phase != accessv1alpha1.PhaseRevoked {
+		res.neverRevoked++
+	}
+	if r.verifiedAt.IsZero() {
+		res.neverVerified++
+	}
+	if r.expiresAt.IsZero() {
+		return
+	}
+	if !r.bindingGone.IsZero() {
+		s.toGone = append(s.toGone, r.bindingGone.Sub(r.expiresAt))
+		s.overrun = append(s.overrun, overrunOf(r.expiresAt, r.bindingGone))
+		s.shortfall = append(s.shortfall, shortfallOf(requested, r.bindingSeen, r.bindingGone))
+		if r.bindingGone.After(r.expiresAt) {
+			res.overran++
 		}
 	}
-	res.approveCall, res.approvalToAccess = distOf(approveCall), distOf(toAccess)
-	res.approvalToActive = distOf(toActive)
-	res.expiryToGone, res.expiryToVerified, res.expiryToRevokedSeen = distOf(toGone), distOf(toVerified), distOf(toSeen)
-	res.overrun, res.shortfall = distOf(overrun), distOf(shortfall)
-	return res
+	if !r.verifiedAt.IsZero() {
+		s.toVerified = append(s.toVerified, r.verifiedAt.Sub(r.expiresAt))
+	}
+	if !r.revokedSeen.IsZero() {
+		s.toSeen = append(s.toSeen, r.revokedSeen.Sub(r.expiresAt))
+	}
 }
 
 // setCounters fills in the operator's CPU and API requests during the run, and
