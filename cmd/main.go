@@ -46,6 +46,7 @@ type options struct {
 	leaderElect     bool
 	maxDuration     time.Duration
 	expiryLead      time.Duration
+	expiryRate      float64
 	webhookCertPath string
 	webhookHost     string
 	webhookPort     int
@@ -72,6 +73,8 @@ func parseFlags() (options, zap.Options, error) {
 	flag.DurationVar(&o.maxDuration, "max-duration", 8*time.Hour, "Global cap on any elevation's duration; 0 means none.")
 	flag.DurationVar(&o.expiryLead, "expiry-lead", controller.DefaultExpiryLead,
 		"How long before expiresAt an expiring elevation's revocation starts, so that access is gone by expiresAt; at most a tenth of the window. 0 starts it at expiresAt.")
+	flag.Float64Var(&o.expiryRate, "expiry-rate", controller.DefaultExpiryRate,
+		"Revocations per second the operator counts on when many elevations expire in the same second: the k-th of them starts k/rate earlier than --expiry-lead, within the same cap. 0 turns this off.")
 	flag.StringVar(&o.webhookCertPath, "webhook-cert-path", "", "Directory with the webhook serving certificate (tls.crt, tls.key).")
 	flag.StringVar(&o.webhookHost, "webhook-host", "", "Address the webhook server binds to; empty means every interface.")
 	flag.IntVar(&o.webhookPort, "webhook-port", 9443, "Port the webhook server listens on.")
@@ -100,6 +103,9 @@ func parseFlags() (options, zap.Options, error) {
 	o.grantableClusterRoles, err = policy.ParseGrantableClusterRoles(grantable)
 	if err == nil && o.expiryLead < 0 {
 		err = fmt.Errorf("--expiry-lead must not be negative, got %s", o.expiryLead)
+	}
+	if err == nil && o.expiryRate < 0 {
+		err = fmt.Errorf("--expiry-rate must not be negative, got %g", o.expiryRate)
 	}
 	return o, zapOpts, err
 }
@@ -147,7 +153,7 @@ func main() {
 		log.Error(err, "set up controllers")
 		os.Exit(1)
 	}
-	log.Info("starting manager", "maxDuration", o.maxDuration.String(), "expiryLead", o.expiryLead.String(), "grantableClusterRoles", o.grantableClusterRoles.String(), "webhooks", o.enableWebhooks, "allowedEndpointHosts", o.endpointHosts)
+	log.Info("starting manager", "maxDuration", o.maxDuration.String(), "expiryLead", o.expiryLead.String(), "expiryRate", o.expiryRate, "grantableClusterRoles", o.grantableClusterRoles.String(), "webhooks", o.enableWebhooks, "allowedEndpointHosts", o.endpointHosts)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		log.Error(err, "run manager")
 		os.Exit(1)
@@ -160,7 +166,7 @@ func setup(mgr ctrl.Manager, o options, trusted trust) error {
 		return err
 	}
 	if err := controller.Setup(mgr, controller.Options{
-		Providers: Providers(mgr), MaxDuration: o.maxDuration, ExpiryLead: o.expiryLead, Workers: o.workers, Records: trusted.signer,
+		Providers: Providers(mgr), MaxDuration: o.maxDuration, ExpiryLead: o.expiryLead, ExpiryRate: o.expiryRate, Workers: o.workers, Records: trusted.signer,
 		GrantableClusterRoles: o.grantableClusterRoles, AllowedEndpointHosts: hosts,
 	}); err != nil {
 		return err

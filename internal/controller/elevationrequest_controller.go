@@ -51,6 +51,9 @@ type ElevationRequestReconciler struct {
 	// ExpiryLead is how long before expiresAt an expiring request's
 	// revocation starts (--expiry-lead; see expiryLead).
 	ExpiryLead time.Duration
+	// ExpiryRate is the revocations per second counted on when requests share
+	// an expiry (--expiry-rate; see expiryCalendar); 0 turns spreading off.
+	ExpiryRate float64
 	// GrantableClusterRoles are the only ClusterRoles a grant may bind,
 	// re-checked before every grant in case a webhook was bypassed.
 	GrantableClusterRoles policy.GrantableClusterRoles
@@ -59,7 +62,8 @@ type ElevationRequestReconciler struct {
 	// Records verifies the records in annotations; only signed ones are acted on.
 	Records *records.Signer
 
-	pending pendingEvents
+	pending  pendingEvents
+	expiries *expiryCalendar
 }
 
 // +kubebuilder:rbac:groups=access.elevator.dev,resources=elevationrequests,verbs=get;list;watch;update;patch
@@ -76,6 +80,7 @@ func (r *ElevationRequestReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	if err := r.Client.Get(ctx, req.NamespacedName, er); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Metrics.Forget(req.NamespacedName)
+			r.expiries.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -101,6 +106,9 @@ func (r *ElevationRequestReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	}
 	r.pending.flush(r.Recorder, er, true)
 	r.Metrics.Observe(req.NamespacedName, er.Status.Phase, isOverdue(er, r.Clock.Now()))
+	if er.Status.Phase != accessv1alpha1.PhaseActive {
+		r.expiries.forget(req.NamespacedName)
+	}
 	result.RequeueAfter = sinceStep(result.RequeueAfter, r.Clock.Since(now))
 	result = r.nextLook(ctx, er, result, stepErr)
 
@@ -164,6 +172,7 @@ func (r *ElevationRequestReconciler) removeFinalizer(ctx context.Context, er *ac
 // requests with, and the watch that wakes a request whose revocation waits for
 // another request holding the same entitlement.
 func (r *ElevationRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.expiries = newExpiryCalendar(r.ExpiryRate)
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &accessv1alpha1.ElevationRequest{}, entitlementIndex,
 		func(obj client.Object) []string {
 			return []string{entitlementKey(obj.(*accessv1alpha1.ElevationRequest))}

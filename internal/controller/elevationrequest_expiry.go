@@ -49,3 +49,10 @@ func untilExpiryLook(er *accessv1alpha1.ElevationRequest, now time.Time, lead ti
 	}
 	return max(er.Status.ExpiresAt.Add(-expiryLead(er, lead)).Sub(now), time.Nanosecond)
 }
+
+// leadFor is the request's whole lead before expiresAt: --expiry-lead, plus
+// its place among the requests sharing its expiry (expiryCalendar). expiryLead
+// caps the sum at a tenth of the window.
+func (r *ElevationRequestReconciler) leadFor(er *accessv1alpha1.ElevationRequest) time.Duration {
+	return r.ExpiryLead + r.expiries.lead(er)
+}

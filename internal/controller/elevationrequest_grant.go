@@ -137,7 +137,7 @@ func (r *ElevationRequestReconciler) grant(ctx context.Context, er *accessv1alph
 	}
 	er.Status.Grant.Target = ent.Target
 	r.activate(er, grantStart, duration, obs)
-	return ctrl.Result{RequeueAfter: untilExpiryLook(er, now, r.ExpiryLead), Priority: ptr.To(expiryPriority)}, nil
+	return ctrl.Result{RequeueAfter: untilExpiryLook(er, now, r.leadFor(er)), Priority: ptr.To(expiryPriority)}, nil
 }
 
 // grantFailed retries a grant that may yet work, and undoes anything partly
@@ -175,10 +175,10 @@ func (r *ElevationRequestReconciler) reconcileActive(ctx context.Context, er *ac
 		return r.revoke(ctx, er, accessv1alpha1.RevocationDeleted, "", now)
 	case rev != nil:
 		return r.revoke(ctx, er, accessv1alpha1.RevocationEarly, rev.User, now)
-	case expiryDue(er, now, r.ExpiryLead):
+	case expiryDue(er, now, r.leadFor(er)):
 		return r.revoke(ctx, er, accessv1alpha1.RevocationExpired, "", now)
 	}
-	return ctrl.Result{RequeueAfter: untilExpiryLook(er, now, r.ExpiryLead), Priority: ptr.To(expiryPriority)}, nil
+	return ctrl.Result{RequeueAfter: untilExpiryLook(er, now, r.leadFor(er)), Priority: ptr.To(expiryPriority)}, nil
 }
 
 // observeApprovalToGrant measures from the deciding approval (or the creation,

@@ -25,6 +25,9 @@ type Options struct {
 	// ExpiryLead is --expiry-lead: how long before expiresAt an expiring
 	// request's revocation starts; 0 means at expiresAt.
 	ExpiryLead time.Duration
+	// ExpiryRate is --expiry-rate: the revocations per second counted on when
+	// requests share an expiry; 0 turns spreading them off.
+	ExpiryRate float64
 	// GrantableClusterRoles is --grantable-cluster-roles; nil allows none.
 	GrantableClusterRoles policy.GrantableClusterRoles
 	// Workers is the number of concurrent ElevationRequest reconciles; 0 means
@@ -63,6 +66,7 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		Metrics:                 o.Metrics,
 		MaxDuration:             o.MaxDuration,
 		ExpiryLead:              o.ExpiryLead,
+		ExpiryRate:              o.ExpiryRate,
 		GrantableClusterRoles:   o.GrantableClusterRoles,
 		MaxConcurrentReconciles: o.Workers,
 		Records:                 o.Records,
