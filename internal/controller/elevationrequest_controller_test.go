@@ -27,6 +27,7 @@ import (
 	"github.com/elevator-dev/elevator/internal/provider"
 	"github.com/elevator-dev/elevator/internal/provider/kubernetes"
 	"github.com/elevator-dev/elevator/internal/records"
+	"github.com/elevator-dev/elevator/internal/testenv"
 )
 
 const (
@@ -682,16 +683,7 @@ func writeRecords(ctx context.Context, er *accessv1alpha1.ElevationRequest, chan
 func writeRecordsWith(ctx context.Context, signer *records.Signer, er *accessv1alpha1.ElevationRequest, change func(*records.Records)) {
 	GinkgoHelper()
 	Eventually(func() error {
-		cur := get(ctx, er)
-		rec, err := records.Parse(cur.Annotations)
-		if err != nil {
-			return err
-		}
-		change(&rec)
-		if cur.Annotations, err = signer.Encode(cur, rec, cur.Annotations); err != nil {
-			return err
-		}
-		return k8sClient.Update(ctx, cur)
+		return testenv.UpdateSignedRecords(ctx, k8sClient, signer, client.ObjectKeyFromObject(er), change)
 	}, eventually, poll).Should(Succeed())
 }
 

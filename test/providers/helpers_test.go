@@ -19,6 +19,7 @@ import (
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 	"github.com/elevator-dev/elevator/internal/records"
+	"github.com/elevator-dev/elevator/internal/testenv"
 )
 
 const (
@@ -106,17 +107,11 @@ func waitPhase(ctx context.Context, er *accessv1alpha1.ElevationRequest, phase a
 // would; this suite runs without the webhook, as the admin.
 func approveAsAdmin(ctx context.Context, er *accessv1alpha1.ElevationRequest) {
 	GinkgoHelper()
-	Eventually(func() error {
-		cur := get(ctx, er)
-		rec, err := records.Parse(cur.Annotations)
-		if err != nil {
-			return err
-		}
+	approve := func(rec *records.Records) {
 		rec.Approvals = []accessv1alpha1.ApprovalRecord{{User: approver, At: metav1.Now(), Comment: "ok"}}
-		if cur.Annotations, err = recordSigner().Encode(cur, rec, cur.Annotations); err != nil {
-			return err
-		}
-		return k8sClient.Update(ctx, cur)
+	}
+	Eventually(func() error {
+		return testenv.UpdateSignedRecords(ctx, k8sClient, recordSigner(), client.ObjectKeyFromObject(er), approve)
 	}, eventually, poll).Should(Succeed())
 }
 
