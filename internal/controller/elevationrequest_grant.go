@@ -170,15 +170,16 @@ func (r *ElevationRequestReconciler) activate(er *accessv1alpha1.ElevationReques
 }
 
 func (r *ElevationRequestReconciler) reconcileActive(ctx context.Context, er *accessv1alpha1.ElevationRequest, now time.Time) (ctrl.Result, error) {
+	lead := r.leadFor(er)
 	switch rev := r.revokeRequest(er); {
 	case !er.DeletionTimestamp.IsZero():
 		return r.revoke(ctx, er, accessv1alpha1.RevocationDeleted, "", now)
 	case rev != nil:
 		return r.revoke(ctx, er, accessv1alpha1.RevocationEarly, rev.User, now)
-	case expiryDue(er, now, r.leadFor(er)):
+	case expiryDue(er, now, lead):
 		return r.revoke(ctx, er, accessv1alpha1.RevocationExpired, "", now)
 	}
-	return ctrl.Result{RequeueAfter: untilExpiryLook(er, now, r.leadFor(er)), Priority: ptr.To(expiryPriority)}, nil
+	return ctrl.Result{RequeueAfter: untilExpiryLook(er, now, lead), Priority: ptr.To(expiryPriority)}, nil
 }
 
 // observeApprovalToGrant measures from the deciding approval (or the creation,
