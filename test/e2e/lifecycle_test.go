@@ -121,6 +121,8 @@ var _ = Describe("an elevation through kubectl", Ordered, func() {
 		Expect(header[5]).To(Equal("EXPIRES"))
 		Expect(strings.Fields(row)[:6]).To(Equal([]string{name, "Active", requester, "e2e-cluster", "ns-admin", expiresAt}))
 		Expect(canI(requester, verb, resource, ns)).To(Equal("yes"))
+		Expect(field("elevationrequest/"+name, ns, `.status.conditions[?(@.type=="Ready")].status`)).To(Equal("True"))
+		Expect(field("elevationrequest/"+name, ns, `.status.conditions[?(@.type=="Reconciling")].status`)).To(BeEmpty(), "an Active request is not reconciling")
 
 		wideHeader, wideRow := elevationsRow(name, "-o", "wide")
 		Expect(wideHeader).To(Equal([]string{"NAME", "PHASE", "SUBJECT", "CONNECTION", "ROLE", "EXPIRES", "AGE", "REQUESTED-BY", "APPROVED-BY", "VERIFIED", "MESSAGE"}))
@@ -135,6 +137,10 @@ var _ = Describe("an elevation through kubectl", Ordered, func() {
 		Expect(field("elevationrequest/"+name, ns, ".status.revocation.verifiedAt")).NotTo(BeEmpty())
 		Expect(field("elevationrequest/"+name, ns, ".status.revocation.method")).NotTo(BeEmpty())
 		Expect(field("elevationrequest/"+name, ns, `.status.conditions[?(@.type=="RevocationVerified")].status`)).To(Equal("True"))
+		for _, ended := range []string{"Ready", "Reconciling", "Stalled"} {
+			Expect(field("elevationrequest/"+name, ns, `.status.conditions[?(@.type=="`+ended+`")].status`)).To(BeEmpty(),
+				"an ended request has no %s condition, so GitOps tools read it as finished", ended)
+		}
 		_, row := elevationsRow(name)
 		Expect(strings.Fields(row)[1]).To(Equal("Revoked"))
 		_, wideRow := elevationsRow(name, "-o", "wide")
