@@ -230,6 +230,11 @@ type ResidualAccessPath struct {
 	// the path was made while the subject was elevated, a likely backdoor.
 	// +optional
 	InsideWindow bool `json:"insideWindow,omitempty"`
+	// MadeWhileElevated names the action in status.activity.accessChanges
+	// that made this path, when the subject made it while elevated.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	MadeWhileElevated string `json:"madeWhileElevated,omitempty"`
 }
 
 // Revocation is how access ended and how its removal was verified.
@@ -321,6 +326,10 @@ type ElevationRequestStatus struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=32
 	ResidualAccess []ResidualAccessPath `json:"residualAccess,omitempty"`
+	// Activity is what the subject did in the target while elevated, read
+	// from the target's own audit log (see docs/activity.md).
+	// +optional
+	Activity *Activity `json:"activity,omitempty"`
 	// Blocked is what keeps the request from moving on at its last look, if
 	// anything does; the operator keeps retrying.
 	// +optional

@@ -65,6 +65,53 @@ type SCIMProvider struct {
 	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) > duration('0s')",message="timeout must be a positive Go duration such as 10s"
 	Timeout string `json:"timeout,omitempty"`
+
+	// Activity is where the application's audit log is read, to record what
+	// a subject did while elevated. SCIM itself has no audit API; without
+	// this the request's status.activity is Unavailable.
+	// +optional
+	Activity *SCIMActivitySource `json:"activity,omitempty"`
+}
+
+// SCIMActivitySource is the audit log of a SCIM application: exactly one kind.
+// +kubebuilder:validation:XValidation:rule="has(self.oktaSystemLog)",message="spec.provider.scim.activity must set oktaSystemLog"
+type SCIMActivitySource struct {
+	// OktaSystemLog reads the Okta System Log API (GET /api/v1/logs).
+	// +optional
+	OktaSystemLog *OktaSystemLogSource `json:"oktaSystemLog,omitempty"`
+}
+
+// OktaSystemLogSource is an Okta org's System Log.
+// +kubebuilder:validation:XValidation:rule="self.url.startsWith('https://') || (has(self.allowInsecureHTTP) && self.allowInsecureHTTP)",message="spec.provider.scim.activity.oktaSystemLog.url must start with https://; plain http sends the API token unencrypted and needs allowInsecureHTTP: true"
+type OktaSystemLogSource struct {
+	// URL is the org's base URL, e.g. https://example.okta.com; the operator
+	// reads {url}/api/v1/logs.
+	// +required
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && (url(self).getScheme() == 'https' || url(self).getScheme() == 'http') && url(self).getHostname() != ''",message="spec.provider.scim.activity.oktaSystemLog.url must be an http or https URL with a host"
+	URL string `json:"url"`
+
+	// AllowInsecureHTTP permits an http:// URL. Defaults to false.
+	// +optional
+	AllowInsecureHTTP bool `json:"allowInsecureHTTP,omitempty"`
+
+	// CredentialsSecretRef names a Secret with a read-only API token under key
+	// "token" (sent as "SSWS <token>"). The Secret must carry the label
+	// elevator.dev/credentials: "true".
+	// +required
+	CredentialsSecretRef LocalSecretReference `json:"credentialsSecretRef"`
+
+	// CABundle is PEM-encoded CA certificates to trust for the server.
+	// +optional
+	// +kubebuilder:validation:MaxLength=65536
+	CABundle string `json:"caBundle,omitempty"`
+
+	// DeliveryDelay is how long after an event the System Log may still
+	// return it, as a Go duration. Defaults to 60s.
+	// +optional
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) >= duration('0s')",message="deliveryDelay must be a Go duration such as 60s"
+	DeliveryDelay string `json:"deliveryDelay,omitempty"`
 }
 
 // SCIMRole is a SCIM Group; the subject is added to it as a member.
@@ -144,6 +191,14 @@ type LDAPProvider struct {
 	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) > duration('0s')",message="timeout must be a positive Go duration such as 10s"
 	Timeout string `json:"timeout,omitempty"`
+
+	// AccessLogBaseDN is the suffix of OpenLDAP's accesslog overlay database,
+	// read to record what a subject wrote while elevated. Defaults to
+	// cn=accesslog. Active Directory keeps no such log over LDAP: activity is
+	// then Unavailable.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	AccessLogBaseDN string `json:"accessLogBaseDN,omitempty"`
 }
 
 // LDAPRole is a group; the subject's DN is added to its member attribute.
