@@ -62,6 +62,8 @@ type options struct {
 	// empty means records.DefaultKeySecretName in the operator's own namespace.
 	recordsKeySecret string
 	maxOpenRequests  int
+	// activityInterval is how often an open window's activity source is read.
+	activityInterval time.Duration
 }
 
 func parseFlags() (options, zap.Options, error) {
@@ -94,6 +96,8 @@ func parseFlags() (options, zap.Options, error) {
 	flag.StringVar(&o.recordsKeySecret, "records-key-secret", "",
 		"NAMESPACE/NAME of the Secret with the key that signs approval, denial and revocation records; created if missing. "+
 			"Empty means "+records.DefaultKeySecretName+" in the namespace of the operator's ServiceAccount ("+records.DefaultKeyNamespace+" when it runs as another user).")
+	flag.DurationVar(&o.activityInterval, "activity-interval", controller.DefaultActivityInterval,
+		"How often the audit log of an elevated subject's target is read while its window is open; the audit webhook receiver wakes the request sooner.")
 	flag.IntVar(&o.maxOpenRequests, "max-open-requests-per-subject", webhookv1alpha1.DefaultMaxOpenRequests,
 		"Most open (not yet ended) requests one subject may have on one connection; checked by the webhook on create. 0 means no cap.")
 	zapOpts := zap.Options{Development: false}
@@ -167,7 +171,7 @@ func setup(mgr ctrl.Manager, o options, trusted trust) error {
 	}
 	if err := controller.Setup(mgr, controller.Options{
 		Providers: Providers(mgr), MaxDuration: o.maxDuration, ExpiryLead: o.expiryLead, ExpiryRate: o.expiryRate, Workers: o.workers, Records: trusted.signer,
-		GrantableClusterRoles: o.grantableClusterRoles, AllowedEndpointHosts: hosts,
+		GrantableClusterRoles: o.grantableClusterRoles, AllowedEndpointHosts: hosts, ActivityInterval: o.activityInterval,
 	}); err != nil {
 		return err
 	}

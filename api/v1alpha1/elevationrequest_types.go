@@ -341,8 +341,9 @@ type ElevationRequestStatus struct {
 	// derived from the other status fields: Approved, Granted, Revoked,
 	// RevocationVerified (True only once a fresh read of the target showed
 	// Elevator's grant gone), ResidualAccess, Ready (True while the access is
-	// active), and Reconciling and Stalled (present only while True, for
-	// kstatus-based GitOps tools: see docs/gitops.md).
+	// active), ActivityRecorded (status.activity: Unknown while collecting,
+	// True when complete), and Reconciling and Stalled (present only while
+	// True, for kstatus-based GitOps tools: see docs/gitops.md).
 	// +optional
 	// +listType=map
 	// +listMapKey=type

@@ -26,6 +26,10 @@ const (
 	// ActionResidual records access the subject still held by another path
 	// once Elevator's grant was verified gone.
 	ActionResidual = "residual"
+	// ActionActivity records one action the subject took in the target while
+	// elevated, read from the target's audit log: the full trail behind
+	// status.activity.
+	ActionActivity = "activity"
 	// ActionConnectionChanged records a connection that no longer points where
 	// a live grant was made.
 	ActionConnectionChanged = "connectionChanged"

@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
+	"github.com/elevator-dev/elevator/internal/activity"
 )
 
 // The lifecycle steps change only the facts of a request's status (phase,
@@ -41,6 +42,7 @@ func conditionsFor(er *accessv1alpha1.ElevationRequest) []metav1.Condition {
 	for _, derive := range []func(*accessv1alpha1.ElevationRequest) *metav1.Condition{
 		approvedCondition, grantedCondition, revokedCondition, revocationVerifiedCondition,
 		residualAccessCondition, readyCondition, reconcilingCondition, stalledCondition,
+		activityRecordedCondition,
 	} {
 		if c := derive(er); c != nil {
 			out = append(out, *c)
@@ -280,4 +282,25 @@ func revokingMessage(rev *accessv1alpha1.Revocation) string {
 
 func retainedMessage(holder string) string {
 	return fmt.Sprintf("retained by %s, which holds the same entitlement; it is removed and verified when the last holder ends", holder)
+}
+
+// activityRecordedCondition summarises status.activity: Unknown while the
+// source may still deliver, True once Complete, False when Partial or
+// Unavailable (what was recorded is true, but absence proves nothing).
+func activityRecordedCondition(er *accessv1alpha1.ElevationRequest) *metav1.Condition {
+	rec := er.Status.Activity
+	if rec == nil {
+		return nil
+	}
+	summary := activity.Summary(er.Spec.Subject, rec.Counts)
+	switch rec.State {
+	case accessv1alpha1.ActivityComplete:
+		return condition(accessv1alpha1.ConditionActivityRecorded, metav1.ConditionTrue, accessv1alpha1.ReasonActivityComplete, summary)
+	case accessv1alpha1.ActivityCollecting:
+		return condition(accessv1alpha1.ConditionActivityRecorded, metav1.ConditionUnknown, accessv1alpha1.ReasonActivityCollecting, summary+" so far")
+	case accessv1alpha1.ActivityUnavailable:
+		return condition(accessv1alpha1.ConditionActivityRecorded, metav1.ConditionFalse, rec.Reason, rec.Message)
+	}
+	return condition(accessv1alpha1.ConditionActivityRecorded, metav1.ConditionFalse, rec.Reason,
+		"the record is partial, and an action missing from it may still have happened ("+rec.Message+"); recorded: "+summary)
 }

@@ -251,3 +251,39 @@ func condMessage(er *accessv1alpha1.ElevationRequest, condType string) string {
 	}
 	return ""
 }
+
+func TestActivityRecordedConditionFollowsTheRecord(t *testing.T) {
+	counts := accessv1alpha1.ActivityCounts{Total: 3, Config: 1, Access: 1, Data: 1}
+	tests := []struct {
+		name       string
+		rec        *accessv1alpha1.Activity
+		want       string
+		wantInNote string
+	}{
+		{"no record", nil, "", ""},
+		{"collecting", &accessv1alpha1.Activity{State: accessv1alpha1.ActivityCollecting, Reason: accessv1alpha1.ReasonActivityCollecting, Counts: counts},
+			"Unknown/Collecting", "alice made 3 changes while elevated: 1 config, 1 access, 1 data so far"},
+		{"complete", &accessv1alpha1.Activity{State: accessv1alpha1.ActivityComplete, Reason: accessv1alpha1.ReasonActivityComplete, Counts: counts},
+			"True/Complete", "alice made 3 changes"},
+		{"partial", &accessv1alpha1.Activity{State: accessv1alpha1.ActivityPartial, Reason: accessv1alpha1.ReasonActivityDropped, Message: "2 actions dropped", Counts: counts},
+			"False/ActionsDropped", "may still have happened (2 actions dropped); recorded: alice made 3 changes"},
+		{"unavailable", &accessv1alpha1.Activity{State: accessv1alpha1.ActivityUnavailable, Reason: accessv1alpha1.ReasonNoActivitySource, Message: "Active Directory keeps no audit log readable over LDAP"},
+			"False/NoActivitySource", "Active Directory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			er := &accessv1alpha1.ElevationRequest{Spec: accessv1alpha1.ElevationRequestSpec{Subject: "alice"}}
+			er.Status.Activity = tt.rec
+			c := activityRecordedCondition(er)
+			if tt.want == "" {
+				if c != nil {
+					t.Fatalf("condition %+v without a record", c)
+				}
+				return
+			}
+			if got := string(c.Status) + "/" + c.Reason; got != tt.want || !strings.Contains(c.Message, tt.wantInNote) {
+				t.Errorf("got %s %q, want %s containing %q", got, c.Message, tt.want, tt.wantInNote)
+			}
+		})
+	}
+}

@@ -42,9 +42,15 @@ type Options struct {
 	// nil, no record is trusted, requested-by included, so nothing is granted:
 	// a role that needs no approval needs a signed requester who is its subject.
 	Records *records.Signer
+	// ActivityInterval is --activity-interval: how often an open window's
+	// activity source is read; 0 means DefaultActivityInterval.
+	ActivityInterval time.Duration
+	// ActivityWakeups names subjects with new actions in a push source (the
+	// audit webhook receiver); nil when there is none.
+	ActivityWakeups <-chan string
 }
 
-// Setup registers the ElevationRequest and SaaSConnection reconcilers, and the
+// Setup registers the ElevationRequest, activity and SaaSConnection reconcilers, and the
 // Event recorder they write through, with the manager: the one wiring that the
 // operator and the test suites share.
 func Setup(mgr ctrl.Manager, o Options) error {
@@ -70,6 +76,18 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		GrantableClusterRoles:   o.GrantableClusterRoles,
 		MaxConcurrentReconciles: o.Workers,
 		Records:                 o.Records,
+	}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	if err := (&ActivityReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Providers: o.Providers,
+		Recorder:  events,
+		Clock:     clock.RealClock{},
+		Audit:     audit.New(ctrl.Log),
+		Interval:  o.ActivityInterval,
+		Wakeups:   o.ActivityWakeups,
 	}).SetupWithManager(mgr); err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ package metrics
 
 import (
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -52,6 +53,22 @@ var (
 		Help: "Paths by which a subject still held a role's access after Elevator's grant was verified gone, by provider and whether the path was created inside the elevation window (a likely backdoor).",
 	}, []string{"provider", "inside_window"})
 
+	activityActions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "elevator_activity_actions_total",
+		Help: "Actions subjects took in their targets while elevated, recorded on their requests, by provider and category.",
+	}, []string{"provider", "category"})
+
+	activityAccessChanges = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "elevator_activity_access_changes_total",
+		Help: "Changes of who may do what (a binding, a GRANT, a group member added) that subjects made while elevated, by provider: each a likely backdoor, and a Warning Event.",
+	}, []string{"provider"})
+
+	activityToStatus = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "elevator_activity_action_to_status_seconds",
+		Help:    "Time from an action in the target to its being recorded in the request's status.activity.",
+		Buckets: prometheus.ExponentialBuckets(0.05, 2, 14),
+	})
+
 	overdue = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "elevator_revocations_overdue",
 		Help: "Requests whose access should have ended but whose revocation is not yet verified, after a failed attempt. Alert when above 0.",
@@ -59,7 +76,8 @@ var (
 )
 
 func init() {
-	crmetrics.Registry.MustRegister(elevations, approvalToGrant, expiryToVerified, verifiedBeforeExpiry, revocationFailures, missedNextLook, residualAccess, overdue)
+	crmetrics.Registry.MustRegister(elevations, approvalToGrant, expiryToVerified, verifiedBeforeExpiry, revocationFailures, missedNextLook, residualAccess, overdue,
+		activityActions, activityAccessChanges, activityToStatus)
 }
 
 // Tracker keeps the per-request state behind the gauges, so that a request
@@ -157,3 +175,13 @@ func ResidualAccess(provider string, before, inside int) {
 	residualAccess.WithLabelValues(provider, "false").Add(float64(before))
 	residualAccess.WithLabelValues(provider, "true").Add(float64(inside))
 }
+
+// ActivityRecorded counts actions recorded on a request, and how long after the
+// action each was recorded.
+func ActivityRecorded(provider, category string, sinceAction time.Duration) {
+	activityActions.WithLabelValues(provider, category).Inc()
+	activityToStatus.Observe(sinceAction.Seconds())
+}
+
+// ActivityAccessChange counts an access change a subject made while elevated.
+func ActivityAccessChange(provider string) { activityAccessChanges.WithLabelValues(provider).Inc() }
