@@ -74,6 +74,8 @@ type collection struct {
 	actions  []provider.Action
 	changes  []provider.Action
 	finished bool
+	// more is true when the look stopped with pages waiting.
+	more bool
 }
 
 // Reconcile reads the request's activity source once (a few pages at most)
@@ -89,7 +91,7 @@ func (r *ActivityReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	before := er.DeepCopy()
 	now := r.Clock.Now()
 	found, result, err := r.collect(ctx, er, now)
-	if equality.Semantic.DeepEqual(before.Status, er.Status) {
+	if !found.more && !worthWriting(before.Status, er.Status) {
 		return result, err
 	}
 	prepareStatusWrite(er)
@@ -101,6 +103,26 @@ func (r *ActivityReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	}
 	r.report(er, found)
 	return result, err
+}
+
+// worthWriting reports whether a look changed what the record says. A
+// cursor or collectedThrough that moved without a new action is not written:
+// reading again from the stored cursor returns nothing twice, and skipping
+// those writes keeps a quiet window at no API write at all until it ends. (A
+// look that stopped with pages waiting is always written, so the stored
+// cursor trails the source by at most one look's pages.)
+func worthWriting(before, after accessv1alpha1.ElevationRequestStatus) bool {
+	if after.Activity == nil {
+		return before.Activity != nil
+	}
+	if before.Activity == nil {
+		return after.Activity.Counts != (accessv1alpha1.ActivityCounts{}) || after.Activity.State != accessv1alpha1.ActivityCollecting
+	}
+	b, a := *before.Activity, *after.Activity
+	b.Cursor, a.Cursor = "", ""
+	b.CollectedThrough, a.CollectedThrough = nil, nil
+	b.CollectUntil, a.CollectUntil = nil, nil
+	return !equality.Semantic.DeepEqual(b, a) || !equality.Semantic.DeepEqual(before.ResidualAccess, after.ResidualAccess)
 }
 
 // collectsActivity reports whether the request has a window whose record is
@@ -131,7 +153,7 @@ func (r *ActivityReconciler) collect(ctx context.Context, er *accessv1alpha1.Ele
 		closeRecord(er, accessv1alpha1.ReasonNoActivitySource, fmt.Sprintf("the %s provider keeps no audit log Elevator can read", reg.Kind), now)
 		return collection{}, ctrl.Result{}, nil
 	}
-	found, more, err := r.readPages(ctx, er, src, now)
+	found, err := r.readPages(ctx, er, src, now)
 	found.provider = reg.Kind
 	if provider.IsUnavailable(err) {
 		closeRecord(er, accessv1alpha1.ReasonNoActivitySource, err.Error(), now)
@@ -141,13 +163,13 @@ func (r *ActivityReconciler) collect(ctx context.Context, er *accessv1alpha1.Ele
 		_, result, ferr := r.sourceFailed(er, err, now)
 		return found, result, ferr
 	}
-	found.finished = r.finishIfDone(er, src.ActivityDelay(), now)
-	return found, r.nextActivityLook(er, more, now), nil
+	found.finished = !found.more && r.finishIfDone(er, src.ActivityDelay(), now)
+	return found, r.nextActivityLook(er, found.more, now), nil
 }
 
 // readPages reads the source from the stored cursor and folds each page into
 // the record.
-func (r *ActivityReconciler) readPages(ctx context.Context, er *accessv1alpha1.ElevationRequest, src provider.ActivitySource, now time.Time) (collection, bool, error) {
+func (r *ActivityReconciler) readPages(ctx context.Context, er *accessv1alpha1.ElevationRequest, src provider.ActivitySource, now time.Time) (collection, error) {
 	if er.Status.Activity == nil {
 		er.Status.Activity = activity.Collecting(src.ActivitySourceName())
 	}
@@ -163,19 +185,16 @@ func (r *ActivityReconciler) readPages(ctx context.Context, er *accessv1alpha1.E
 		q.Cursor = rec.Cursor
 		page, err := src.Activity(ctx, q)
 		if err != nil {
-			return found, false, fmt.Errorf("read %s: %w", src.ActivitySourceName(), err)
+			return found, fmt.Errorf("read %s: %w", src.ActivitySourceName(), err)
 		}
 		found.changes = append(found.changes, activity.Add(rec, page)...)
 		found.actions = append(found.actions, page.Actions...)
-		if !page.More {
+		if found.more = page.More; !found.more {
 			break
-		}
-		if len(found.actions) >= activityPageSize*activityPagesPerLook {
-			return found, true, nil
 		}
 	}
 	activity.LinkResidual(er.Status.ResidualAccess, rec.AccessChanges)
-	return found, false, nil
+	return found, nil
 }
 
 // finishIfDone makes the record final once the window has ended and the

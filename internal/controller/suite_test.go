@@ -64,6 +64,8 @@ type operatorOptions struct {
 	maxDuration time.Duration
 	// wrap decorates the provider clients, e.g. to crash after a grant.
 	wrap func(provider.Client) provider.Client
+	// activityInterval is how often the activity controller reads a source.
+	activityInterval time.Duration
 }
 
 // startOperator runs the reconcilers with the kubernetes provider only.
@@ -76,6 +78,7 @@ func startOperator(opts operatorOptions) *operator {
 			return Setup(mgr, Options{
 				Providers: provider.NewRegistry(reg), Metrics: tracker, MaxDuration: opts.maxDuration, Records: suiteSigner(),
 				GrantableClusterRoles: policy.GrantableClusterRoles{clusterRoleName, binderRoleName},
+				ActivityInterval:      opts.activityInterval,
 			})
 		},
 	})
