@@ -64,6 +64,8 @@ type options struct {
 	maxOpenRequests  int
 	// activityInterval is how often an open window's activity source is read.
 	activityInterval time.Duration
+	// allowInsecureNotificationURLs permits http:// notification sinks.
+	allowInsecureNotificationURLs bool
 }
 
 func parseFlags() (options, zap.Options, error) {
@@ -98,6 +100,8 @@ func parseFlags() (options, zap.Options, error) {
 			"Empty means "+records.DefaultKeySecretName+" in the namespace of the operator's ServiceAccount ("+records.DefaultKeyNamespace+" when it runs as another user).")
 	flag.DurationVar(&o.activityInterval, "activity-interval", controller.DefaultActivityInterval,
 		"How often the audit log of an elevated subject's target is read while its window is open; the audit webhook receiver wakes the request sooner.")
+	flag.BoolVar(&o.allowInsecureNotificationURLs, "allow-insecure-notification-urls", false,
+		"Permit http:// notification sink URLs, which send every notification and any token unencrypted (for local development).")
 	flag.IntVar(&o.maxOpenRequests, "max-open-requests-per-subject", webhookv1alpha1.DefaultMaxOpenRequests,
 		"Most open (not yet ended) requests one subject may have on one connection; checked by the webhook on create. 0 means no cap.")
 	zapOpts := zap.Options{Development: false}
@@ -172,6 +176,7 @@ func setup(mgr ctrl.Manager, o options, trusted trust) error {
 	if err := controller.Setup(mgr, controller.Options{
 		Providers: Providers(mgr), MaxDuration: o.maxDuration, ExpiryLead: o.expiryLead, ExpiryRate: o.expiryRate, Workers: o.workers, Records: trusted.signer,
 		GrantableClusterRoles: o.grantableClusterRoles, AllowedEndpointHosts: hosts, ActivityInterval: o.activityInterval,
+		AllowInsecureNotificationURLs: o.allowInsecureNotificationURLs,
 	}); err != nil {
 		return err
 	}

@@ -330,6 +330,12 @@ type ElevationRequestStatus struct {
 	// from the target's own audit log (see docs/activity.md).
 	// +optional
 	Activity *Activity `json:"activity,omitempty"`
+	// Notified lists the notifications delivered, one per sink and event, so
+	// that none is sent twice across restarts.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=128
+	Notified []NotificationRecord `json:"notified,omitempty"`
 	// Blocked is what keeps the request from moving on at its last look, if
 	// anything does; the operator keeps retrying.
 	// +optional

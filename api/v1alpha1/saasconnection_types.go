@@ -44,6 +44,15 @@ type SaaSConnectionSpec struct {
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=64
 	Roles []Role `json:"roles"`
+
+	// Notifications are the sinks the events of this connection's requests
+	// are sent to (see docs/notifications.md). Delivery is at least once and
+	// never delays a grant or a revocation.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=8
+	Notifications []NotificationSink `json:"notifications,omitempty"`
 }
 
 // SubjectPolicy restricts the subjects of a connection's requests.

@@ -48,9 +48,13 @@ type Options struct {
 	// ActivityWakeups names subjects with new actions in a push source (the
 	// audit webhook receiver); nil when there is none.
 	ActivityWakeups <-chan string
+	// AllowInsecureNotificationURLs is --allow-insecure-notification-urls:
+	// it permits http:// sink URLs.
+	AllowInsecureNotificationURLs bool
 }
 
-// Setup registers the ElevationRequest, activity and SaaSConnection reconcilers, and the
+// Setup registers the ElevationRequest, activity, notification and
+// SaaSConnection reconcilers, and the
 // Event recorder they write through, with the manager: the one wiring that the
 // operator and the test suites share.
 func Setup(mgr ctrl.Manager, o Options) error {
@@ -88,6 +92,16 @@ func Setup(mgr ctrl.Manager, o Options) error {
 		Audit:     audit.New(ctrl.Log),
 		Interval:  o.ActivityInterval,
 		Wakeups:   o.ActivityWakeups,
+	}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	if err := (&NotificationReconciler{
+		Client:        mgr.GetClient(),
+		APIReader:     mgr.GetAPIReader(),
+		Recorder:      events,
+		Clock:         clock.RealClock{},
+		AllowedHosts:  o.AllowedEndpointHosts,
+		AllowInsecure: o.AllowInsecureNotificationURLs,
 	}).SetupWithManager(mgr); err != nil {
 		return err
 	}

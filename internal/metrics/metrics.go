@@ -69,6 +69,16 @@ var (
 		Buckets: prometheus.ExponentialBuckets(0.05, 2, 14),
 	})
 
+	notificationsSent = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "elevator_notifications_sent_total",
+		Help: "Notifications delivered, by sink and type.",
+	}, []string{"sink", "type"})
+
+	notificationsFailed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "elevator_notifications_failed_total",
+		Help: "Failed notification deliveries (each retried with backoff), by sink.",
+	}, []string{"sink"})
+
 	overdue = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "elevator_revocations_overdue",
 		Help: "Requests whose access should have ended but whose revocation is not yet verified, after a failed attempt. Alert when above 0.",
@@ -77,7 +87,7 @@ var (
 
 func init() {
 	crmetrics.Registry.MustRegister(elevations, approvalToGrant, expiryToVerified, verifiedBeforeExpiry, revocationFailures, missedNextLook, residualAccess, overdue,
-		activityActions, activityAccessChanges, activityToStatus)
+		activityActions, activityAccessChanges, activityToStatus, notificationsSent, notificationsFailed)
 }
 
 // Tracker keeps the per-request state behind the gauges, so that a request
@@ -185,3 +195,11 @@ func ActivityRecorded(provider, category string, sinceAction time.Duration) {
 
 // ActivityAccessChange counts an access change a subject made while elevated.
 func ActivityAccessChange(provider string) { activityAccessChanges.WithLabelValues(provider).Inc() }
+
+// NotificationSent counts a delivered notification.
+func NotificationSent(sink, eventType string) {
+	notificationsSent.WithLabelValues(sink, eventType).Inc()
+}
+
+// NotificationFailed counts a failed delivery.
+func NotificationFailed(sink string) { notificationsFailed.WithLabelValues(sink).Inc() }
