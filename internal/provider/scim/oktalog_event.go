@@ -15,14 +15,14 @@ import (
 // kept as the string Okta sent: an event whose time cannot be read is reported
 // as a gap, not dropped silently.
 type LogEvent struct {
-	UUID           string          `json:"uuid"`
-	Published      string          `json:"published"`
-	EventType      string          `json:"eventType"`
-	DisplayMessage string          `json:"displayMessage"`
-	Actor          *LogActor       `json:"actor"`
-	Target         []LogActor      `json:"target"`
-	Outcome        *LogOutcome     `json:"outcome"`
-	Client         *LogClient      `json:"client"`
+	UUID           string           `json:"uuid"`
+	Published      string           `json:"published"`
+	EventType      string           `json:"eventType"`
+	DisplayMessage string           `json:"displayMessage"`
+	Actor          *LogActor        `json:"actor"`
+	Target         []LogActor       `json:"target"`
+	Outcome        *LogOutcome      `json:"outcome"`
+	Client         *LogClient       `json:"client"`
 	DebugContext   *LogDebugContext `json:"debugContext"`
 }
 
