@@ -68,7 +68,9 @@ func TestRegistryChecksTheOktaHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := provider.NewRegistry(Registration()).WithAllowedHosts(hosts)
-	secrets := func(context.Context, string) (map[string][]byte, error) { return map[string][]byte{"token": []byte("t")}, nil }
+	secrets := func(context.Context, string) (map[string][]byte, error) {
+		return map[string][]byte{"token": []byte("t")}, nil
+	}
 	connect := func(spec accessv1alpha1.ProviderSpec) error {
 		conn := &accessv1alpha1.SaaSConnection{Spec: accessv1alpha1.SaaSConnectionSpec{Provider: spec}}
 		conn.Namespace, conn.Name = "team", "billing"
