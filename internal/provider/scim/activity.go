@@ -2,6 +2,8 @@ package scim
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -46,11 +48,14 @@ const (
 	defaultActivityLimit = 100
 	// maxLogPages bounds the System Log pages one call reads.
 	maxLogPages = 10
-	// maxCursorSeen bounds the uuids the cursor keeps for one millisecond.
-	// More events than that by one subject in one millisecond would make the
-	// oldest be returned again (a duplicate, which the ID de-duplicates), never
-	// lost.
-	maxCursorSeen = 16
+	// maxCursorSeen bounds the uuids the cursor keeps for one millisecond, so
+	// that it fits status.activity.cursor (1024 bytes). More events than that
+	// in one millisecond would make the oldest be returned again (a duplicate,
+	// which the ID de-duplicates), never lost.
+	maxCursorSeen = 12
+	// maxCursorUUID is the longest uuid the cursor keeps as it is; a longer
+	// one (Okta's are 36 characters) is kept as its SHA-256.
+	maxCursorUUID = 64
 )
 
 var _ provider.ActivitySource = (*Client)(nil)
@@ -114,9 +119,19 @@ func (c logCursor) encode() string {
 	return string(raw)
 }
 
+// cursorKey is how the cursor keeps an event's uuid: bounded in length.
+func cursorKey(uuid string) string {
+	if len(uuid) <= maxCursorUUID {
+		return uuid
+	}
+	sum := sha256.Sum256([]byte(uuid))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
 func (c logCursor) seen(uuid string) bool {
+	key := cursorKey(uuid)
 	for _, s := range c.Seen {
-		if s == uuid {
+		if s == key {
 			return true
 		}
 	}
@@ -125,11 +140,12 @@ func (c logCursor) seen(uuid string) bool {
 
 // consume moves the cursor to an event, which is never before it.
 func (c *logCursor) consume(at time.Time, uuid string) {
+	key := cursorKey(uuid)
 	if at.After(c.At) {
-		c.At, c.Seen = at, []string{uuid}
+		c.At, c.Seen = at, []string{key}
 		return
 	}
-	c.Seen = append(c.Seen, uuid)
+	c.Seen = append(c.Seen, key)
 	if len(c.Seen) > maxCursorSeen {
 		c.Seen = c.Seen[len(c.Seen)-maxCursorSeen:]
 	}

@@ -282,3 +282,21 @@ func TestOktaSettingsAreChecked(t *testing.T) {
 		t.Errorf("delay %s, name %q, logs URL %s", c.ActivityDelay(), c.ActivitySourceName(), c.log.logsURL)
 	}
 }
+
+// The cursor fits status.activity.cursor however many events share its
+// millisecond and however long their uuids are, and still knows the newest.
+func TestCursorStaysBounded(t *testing.T) {
+	at := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	var c logCursor
+	for i := 0; i < 40; i++ {
+		c.consume(at, strings.Repeat("u", 300)+strconv.Itoa(i))
+	}
+	raw := c.encode()
+	if len(raw) > 1024 {
+		t.Fatalf("cursor is %d bytes, more than status.activity.cursor holds", len(raw))
+	}
+	back, err := decodeCursor(raw)
+	if err != nil || !back.At.Equal(at) || !back.seen(strings.Repeat("u", 300)+"39") || back.seen(strings.Repeat("u", 300)+"0") {
+		t.Errorf("decoded cursor %+v, %v; want the newest uuids kept", back, err)
+	}
+}
