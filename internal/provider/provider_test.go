@@ -183,3 +183,37 @@ func TestRegistryRefusesEndpointsOutsideTheAllowlist(t *testing.T) {
 		t.Errorf("the factory ran %d times, want 4 (three allowed hosts, one unrestricted registry)", built)
 	}
 }
+
+// Every endpoint a registration lists must pass the allowlist: a second one
+// (an audit log's API) outside it refuses the connection before the factory
+// runs, and one that cannot be read refuses it too.
+func TestRegistryChecksMoreEndpoints(t *testing.T) {
+	built := 0
+	more := []endpoint.Endpoint{{Field: "spec.provider.scim.activity.url", Host: "logs.example.com"}}
+	var moreErr error
+	reg := scimRegistration(func(context.Context, Config) (Client, error) {
+		built++
+		return nil, errors.New("factory ran")
+	})
+	reg.MoreEndpoints = func(accessv1alpha1.ProviderSpec) ([]endpoint.Endpoint, error) { return more, moreErr }
+	hosts, err := endpoint.ParseAllowlist("scim.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	restricted := NewRegistry(reg).WithAllowedHosts(hosts)
+	conn := &accessv1alpha1.SaaSConnection{}
+	conn.Spec.Provider.SCIM = &accessv1alpha1.SCIMProvider{URL: "https://scim.example.com/v2"}
+
+	_, _, err = restricted.Connect(context.Background(), Config{Connection: conn})
+	if built != 0 || !IsPermanent(err) || !errors.Is(err, endpoint.ErrNotAllowed) || !strings.Contains(err.Error(), "spec.provider.scim.activity.url") {
+		t.Errorf("a second endpoint outside the allowlist: built=%d err=%v", built, err)
+	}
+	more, moreErr = nil, errors.New("unreadable")
+	if _, _, err := restricted.Connect(context.Background(), Config{Connection: conn}); built != 0 || !errors.Is(err, endpoint.ErrNotAllowed) {
+		t.Errorf("an unreadable second endpoint: built=%d err=%v", built, err)
+	}
+	more, moreErr = []endpoint.Endpoint{{Field: "f", Host: "scim.example.com"}}, nil
+	if _, _, err := restricted.Connect(context.Background(), Config{Connection: conn}); built != 1 || errors.Is(err, endpoint.ErrNotAllowed) {
+		t.Errorf("an allowed second endpoint: built=%d err=%v", built, err)
+	}
+}

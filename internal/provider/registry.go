@@ -27,6 +27,10 @@ type Registration struct {
 	// operator's --allowed-endpoint-hosts may restrict. nil means the provider
 	// has no endpoint of its own (kubernetes: the cluster the operator runs in).
 	Endpoint func(spec accessv1alpha1.ProviderSpec) (endpoint.Endpoint, error)
+	// MoreEndpoints lists the further addresses the connection's settings make
+	// the provider connect to (an audit log's API on another host); each must
+	// pass --allowed-endpoint-hosts too. nil means there are none.
+	MoreEndpoints func(spec accessv1alpha1.ProviderSpec) ([]endpoint.Endpoint, error)
 	// Insecure lists the transport settings of spec that protect credentials
 	// less than the defaults do, each saying what it exposes; empty when the
 	// transport is encrypted and the server verified. nil means the provider
@@ -139,15 +143,31 @@ func (r *Registry) Connect(ctx context.Context, cfg Config) (Client, Registratio
 }
 
 // checkEndpoint returns an error wrapping endpoint.ErrNotAllowed when the
-// allowlist restricts hosts and the provider's endpoint is not among them, or
-// cannot be read.
+// allowlist restricts hosts and one of the provider's endpoints is not among
+// them, or cannot be read.
 func (r *Registry) checkEndpoint(reg Registration, spec accessv1alpha1.ProviderSpec) error {
-	if !r.hosts.Restricts() || reg.Endpoint == nil {
+	if !r.hosts.Restricts() {
 		return nil
 	}
-	ep, err := reg.Endpoint(spec)
-	if err != nil {
-		return fmt.Errorf("%w: %w", endpoint.ErrNotAllowed, err)
+	var eps []endpoint.Endpoint
+	if reg.Endpoint != nil {
+		ep, err := reg.Endpoint(spec)
+		if err != nil {
+			return fmt.Errorf("%w: %w", endpoint.ErrNotAllowed, err)
+		}
+		eps = append(eps, ep)
 	}
-	return r.hosts.Check(ep)
+	if reg.MoreEndpoints != nil {
+		more, err := reg.MoreEndpoints(spec)
+		if err != nil {
+			return fmt.Errorf("%w: %w", endpoint.ErrNotAllowed, err)
+		}
+		eps = append(eps, more...)
+	}
+	for _, ep := range eps {
+		if err := r.hosts.Check(ep); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -52,6 +52,10 @@ type Client struct {
 	// timeout bounds each HTTP request.
 	timeout time.Duration
 	retry   retryPolicy
+	// connection is namespace/name of the SaaSConnection, for messages.
+	connection string
+	// log is the activity source, nil when the connection sets none.
+	log *oktaLog
 }
 
 var _ provider.Client = (*Client)(nil)
@@ -125,7 +129,7 @@ func New(_ context.Context, cfg provider.Config) (provider.Client, error) {
 		return nil, provider.Permanentf("connection has no spec.provider.scim")
 	}
 	spec := conn.Spec.Provider.SCIM
-	base, err := parseBaseURL(spec.URL, spec.AllowInsecureHTTP)
+	base, err := parseBaseURL("spec.provider.scim.url", spec.URL, spec.AllowInsecureHTTP)
 	if err != nil {
 		return nil, err
 	}
@@ -133,14 +137,22 @@ func New(_ context.Context, cfg provider.Config) (provider.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	transport, err := newTransport(spec.CABundle)
+	transport, err := newTransport("spec.provider.scim.caBundle", spec.CABundle)
 	if err != nil {
 		return nil, err
 	}
 	if cfg.Secrets == nil {
 		return nil, provider.Permanentf("no Secret reader configured for the SCIM provider")
 	}
+	var log *oktaLog
+	if spec.Activity != nil && spec.Activity.OktaSystemLog != nil {
+		if log, err = newOktaLog(spec.Activity.OktaSystemLog, conn.Namespace, cfg.Secrets, timeout); err != nil {
+			return nil, err
+		}
+	}
 	return &Client{
+		connection: conn.Namespace + "/" + conn.Name,
+		log:        log,
 		baseURL:    base,
 		secrets:    cfg.Secrets,
 		secretName: spec.CredentialsSecretRef.Name,
@@ -164,21 +176,22 @@ func refuseRedirect(req *http.Request, _ []*http.Request) error {
 		req.URL.Scheme, req.URL.Host, req.URL.Path)
 }
 
-// parseBaseURL checks the SCIM base URL and drops a trailing slash, so that
-// endpoint paths can be appended to it. Plain http needs allowInsecureHTTP.
-func parseBaseURL(raw string, allowInsecureHTTP bool) (string, error) {
+// parseBaseURL checks a base URL (the SCIM one, or the Okta org's, named by
+// field) and drops a trailing slash, so that endpoint paths can be appended to
+// it. Plain http needs allowInsecureHTTP.
+func parseBaseURL(field, raw string, allowInsecureHTTP bool) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return "", provider.Permanentf("spec.provider.scim.url %q is not a URL: %w", raw, err)
+		return "", provider.Permanentf("%s %q is not a URL: %w", field, raw, err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", provider.Permanentf("spec.provider.scim.url %q must be an http or https URL with a host", raw)
+		return "", provider.Permanentf("%s %q must be an http or https URL with a host", field, raw)
 	}
 	if u.Scheme == "http" && !allowInsecureHTTP {
-		return "", provider.Permanentf("spec.provider.scim.url %q is plain http, which sends the bearer token unencrypted: use https, or set allowInsecureHTTP: true", u.Redacted())
+		return "", provider.Permanentf("%s %q is plain http, which sends the token unencrypted: use https, or set allowInsecureHTTP: true", field, u.Redacted())
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return "", provider.Permanentf("spec.provider.scim.url %q must not carry user info, a query or a fragment: put the token in the credentials Secret", u.Redacted())
+		return "", provider.Permanentf("%s %q must not carry user info, a query or a fragment: put the token in the credentials Secret", field, u.Redacted())
 	}
 	return strings.TrimRight(u.String(), "/"), nil
 }
@@ -194,9 +207,9 @@ func parseTimeout(raw string) (time.Duration, error) {
 	return d, nil
 }
 
-// newTransport trusts the PEM bundle in place of the system roots when one is
-// given.
-func newTransport(caBundle string) (*http.Transport, error) {
+// newTransport trusts the PEM bundle (of the field named) in place of the
+// system roots when one is given.
+func newTransport(field, caBundle string) (*http.Transport, error) {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	if caBundle == "" {
@@ -204,7 +217,7 @@ func newTransport(caBundle string) (*http.Transport, error) {
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM([]byte(caBundle)) {
-		return nil, provider.Permanentf("spec.provider.scim.caBundle holds no PEM certificate")
+		return nil, provider.Permanentf("%s holds no PEM certificate", field)
 	}
 	t.TLSClientConfig.RootCAs = pool
 	return t, nil

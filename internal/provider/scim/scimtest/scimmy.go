@@ -2,6 +2,7 @@ package scimtest
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -34,6 +36,44 @@ func ScimmyDir() string { return filepath.Join(testenv.ModuleRoot(), "hack", "sc
 // are missing.
 func StartScimmy(t testing.TB, token string) string {
 	t.Helper()
+	return startScimmy(t, "SCIMMY_TOKEN="+token)
+}
+
+// ScimmyLog is the Okta-shaped System Log of hack/scimmy-server: every SCIM
+// write by a known caller, allowed or refused, as LogEvents whose actor is
+// the caller, served at {org}/api/v1/logs.
+type ScimmyLog struct {
+	// Token is the API token GET /api/v1/logs accepts, as "SSWS <token>".
+	Token string
+	// Callers maps further SCIM bearer tokens to the login of the user who
+	// calls with each, so that a test's subject can call the SCIM API as
+	// itself. The token StartScimmyWithLog is given acts as OperatorLogin.
+	Callers map[string]string
+	// PageMax caps the events in one page of the log below the limit a client
+	// asks for, so that clients must follow next links; 0 for no cap.
+	PageMax int
+}
+
+// OperatorLogin is the login the main token's caller acts as in the log.
+const OperatorLogin = "elevator-test-client"
+
+// StartScimmyWithLog is StartScimmy with the server's System Log served. It
+// returns the SCIM base URL and the org URL the log is under (the base URL
+// without /scim/v2).
+func StartScimmyWithLog(t testing.TB, token string, log ScimmyLog) (base, org string) {
+	t.Helper()
+	callers, err := json.Marshal(log.Callers)
+	if err != nil {
+		t.Fatalf("scimtest: encode callers: %v", err)
+	}
+	base = startScimmy(t, "SCIMMY_TOKEN="+token, "SCIMMY_TOKEN_LOGIN="+OperatorLogin,
+		"SCIMMY_CALLERS="+string(callers), "SCIMMY_LOG_TOKEN="+log.Token,
+		"SCIMMY_LOG_PAGE_MAX="+strconv.Itoa(log.PageMax))
+	return base, strings.TrimSuffix(base, "/scim/v2")
+}
+
+func startScimmy(t testing.TB, env ...string) string {
+	t.Helper()
 	dir := ScimmyDir()
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "scimmy-routers")); err != nil {
 		t.Fatalf("scimtest: the scimmy SCIM server's npm packages are missing in %s: run `make test-deps` (%v)", dir, err)
@@ -44,7 +84,7 @@ func StartScimmy(t testing.TB, token string) string {
 	}
 	cmd := exec.Command(node, filepath.Join(dir, "server.js"), "0")
 	cmd.Dir = t.TempDir()
-	cmd.Env = append(os.Environ(), "SCIMMY_TOKEN="+token)
+	cmd.Env = append(os.Environ(), env...)
 	killWithParent(cmd)
 	var stderr testenv.LockedBuffer
 	cmd.Stderr = &stderr
