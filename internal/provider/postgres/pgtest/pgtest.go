@@ -364,3 +364,24 @@ func (s *Server) Exec(ctx context.Context, database string, statements ...string
 	}
 	return nil
 }
+
+// Psql runs script with the psql binary, logged in over TCP as user with
+// password, as a person at a terminal would, and returns what it printed.
+// Every statement runs, also after one fails; err is only for psql itself
+// failing (it cannot log in, say).
+func (s *Server) Psql(ctx context.Context, database, user, password, script string) (string, error) {
+	bin, err := BinDir()
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "psql"), "-X", "-q",
+		"-h", Host, "-p", strconv.Itoa(int(s.Port)), "-U", user, "-d", database, "-f", "-")
+	// The password goes through the environment of psql alone, never argv.
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "LC_ALL=C", "PGPASSWORD=" + password, "PGSSLMODE=disable", "PGCONNECT_TIMEOUT=5"}
+	cmd.Stdin = strings.NewReader(script)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("psql as %q: %w\n%s", user, err, out)
+	}
+	return string(out), nil
+}
