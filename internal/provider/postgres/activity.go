@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -249,17 +250,18 @@ func (p position) String() string {
 	return fmt.Sprintf("%s:%d", p.file, p.offset)
 }
 
-// parseCursor reads "file:offset"; "" is the zero position.
+// parseCursor reads "file:offset"; "" is the zero position. The file is a
+// name in the log directory, never a path.
 func parseCursor(s string) (position, error) {
 	if s == "" {
 		return position{}, nil
 	}
 	i := strings.LastIndexByte(s, ':')
-	var off int64
-	if i <= 0 {
+	if i <= 0 || strings.ContainsRune(s[:i], '/') {
 		return position{}, fmt.Errorf("activity cursor %q is not file:offset", s)
 	}
-	if _, err := fmt.Sscanf(s[i+1:], "%d", &off); err != nil || off < 0 || strings.ContainsRune(s[:i], '/') {
+	off, err := strconv.ParseInt(s[i+1:], 10, 64)
+	if err != nil || off < 0 {
 		return position{}, fmt.Errorf("activity cursor %q is not file:offset", s)
 	}
 	return position{file: s[:i], offset: off}, nil

@@ -76,17 +76,24 @@ func activitySource(t *testing.T, c provider.Client) provider.ActivitySource {
 }
 
 // readAll reads pages from cursor until the source has no more, and returns
-// the actions and the last page.
+// the actions and the last page, with the gaps of every page.
 func readAll(t *testing.T, src provider.ActivitySource, q provider.ActivityQuery) ([]provider.Action, provider.ActivityPage) {
 	t.Helper()
-	var all []provider.Action
+	var (
+		all  []provider.Action
+		gaps []string
+	)
 	for range 100 {
 		page, err := src.Activity(testCtx(t), q)
 		if err != nil {
 			t.Fatalf("activity: %v", err)
 		}
 		all = append(all, page.Actions...)
+		if page.Gap != "" {
+			gaps = append(gaps, page.Gap)
+		}
 		if !page.More {
+			page.Gap = strings.Join(gaps, "; ")
 			return all, page
 		}
 		q.Cursor = page.Cursor
@@ -337,6 +344,29 @@ func TestActivityCursorAcrossRotation(t *testing.T) {
 	gone, err := src.Activity(testCtx(t), q)
 	if err != nil || !strings.Contains(gone.Gap, filepath.Base(old)+" was removed") {
 		t.Fatalf("cursor in a removed file: %+v, %v; want a gap naming %s", gone, err, old)
+	}
+}
+
+// TestActivityReadsLongLinesAndSkipsHugeOnes: a statement longer than a
+// read chunk is read whole; one longer than maxLineBytes is skipped and
+// reported as a gap, and reading goes on after it.
+func TestActivityReadsLongLinesAndSkipsHugeOnes(t *testing.T) {
+	c := operatorClient(t)
+	src := activitySource(t, c)
+	table := uniq("long")
+	sub := grantForActivity(t, c, table)
+	from := time.Now()
+	psql(t, sub.user, sub.password, "SET ROLE "+quote(sub.role)+";\n"+
+		insertScript(table, strings.Repeat("l", readChunk+1000), strings.Repeat("h", maxLineBytes+1000))+
+		"UPDATE "+quote(table)+" SET v = 'short';\n")
+	q := provider.ActivityQuery{Entitlement: sub.ent, From: from, Until: time.Now().Add(time.Hour), Limit: 10}
+	actions, page := awaitActions(t, src, q, 2)
+	wantActions(t, actions,
+		want{accessv1alpha1.ActivityData, "INSERT", "TABLE public." + table, false},
+		want{accessv1alpha1.ActivityData, "UPDATE", "TABLE public." + table, false},
+	)
+	if want := fmt.Sprintf("1 log lines longer than %d bytes were skipped", maxLineBytes); page.Gap != want {
+		t.Fatalf("gap = %q, want %q", page.Gap, want)
 	}
 }
 

@@ -213,6 +213,10 @@ func (r *logReader) skipLine(ctx context.Context, data []byte) bool {
 		}
 		skip.offset += int64(len(more))
 		if r.budget <= 0 {
+			// Go on next time from here, inside the line: its rest will not
+			// read as jsonlog, and is counted so.
+			r.tooLong++
+			r.pos.offset = skip.offset
 			r.stopped = true
 			return false
 		}

@@ -175,42 +175,86 @@ func membershipObject(toks []token) string {
 	return "ROLE " + strings.Join(roles, ", ") + " " + strings.ToUpper(link) + " " + strings.Join(grantees, ", ")
 }
 
-// privilegeObject reads GRANT|REVOKE privileges ON [type] object[, ...]
-// TO|FROM grantee[, ...]: "TABLE public.t TO mallory".
+// privilegeObject reads GRANT|REVOKE privileges ON [kind] object[, ...]
+// TO|FROM grantee[, ...]: "TABLE public.t TO mallory". The kind is the
+// statement's, else pgaudit's object type.
 func privilegeObject(objectType string, toks []token) string {
-	depth, i := 0, 1
-	for ; i < len(toks) && (depth > 0 || !toks[i].is("on")); i++ {
-		switch toks[i].punct {
-		case '(':
-			depth++
-		case ')':
-			depth--
-		}
-	}
-	i++ // past ON
 	link := "to"
 	if toks[0].is("revoke") {
 		link = "from"
 	}
-	var objects []string
-	for ; i < len(toks) && !toks[i].is(link); i++ {
-		if !toks[i].isName() && toks[i].punct != '.' && toks[i].punct != ',' {
+	rest := afterOn(toks)
+	var kind []string
+	for len(rest) > 0 && !rest[0].quoted && targetKeywords[rest[0].text] {
+		kind = append(kind, strings.ToUpper(rest[0].text))
+		rest = rest[1:]
+	}
+	n := 0
+	for n < len(rest) && !rest[n].is(link) {
+		if !rest[n].isName() && rest[n].punct != '.' && rest[n].punct != ',' {
 			return objectType
 		}
-		objects = append(objects, toks[i].name())
+		n++
 	}
-	if i >= len(toks) || len(objects) == 0 {
+	if n == 0 || n == len(rest) {
 		return objectType
 	}
-	if strings.EqualFold(objects[0], objectType) {
-		objects = objects[1:]
-	}
-	grantees, _ := nameList(toks[i+1:])
-	if len(objects) == 0 || len(grantees) == 0 {
+	grantees, _ := nameList(rest[n+1:])
+	if len(grantees) == 0 {
 		return objectType
 	}
-	what := strings.NewReplacer(" . ", ".", " ,", ",").Replace(strings.Join(objects, " "))
-	return strings.TrimSpace(objectType+" "+what) + " " + strings.ToUpper(link) + " " + strings.Join(grantees, ", ")
+	switch {
+	case len(kind) > 0:
+	case objectType != "":
+		kind = []string{objectType}
+	default: // GRANT ... ON name, without a kind, is on a table
+		kind = []string{"TABLE"}
+	}
+	what := strings.TrimSpace(strings.Join(kind, " ") + " " + joinNames(rest[:n]))
+	return what + " " + strings.ToUpper(link) + " " + strings.Join(grantees, ", ")
+}
+
+// targetKeywords are the words of GRANT's privilege targets before the names:
+// TABLE, ALL TABLES IN SCHEMA, FOREIGN DATA WRAPPER, LARGE OBJECT, ...
+var targetKeywords = map[string]bool{
+	"table": true, "sequence": true, "database": true, "domain": true, "function": true,
+	"procedure": true, "routine": true, "language": true, "schema": true, "tablespace": true,
+	"type": true, "foreign": true, "data": true, "wrapper": true, "server": true, "large": true,
+	"object": true, "parameter": true, "all": true, "tables": true, "sequences": true,
+	"functions": true, "procedures": true, "routines": true, "in": true,
+}
+
+// afterOn is what follows the ON of a GRANT or REVOKE, past the privileges
+// (whose column lists are in parentheses).
+func afterOn(toks []token) []token {
+	depth := 0
+	for i, t := range toks {
+		switch {
+		case t.punct == '(':
+			depth++
+		case t.punct == ')':
+			depth--
+		case depth == 0 && t.is("on"):
+			return toks[i+1:]
+		}
+	}
+	return nil
+}
+
+// joinNames renders names and the dots and commas between them: "public.t, u".
+func joinNames(toks []token) string {
+	var b strings.Builder
+	for _, t := range toks {
+		switch t.punct {
+		case '.':
+			b.WriteByte('.')
+		case ',':
+			b.WriteString(", ")
+		default:
+			b.WriteString(t.name())
+		}
+	}
+	return b.String()
 }
 
 // nameList reads name[, name ...] and returns the names and what follows.
