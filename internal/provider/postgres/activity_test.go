@@ -370,6 +370,27 @@ func TestActivityReadsLongLinesAndSkipsHugeOnes(t *testing.T) {
 	}
 }
 
+// TestActivityInAnotherDatabase: roles are cluster-wide, so the subject's
+// writes in another database than the connection's are returned, and say
+// which database.
+func TestActivityInAnotherDatabase(t *testing.T) {
+	c := operatorClient(t)
+	src := activitySource(t, c)
+	sub := grantForActivity(t, c, uniq("here"))
+	elsewhere := uniq("elsewhere")
+	ctx := testCtx(t)
+	if err := srv.Exec(ctx, "postgres", "CREATE TABLE "+quote(elsewhere)+" (v text)", "GRANT INSERT ON "+quote(elsewhere)+" TO "+quote(sub.role)); err != nil {
+		t.Fatal(err)
+	}
+	from := time.Now()
+	if _, err := srv.Psql(ctx, "postgres", sub.user, sub.password, insertScript(elsewhere, "x")); err != nil {
+		t.Fatal(err)
+	}
+	q := provider.ActivityQuery{Entitlement: sub.ent, From: from, Until: time.Now().Add(time.Hour), Limit: 10}
+	actions, _ := awaitActions(t, src, q, 1)
+	wantActions(t, actions, want{accessv1alpha1.ActivityData, "INSERT", "TABLE public." + elsewhere + " in database postgres", false})
+}
+
 // TestActivityUnavailableWithoutPgaudit: a server without pgaudit and jsonlog
 // is Unavailable, saying both.
 func TestActivityUnavailableWithoutPgaudit(t *testing.T) {

@@ -268,10 +268,14 @@ func TestPlanRead(t *testing.T) {
 		gap        string
 		checkStart bool
 	}{
-		{"no cursor: the files modified since the window began", position{}, "2026-12-02T10:30:00Z",
-			[]position{{"p-1000.json", 0}, {"p-1100.json", 0}}, "", false},
+		{"no cursor: from the end of the last file modified before the window", position{}, "2026-12-02T10:30:00Z",
+			[]position{{"p-0900.json", 500}, {"p-1000.json", 0}, {"p-1100.json", 0}}, "", false},
+		{"no cursor, nothing modified since: the end of the newest file", position{}, "2026-12-02T12:00:00Z",
+			[]position{{"p-1100.json", 100}}, "", false},
 		{"no cursor, every file in the window: check the oldest's start", position{}, "2026-12-02T09:00:00Z",
 			[]position{{"p-0900.json", 0}, {"p-1000.json", 0}, {"p-1100.json", 0}}, "", true},
+		{"no cursor, no window start: everything, unchecked", position{}, "0001-01-01T00:00:00Z",
+			[]position{{"p-0900.json", 0}, {"p-1000.json", 0}, {"p-1100.json", 0}}, "", false},
 		{"cursor: the rest of its file, then the newer ones", position{"p-1000.json", 700}, "2026-12-02T09:00:00Z",
 			[]position{{"p-1000.json", 700}, {"p-1100.json", 0}}, "", false},
 		{"cursor past the end: truncated", position{"p-1100.json", 300}, "2026-12-02T09:00:00Z",

@@ -29,14 +29,7 @@ type readPlan struct {
 // every file after it; without one, every file modified since from.
 func planRead(files []logFile, cur position, from time.Time) readPlan {
 	if cur.file == "" {
-		var p readPlan
-		for i, f := range files {
-			if !f.modified.Before(from.Truncate(time.Second)) {
-				p.segments = append(p.segments, position{file: f.name})
-				p.checkStart = p.checkStart || i == 0
-			}
-		}
-		return p
+		return planFrom(files, from)
 	}
 	for i, f := range files {
 		if f.name != cur.file {
@@ -59,6 +52,34 @@ func planRead(files []logFile, cur position, from time.Time) readPlan {
 		if f.name > cur.file {
 			p.segments = append(p.segments, position{file: f.name})
 		}
+	}
+	return p
+}
+
+// planFrom plans the first read of a window: the files modified since from.
+// A file last modified before from holds nothing of the window, so the
+// newest such file is where reading starts, at its end: the cursor is then
+// set even when nothing new was logged. When there is none, the oldest file
+// is read from its start, and checked to begin before from.
+func planFrom(files []logFile, from time.Time) readPlan {
+	// pg_ls_logdir's times are whole seconds.
+	since := from.Truncate(time.Second)
+	last := -1
+	for i, f := range files {
+		if f.modified.Before(since) {
+			last = i
+		}
+	}
+	if last < 0 {
+		p := readPlan{checkStart: !from.IsZero()}
+		for _, f := range files {
+			p.segments = append(p.segments, position{file: f.name})
+		}
+		return p
+	}
+	p := readPlan{segments: []position{{file: files[last].name, offset: files[last].size}}}
+	for _, f := range files[last+1:] {
+		p.segments = append(p.segments, position{file: f.name})
 	}
 	return p
 }
