@@ -53,9 +53,12 @@ func (c *client) ActivityDelay() time.Duration { return activityDelay }
 // granted role is logged under the login too. Statement text is never put
 // into an Action.
 func (c *client) Activity(ctx context.Context, q provider.ActivityQuery) (provider.ActivityPage, error) {
+	cur, err := parseCursor(q.Cursor)
+	if err != nil {
+		return provider.ActivityPage{}, provider.Permanent(err)
+	}
 	at := c
 	if t := q.Entitlement.Target; t != nil {
-		var err error
 		if at, _, err = c.atEndpoint(t.Endpoint); err != nil {
 			return provider.ActivityPage{}, err
 		}
@@ -69,11 +72,7 @@ func (c *client) Activity(ctx context.Context, q provider.ActivityQuery) (provid
 	if err != nil {
 		return provider.ActivityPage{}, err
 	}
-	cur, err := parseCursor(q.Cursor)
-	if err != nil {
-		return provider.ActivityPage{}, provider.Permanent(err)
-	}
-	r := newLogReader(conn, src, q, at.settings.database)
+	r := newLogReader(conn, src, q, cur, at.settings.database)
 	r.read(ctx, planRead(src.files, cur, q.From))
 	if r.err != nil {
 		return provider.ActivityPage{}, classify("read the jsonlog on "+at.settings.address(), r.err)
@@ -135,6 +134,9 @@ type logSettings struct {
 // operator's user may read it, then lists its files. What is missing is an
 // Unavailable error naming all of it.
 func (c *client) openLog(ctx context.Context, conn *pgx.Conn) (logSource, error) {
+	if major := serverMajor(conn); major < 15 {
+		return logSource{}, provider.Unavailable("no pgaudit log to read on %s: PostgreSQL %d writes no jsonlog; version 15 or newer does", c.settings.address(), major)
+	}
 	var s logSettings
 	err := conn.QueryRow(ctx, logSettingsSQL).Scan(&s.pgauditLog, &s.destination, &s.collector, &s.timezone,
 		&s.currentLogfile, &s.lsLogdir, &s.readFile, &s.now)

@@ -447,3 +447,18 @@ func TestActivityUnavailableWithoutTheGrants(t *testing.T) {
 		t.Errorf("unavailable: %q blames the server's settings, which are right", err)
 	}
 }
+
+// TestActivityRefusesABadCursor: a cursor that is not file:offset, or names a
+// path, is a permanent error, before anything is read.
+func TestActivityRefusesABadCursor(t *testing.T) {
+	src := activitySource(t, operatorClient(t))
+	if src.ActivitySourceName() != "pgaudit (PostgreSQL jsonlog)" || src.ActivityDelay() != 2*time.Second {
+		t.Fatalf("source %q, delay %s", src.ActivitySourceName(), src.ActivityDelay())
+	}
+	for _, cursor := range []string{"../../postgresql.conf:0", "postgresql.json", "x.json:-3"} {
+		_, err := src.Activity(testCtx(t), provider.ActivityQuery{Entitlement: entitlement("alice", "r"), From: time.Now(), Cursor: cursor})
+		if !provider.IsPermanent(err) || !strings.Contains(err.Error(), "is not file:offset") {
+			t.Errorf("cursor %q: %v; want a permanent error", cursor, err)
+		}
+	}
+}

@@ -107,7 +107,7 @@ type logReader struct {
 	err        error
 }
 
-func newLogReader(conn *pgx.Conn, src logSource, q provider.ActivityQuery, database string) *logReader {
+func newLogReader(conn *pgx.Conn, src logSource, q provider.ActivityQuery, cur position, database string) *logReader {
 	limit := q.Limit
 	if limit <= 0 {
 		limit = defaultActivityLimit
@@ -118,14 +118,8 @@ func newLogReader(conn *pgx.Conn, src logSource, q provider.ActivityQuery, datab
 		from:    q.From, until: q.Until,
 		limit:  min(limit, maxActivityLimit),
 		budget: readBudget,
-		pos:    mustCursor(q.Cursor),
+		pos:    cur,
 	}
-}
-
-// mustCursor is the cursor as given, already validated by Activity.
-func mustCursor(s string) position {
-	p, _ := parseCursor(s)
-	return p
 }
 
 // read reads the plan's files in order until the end, a full page, the
@@ -301,7 +295,11 @@ func (r *logReader) inDatabase(object, database string) string {
 // page is what was read.
 func (r *logReader) page() provider.ActivityPage {
 	p := provider.ActivityPage{Actions: r.actions, Cursor: r.pos.String(), More: r.stopped, Through: r.src.now}
-	if r.stopped && r.last.Before(r.src.now) {
+	switch {
+	case !r.stopped:
+	case r.last.IsZero(): // stopped before reading a line: nothing new is known
+		p.Through = r.from
+	case r.last.Before(r.src.now):
 		p.Through = r.last
 	}
 	gaps := r.gaps
