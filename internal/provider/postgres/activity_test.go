@@ -142,12 +142,16 @@ func logLinesOf(t *testing.T, user string) []logLine {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sc := bufio.NewScanner(fh)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
+		// Lines can be megabytes long (TestActivityReadsLongLinesAndSkipsHugeOnes).
+		rd := bufio.NewReader(fh)
+		for {
+			raw, err := rd.ReadBytes('\n')
 			var l logLine
-			if json.Unmarshal(sc.Bytes(), &l) == nil && l.User == user {
+			if json.Unmarshal(raw, &l) == nil && l.User == user {
 				out = append(out, l)
+			}
+			if err != nil {
+				break
 			}
 		}
 		_ = fh.Close()
@@ -309,14 +313,21 @@ func TestActivityCursorAcrossRotation(t *testing.T) {
 		t.Fatalf("read a and b: %+v", both)
 	}
 
-	var seen []provider.Action
-	var page provider.ActivityPage
-	for i, wantMore := range []bool{true, true, false} {
+	// Page by page: at most one action a page (a page may also stop at the
+	// read budget, with none), a and b each once, then no More.
+	var (
+		seen []provider.Action
+		page provider.ActivityPage
+	)
+	for i := 0; i == 0 || page.More; i++ {
 		p, err := src.Activity(testCtx(t), q)
-		if err != nil || p.More != wantMore || len(p.Actions) != map[bool]int{true: 1, false: 0}[wantMore] {
-			t.Fatalf("page %d with limit 1: %+v, %v; want More %t", i, p, err, wantMore)
+		if err != nil || len(p.Actions) > 1 || i > 50 {
+			t.Fatalf("page %d with limit 1: %+v, %v", i, p, err)
 		}
 		seen, q.Cursor, page = append(seen, p.Actions...), p.Cursor, p
+	}
+	if len(seen) != 2 {
+		t.Fatalf("pages with limit 1 gave %+v; want a and b", seen)
 	}
 	old := rotate(t)
 	psql(t, sub.user, sub.password, insertScript(table, "c"))
@@ -365,7 +376,7 @@ func TestActivityReadsLongLinesAndSkipsHugeOnes(t *testing.T) {
 		want{accessv1alpha1.ActivityData, "INSERT", "TABLE public." + table, false},
 		want{accessv1alpha1.ActivityData, "UPDATE", "TABLE public." + table, false},
 	)
-	if want := fmt.Sprintf("1 log lines longer than %d bytes were skipped", maxLineBytes); page.Gap != want {
+	if want := fmt.Sprintf("1 log lines of the subject in the window were longer than %d bytes and skipped", maxLineBytes); page.Gap != want {
 		t.Fatalf("gap = %q, want %q", page.Gap, want)
 	}
 }

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -38,6 +39,35 @@ func parseLogLine(raw []byte) (logLine, error) {
 		return logLine{}, fmt.Errorf("decode jsonlog line: %w", err)
 	}
 	return l, nil
+}
+
+// lineHead reads the fields before "message" of a jsonlog line too long to
+// decode whole, of which prefix is the start: jsonlog writes the timestamp
+// and the user first.
+func lineHead(prefix []byte) (logLine, bool) {
+	dec := json.NewDecoder(bytes.NewReader(prefix))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return logLine{}, false
+	}
+	var l logLine
+	for {
+		k, err := dec.Token()
+		key, isKey := k.(string)
+		if err != nil || !isKey || key == "message" {
+			break
+		}
+		v, err := dec.Token()
+		if err != nil {
+			break
+		}
+		switch key {
+		case "timestamp":
+			l.Timestamp, _ = v.(string)
+		case "user":
+			l.User, _ = v.(string)
+		}
+	}
+	return l, l.Timestamp != ""
 }
 
 // parseLogTime reads a jsonlog timestamp, "2026-12-02 02:50:11.293 UTC", in

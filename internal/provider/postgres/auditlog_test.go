@@ -329,3 +329,21 @@ func TestTruncateText(t *testing.T) {
 		t.Fatal("truncateText changed a short text")
 	}
 }
+
+// TestLineHead reads who and when from the start of a line too long to
+// decode, cut inside its message, as the reader sees it.
+func TestLineHead(t *testing.T) {
+	line := `{"timestamp":"2026-12-02 02:50:11.369 UTC","user":"alice","dbname":"postgres","pid":26038,"remote_host":"127.0.0.1","message":"AUDIT: SESSION,1,1,WRITE,INSERT,TABLE,public.t,INSERT INTO t VALUES ('aaaa`
+	l, ok := lineHead([]byte(line))
+	if !ok || l.User != "alice" || l.Timestamp != "2026-12-02 02:50:11.369 UTC" {
+		t.Fatalf("lineHead = %+v, %t; want alice at 02:50:11.369", l, ok)
+	}
+	if l, ok := lineHead([]byte(`{"timestamp":"2026-12-02 02:50:11.369 UTC","pid":1,"message":"checkpoint`)); !ok || l.User != "" {
+		t.Fatalf("lineHead of a line without user = %+v, %t", l, ok)
+	}
+	for _, bad := range []string{`not json`, `{"pid":1,"message":"x`, `["timestamp"]`} {
+		if _, ok := lineHead([]byte(bad)); ok {
+			t.Errorf("lineHead(%q) read a head", bad)
+		}
+	}
+}

@@ -213,29 +213,48 @@ func (r *logReader) longLine(ctx context.Context) bool {
 }
 
 // skipLine skips the line at r.pos, of which data is the first
-// maxLineBytes: it cannot be read, so it counts as a gap.
+// maxLineBytes. It is counted as a gap when it may be one of the subject's
+// in the window: its head says who and when.
 func (r *logReader) skipLine(ctx context.Context, data []byte) bool {
+	matters := r.mayMatter(data)
 	skip := position{file: r.pos.file, offset: r.pos.offset + int64(len(data))}
 	for {
 		more, ok := r.readAt(ctx, skip, readChunk)
 		if !ok || len(more) == 0 {
 			return false
 		}
-		if nl := bytes.IndexByte(more, '\n'); nl >= 0 {
-			r.tooLong++
-			r.pos.offset = skip.offset + int64(nl+1)
-			return true
-		}
 		skip.offset += int64(len(more))
-		if r.budget <= 0 {
+		nl := bytes.IndexByte(more, '\n')
+		if nl < 0 && r.budget > 0 {
+			continue
+		}
+		if matters {
+			r.tooLong++
+		}
+		if nl < 0 {
 			// Go on next time from here, inside the line: its rest will not
 			// read as jsonlog, and is counted so.
-			r.tooLong++
 			r.pos.offset = skip.offset
 			r.stopped = true
 			return false
 		}
+		r.pos.offset = skip.offset - int64(len(more)) + int64(nl+1)
+		return true
 	}
+}
+
+// mayMatter reports whether a line too long to decode may be the subject's,
+// in the window, by the fields jsonlog writes first (timestamp, user).
+func (r *logReader) mayMatter(prefix []byte) bool {
+	l, ok := lineHead(prefix)
+	if !ok {
+		return true
+	}
+	t, err := parseLogTime(l.Timestamp, r.src.loc)
+	if err != nil {
+		return true
+	}
+	return l.User == r.subject && !t.Before(r.from.Truncate(time.Millisecond)) && (r.until.IsZero() || !t.After(r.until))
 }
 
 // line handles one jsonlog line.
@@ -258,7 +277,9 @@ func (r *logReader) line(raw []byte) {
 			r.gaps = append(r.gaps, fmt.Sprintf("the oldest log file, %s, begins at %s, after the window began: older files were removed", at.file, t.UTC().Format(time.RFC3339)))
 		}
 	}
-	if l.User != r.subject || t.Before(r.from) || (!r.until.IsZero() && t.After(r.until)) {
+	// The log's times are whole milliseconds, cut down: a line of From's own
+	// millisecond may be from after it.
+	if l.User != r.subject || t.Before(r.from.Truncate(time.Millisecond)) || (!r.until.IsZero() && t.After(r.until)) {
 		return
 	}
 	a, ok := toAction(l)
@@ -307,7 +328,7 @@ func (r *logReader) page() provider.ActivityPage {
 		gaps = append([]string{r.src.gap}, gaps...)
 	}
 	if r.tooLong > 0 {
-		gaps = append(gaps, fmt.Sprintf("%d log lines longer than %d bytes were skipped", r.tooLong, maxLineBytes))
+		gaps = append(gaps, fmt.Sprintf("%d log lines of the subject in the window were longer than %d bytes and skipped", r.tooLong, maxLineBytes))
 	}
 	if r.unreadable > 0 {
 		gaps = append(gaps, fmt.Sprintf("%d log lines could not be read as jsonlog", r.unreadable))
