@@ -30,7 +30,15 @@ fi
 
 # pgaudit is built for one server major: install the one for the newest server
 # installed, the one pgtest runs (the activity tests read its audit log).
-pg_major=$(ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | awk -F/ '{print $5}' | sort -n | tail -n 1)
+pg_major=""
+for initdb in /usr/lib/postgresql/*/bin/initdb; do
+	[[ -x "${initdb}" ]] || continue
+	major=${initdb#/usr/lib/postgresql/}
+	major=${major%%/*}
+	if [[ -z "${pg_major}" ]] || ((major > pg_major)); then
+		pg_major=${major}
+	fi
+done
 if [[ -n "${pg_major}" && ! -f "/usr/lib/postgresql/${pg_major}/lib/pgaudit.so" ]]; then
 	echo ">> installing postgresql-${pg_major}-pgaudit from Debian's packages" >&2
 	if [[ $(id -u) -ne 0 ]]; then
