@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real servers the provider tests run against, when they are missing:
-# OpenLDAP slapd and PostgreSQL from Debian's packages, and the scimmy SCIM server
+# OpenLDAP slapd, PostgreSQL and its pgaudit extension from Debian's packages, and the scimmy SCIM server
 # from the npm registry (hack/scimmy-server). Safe to run again: it does nothing
 # when everything is there.
 set -euo pipefail
@@ -26,6 +26,28 @@ if ((${#need[@]})); then
 		service slapd stop >/dev/null 2>&1 || true
 		service postgresql stop >/dev/null 2>&1 || true
 	fi
+fi
+
+# pgaudit is built for one server major: install the one for the newest server
+# installed, the one pgtest runs (the activity tests read its audit log).
+pg_major=""
+for initdb in /usr/lib/postgresql/*/bin/initdb; do
+	[[ -x "${initdb}" ]] || continue
+	major=${initdb#/usr/lib/postgresql/}
+	major=${major%%/*}
+	if [[ -z "${pg_major}" ]] || ((major > pg_major)); then
+		pg_major=${major}
+	fi
+done
+if [[ -n "${pg_major}" && ! -f "/usr/lib/postgresql/${pg_major}/lib/pgaudit.so" ]]; then
+	echo ">> installing postgresql-${pg_major}-pgaudit from Debian's packages" >&2
+	if [[ $(id -u) -ne 0 ]]; then
+		echo "install-test-deps: need root to install postgresql-${pg_major}-pgaudit" >&2
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "postgresql-${pg_major}-pgaudit" >/dev/null
 fi
 
 scimmy="${root}/hack/scimmy-server"

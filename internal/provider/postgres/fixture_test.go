@@ -42,9 +42,9 @@ func TestMain(m *testing.M) { os.Exit(runSuite(m)) }
 func runSuite(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	s, err := pgtest.Start(ctx)
+	s, err := pgtest.StartWith(ctx, pgtest.Options{Audit: true})
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: the postgres provider tests need a PostgreSQL server: %v\n", err)
+		fmt.Fprintf(os.Stderr, "FAIL: the postgres provider tests need a PostgreSQL server with pgaudit: %v\n", err)
 		return 1
 	}
 	defer s.Stop()
@@ -57,9 +57,10 @@ func runSuite(m *testing.M) int {
 	return m.Run()
 }
 
-// seed makes the database, the operator's user (CREATEROLE, not superuser, and
-// pg_signal_backend to end sessions), the table only granted roles can read,
-// and the canaries the injection test checks: role x and table t.
+// seed makes the database, the operator's user (CREATEROLE, not superuser,
+// pg_signal_backend to end sessions, and the functions that read the log),
+// the table only granted roles can read, and the canaries the injection test
+// checks: role x and table t.
 func seed(ctx context.Context) error {
 	if err := srv.Exec(ctx, "postgres",
 		"CREATE DATABASE "+testDB,
@@ -69,6 +70,9 @@ func seed(ctx context.Context) error {
 	); err != nil {
 		return err
 	}
+	if err := srv.Exec(ctx, testDB, logReadGrants(operatorUser)...); err != nil {
+		return err
+	}
 	return srv.Exec(ctx, testDB,
 		"CREATE TABLE "+secretTable+" (v text)",
 		"INSERT INTO "+secretTable+" VALUES ('the payroll')",
@@ -76,6 +80,17 @@ func seed(ctx context.Context) error {
 		"CREATE TABLE t (v text)",
 		"INSERT INTO t VALUES ('canary')",
 	)
+}
+
+// logReadGrants are the grants docs/providers/postgres.md asks for, so that
+// user can read the jsonlog. Function privileges belong to a database: they
+// are granted in the connection's.
+func logReadGrants(user string) []string {
+	return []string{
+		"GRANT EXECUTE ON FUNCTION pg_catalog.pg_current_logfile(text) TO " + quote(user),
+		"GRANT EXECUTE ON FUNCTION pg_catalog.pg_ls_logdir() TO " + quote(user),
+		"GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean) TO " + quote(user),
+	}
 }
 
 func randomPassword() string {

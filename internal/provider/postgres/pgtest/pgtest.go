@@ -68,8 +68,38 @@ func majorOf(initdb string) int {
 	return n
 }
 
+// Options change how Start runs the server.
+type Options struct {
+	// Audit loads pgaudit (pgaudit.log = 'write, ddl, role', one line per
+	// relation) and writes the server log through the logging collector, as
+	// stderr and jsonlog files in the log directory "log" of the data
+	// directory, with PostgreSQL's default file names. It creates the pgaudit
+	// extension in template1 and postgres, so that every database has its
+	// event triggers, which name the objects of DDL statements.
+	Audit bool
+	// Settings are further name=value settings, applied last.
+	Settings []string
+}
+
+// auditSettings are the server settings of Options.Audit.
+var auditSettings = []string{
+	"shared_preload_libraries=pgaudit",
+	"logging_collector=on",
+	"log_destination=stderr,jsonlog",
+	"log_directory=" + auditLogDir,
+	"pgaudit.log=write, ddl, role",
+	"pgaudit.log_relation=on",
+}
+
+// auditLogDir is the log directory of Options.Audit, relative to the data directory.
+const auditLogDir = "log"
+
 // Start creates and starts a cluster. Call Stop when done, also on failure.
-func Start(ctx context.Context) (*Server, error) {
+func Start(ctx context.Context) (*Server, error) { return StartWith(ctx, Options{}) }
+
+// StartWith creates and starts a cluster with opts. Call Stop when done, also
+// on failure.
+func StartWith(ctx context.Context, opts Options) (*Server, error) {
 	bin, err := BinDir()
 	if err != nil {
 		return nil, err
@@ -87,11 +117,36 @@ func Start(ctx context.Context) (*Server, error) {
 		_ = os.RemoveAll(dir)
 		return nil, err
 	}
-	if err := s.start(ctx, bin, cred); err != nil {
+	if err := s.start(ctx, bin, cred, opts.settings()); err != nil {
 		s.Stop()
 		return nil, err
 	}
+	if opts.Audit {
+		if err := s.createAuditExtension(ctx); err != nil {
+			s.Stop()
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+func (o Options) settings() []string {
+	var out []string
+	if o.Audit {
+		out = append(out, auditSettings...)
+	}
+	return append(out, o.Settings...)
+}
+
+// createAuditExtension creates pgaudit in template1, which every later
+// CREATE DATABASE copies, and in postgres.
+func (s *Server) createAuditExtension(ctx context.Context) error {
+	for _, db := range []string{"template1", "postgres"} {
+		if err := s.Exec(ctx, db, "CREATE EXTENSION pgaudit"); err != nil {
+			return fmt.Errorf("create the pgaudit extension in %s: %w", db, err)
+		}
+	}
+	return nil
 }
 
 // serverCredential is the OS user the server runs as: "postgres" when the test
@@ -169,7 +224,7 @@ func chownTree(dir string, cred *syscall.Credential) error {
 
 // start runs the postmaster on a free loopback port and waits until it accepts
 // connections.
-func (s *Server) start(ctx context.Context, bin string, cred *syscall.Credential) error {
+func (s *Server) start(ctx context.Context, bin string, cred *syscall.Credential, settings []string) error {
 	port, err := freePort()
 	if err != nil {
 		return err
@@ -181,14 +236,19 @@ func (s *Server) start(ctx context.Context, bin string, cred *syscall.Credential
 	}
 	// The postmaster gets its own descriptor for the log; ours is only closed.
 	defer func() { _ = logFile.Close() }()
-	s.cmd = exec.Command(filepath.Join(bin, "postgres"),
+	args := []string{
 		"-D", s.dataDir(), "-p", strconv.Itoa(int(port)), "-k", s.sockDir,
-		"-c", "listen_addresses="+Host,
+		"-c", "listen_addresses=" + Host,
 		"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off",
 		"-c", "max_connections=50", "-c", "shared_buffers=16MB",
 		"-c", "ssl=on",
-		"-c", "ssl_cert_file="+filepath.Join(s.dir, "server.crt"),
-		"-c", "ssl_key_file="+filepath.Join(s.dir, "server.key"))
+		"-c", "ssl_cert_file=" + filepath.Join(s.dir, "server.crt"),
+		"-c", "ssl_key_file=" + filepath.Join(s.dir, "server.key"),
+	}
+	for _, setting := range settings {
+		args = append(args, "-c", setting)
+	}
+	s.cmd = exec.Command(filepath.Join(bin, "postgres"), args...)
 	s.asServerUser(s.cmd, cred)
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
 	if err := s.cmd.Start(); err != nil {
@@ -232,11 +292,21 @@ func freePort() (uint16, error) {
 	return port, nil
 }
 
-// Log returns the server's log so far.
+// Log returns the server's log so far: what it wrote before the logging
+// collector (if any) took over, then the collector's stderr files.
 func (s *Server) Log() string {
 	b, _ := os.ReadFile(s.logPath)
+	files, _ := filepath.Glob(filepath.Join(s.LogDir(), "*.log"))
+	sort.Strings(files)
+	for _, f := range files {
+		more, _ := os.ReadFile(f)
+		b = append(b, more...)
+	}
 	return string(b)
 }
+
+// LogDir is the logging collector's directory of Options.Audit.
+func (s *Server) LogDir() string { return filepath.Join(s.dataDir(), auditLogDir) }
 
 // Stop shuts the server down at once (SIGQUIT, what pg_ctl stop -m immediate
 // sends) and removes its directory.
@@ -293,4 +363,25 @@ func (s *Server) Exec(ctx context.Context, database string, statements ...string
 		return fmt.Errorf("close superuser connection: %w", err)
 	}
 	return nil
+}
+
+// Psql runs script with the psql binary, logged in over TCP as user with
+// password, as a person at a terminal would, and returns what it printed.
+// Every statement runs, also after one fails; err is only for psql itself
+// failing (it cannot log in, say).
+func (s *Server) Psql(ctx context.Context, database, user, password, script string) (string, error) {
+	bin, err := BinDir()
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "psql"), "-X", "-q",
+		"-h", Host, "-p", strconv.Itoa(int(s.Port)), "-U", user, "-d", database, "-f", "-")
+	// The password goes through the environment of psql alone, never argv.
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "LC_ALL=C", "PGPASSWORD=" + password, "PGSSLMODE=disable", "PGCONNECT_TIMEOUT=5"}
+	cmd.Stdin = strings.NewReader(script)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("psql as %q: %w\n%s", user, err, out)
+	}
+	return string(out), nil
 }

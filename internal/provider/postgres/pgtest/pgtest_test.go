@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,5 +48,46 @@ func TestServerLifecycle(t *testing.T) {
 	}
 	if _, err := s.Connect(ctx, "postgres", "probe", "probe-pw"); err == nil {
 		t.Fatal("connected after Stop")
+	}
+}
+
+// TestAuditServer starts a cluster with Options.Audit and proves that a write
+// by a password login, through psql, is in the jsonlog as pgaudit's line
+// naming the table (log_relation), and that Log still has the server's own
+// messages, now written by the collector.
+func TestAuditServer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := StartWith(ctx, Options{Audit: true})
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	if err := s.Exec(ctx, "postgres", `CREATE ROLE probe LOGIN PASSWORD 'probe-pw'`, `CREATE TABLE probed (v text)`, `GRANT INSERT ON probed TO probe`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Psql(ctx, "postgres", "probe", "probe-pw", "INSERT INTO probed VALUES ('x');\n"); err != nil {
+		t.Fatal(err)
+	}
+	want := `"user":"probe","dbname":"postgres"`
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		files, _ := filepath.Glob(filepath.Join(s.LogDir(), "*.json"))
+		var all []byte
+		for _, f := range files {
+			b, _ := os.ReadFile(f)
+			all = append(all, b...)
+		}
+		text := string(all)
+		if strings.Contains(text, want) && strings.Contains(text, `AUDIT: SESSION,1,1,WRITE,INSERT,TABLE,public.probed,`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no pgaudit line of probe's INSERT in the jsonlog files %v:\n%s", files, text)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(s.Log(), "pgaudit extension initialized") {
+		t.Fatalf("Log() lacks the server's start-up messages:\n%s", s.Log())
 	}
 }
