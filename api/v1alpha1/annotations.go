@@ -14,6 +14,13 @@ const (
 	// AnnotationRevoke is the trigger the subject, the requester or an approver
 	// sets to end access early; its value is the reason.
 	AnnotationRevoke = AnnotationPrefix + "revoke"
+	// AnnotationBreakGlass is the trigger the subject sets to approve their own
+	// request in an emergency, when the role allows it and they hold the RBAC
+	// verb breakglass on the connection; its value is the reason.
+	AnnotationBreakGlass = AnnotationPrefix + "break-glass"
+	// AnnotationReview is the trigger an approver sets to review a break-glass
+	// use after the fact; its value is a comment.
+	AnnotationReview = AnnotationPrefix + "review"
 
 	// AnnotationApprovals records the approvals: a JSON list of ApprovalRecord.
 	AnnotationApprovals = AnnotationPrefix + "approvals"
@@ -21,6 +28,10 @@ const (
 	AnnotationDenial = AnnotationPrefix + "denial"
 	// AnnotationRevocation records an early revocation: a JSON RevokeRecord.
 	AnnotationRevocation = AnnotationPrefix + "revocation"
+	// AnnotationBreakGlassRecord records a break-glass use: a JSON BreakGlassRecord.
+	AnnotationBreakGlassRecord = AnnotationPrefix + "break-glass-record"
+	// AnnotationReviewRecord records the review of a break-glass use: a JSON ReviewRecord.
+	AnnotationReviewRecord = AnnotationPrefix + "review-record"
 	// AnnotationRequestedBy records the user who created the request.
 	AnnotationRequestedBy = AnnotationPrefix + "requested-by"
 	// AnnotationRecordsSignature is the webhook's HMAC-SHA256 over the request

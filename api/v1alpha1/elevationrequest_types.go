@@ -298,6 +298,10 @@ type ElevationRequestStatus struct {
 	// the APPROVED-BY column of kubectl get -o wide.
 	// +optional
 	ApprovedBy string `json:"approvedBy,omitempty"`
+	// BreakGlass is the subject's own emergency approval and its review by an
+	// approver, when the role allows break-glass and the subject used it.
+	// +optional
+	BreakGlass *BreakGlassStatus `json:"breakGlass,omitempty"`
 	// Denial is the denial that ended the request, if an approver denied it.
 	// +optional
 	Denial *DenialRecord `json:"denial,omitempty"`

@@ -111,6 +111,11 @@ type Role struct {
 	// +kubebuilder:validation:Maximum=10
 	RequiredApprovals *int32 `json:"requiredApprovals,omitempty"`
 
+	// BreakGlass lets the subject approve their own request for this role in
+	// an emergency (see BreakGlassPolicy); unset, nobody can.
+	// +optional
+	BreakGlass *BreakGlassPolicy `json:"breakGlass,omitempty"`
+
 	// Kubernetes is what the role means in the cluster.
 	// +optional
 	Kubernetes *KubernetesRole `json:"kubernetes,omitempty"`

@@ -26,6 +26,10 @@ const (
 	// ActionResidual records access the subject still held by another path
 	// once Elevator's grant was verified gone.
 	ActionResidual = "residual"
+	// ActionBreakGlass records a subject's own emergency approval.
+	ActionBreakGlass = "breakGlass"
+	// ActionReview records an approver's review of a break-glass use.
+	ActionReview = "review"
 	// ActionActivity records one action the subject took in the target while
 	// elevated, read from the target's audit log: the full trail behind
 	// status.activity.

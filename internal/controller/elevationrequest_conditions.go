@@ -62,6 +62,8 @@ func approvedCondition(er *accessv1alpha1.ElevationRequest) *metav1.Condition {
 		return nil
 	case s.Phase == accessv1alpha1.PhaseDenied && s.Denial != nil:
 		return condition(accessv1alpha1.ConditionApproved, metav1.ConditionFalse, accessv1alpha1.ReasonDenied, denialMessage(s.Denial))
+	case s.ApprovedAt != nil && approvedByBreakGlass(er):
+		return condition(accessv1alpha1.ConditionApproved, metav1.ConditionTrue, accessv1alpha1.ReasonBreakGlass, approvalMessage(er))
 	case s.ApprovedAt != nil:
 		return condition(accessv1alpha1.ConditionApproved, metav1.ConditionTrue, accessv1alpha1.ReasonApproved, approvalMessage(er))
 	}
@@ -244,7 +246,21 @@ func awaitingMessage(er *accessv1alpha1.ElevationRequest) string {
 	return "waiting for approval"
 }
 
+// approvedByBreakGlass reports whether the request's approval was its
+// subject's break-glass rather than enough approvers.
+func approvedByBreakGlass(er *accessv1alpha1.ElevationRequest) bool {
+	return er.Status.BreakGlass != nil && len(countedApprovals(er)) < int(er.Status.RequiredApprovals)
+}
+
 func approvalMessage(er *accessv1alpha1.ElevationRequest) string {
+	if approvedByBreakGlass(er) {
+		bg := er.Status.BreakGlass
+		msg := fmt.Sprintf("approved by break-glass of %s: %s", bg.Used.User, bg.Used.Reason)
+		if bg.Review != nil {
+			return msg + fmt.Sprintf("; reviewed by %s", bg.Review.User)
+		}
+		return msg + "; not reviewed yet"
+	}
 	required := er.Status.RequiredApprovals
 	if required == 0 {
 		return "the role needs no approval"

@@ -111,6 +111,7 @@ func (r *ElevationRequestReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	}
 	result.RequeueAfter = sinceStep(result.RequeueAfter, r.Clock.Since(now))
 	result = r.nextLook(ctx, er, result, stepErr)
+	result = r.reviewLook(er, result, r.Clock.Now())
 
 	if !er.DeletionTimestamp.IsZero() && !holdsAccess(er) && stepErr == nil {
 		return conflictRetry(r.removeFinalizer(ctx, er))

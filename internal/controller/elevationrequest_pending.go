@@ -10,6 +10,7 @@ import (
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 	"github.com/elevator-dev/elevator/internal/audit"
+	"github.com/elevator-dev/elevator/internal/metrics"
 	"github.com/elevator-dev/elevator/internal/policy"
 )
 
@@ -60,11 +61,23 @@ func (r *ElevationRequestReconciler) reconcilePending(ctx context.Context, er *a
 		return ctrl.Result{}, nil
 	}
 	er.Status.RequiredApprovals = int32(policy.RequiredApprovals(role))
+	byBreakGlass := false
 	if len(countedApprovals(er)) < int(er.Status.RequiredApprovals) {
-		er.Status.Message = "waiting for approval: " + awaitingMessage(er)
-		return ctrl.Result{RequeueAfter: er.CreationTimestamp.Add(timeout).Sub(now)}, nil
+		if er.Status.BreakGlass == nil {
+			er.Status.Message = "waiting for approval: " + awaitingMessage(er)
+			return ctrl.Result{RequeueAfter: er.CreationTimestamp.Add(timeout).Sub(now)}, nil
+		}
+		if err := policy.CheckBreakGlass(er, role); err != nil {
+			r.refuse(er, fmt.Errorf("break-glass: %w", err))
+			return ctrl.Result{}, nil
+		}
+		byBreakGlass = true
 	}
-	r.approve(er)
+	if byBreakGlass {
+		r.approveByBreakGlass(er, role)
+	} else {
+		r.approve(er)
+	}
 	result, err := r.reconcileApproved(ctx, er, now)
 	if er.Status.Phase == accessv1alpha1.PhaseApproved {
 		// Granting did not finish in this reconcile; the approval gets its own
@@ -84,6 +97,21 @@ func (r *ElevationRequestReconciler) approve(er *accessv1alpha1.ElevationRequest
 	for _, a := range approvals {
 		r.Audit.Record(audit.ActionApprove, er, a.User, "comment", a.Comment, "at", a.At.UTC().Format(time.RFC3339))
 	}
+}
+
+// approveByBreakGlass records the subject's own emergency approval, loudly:
+// a Warning Event, the audit trail, a metric, and the review it is owed.
+func (r *ElevationRequestReconciler) approveByBreakGlass(er *accessv1alpha1.ElevationRequest, role *accessv1alpha1.Role) {
+	used := er.Status.BreakGlass.Used
+	er.Status.Phase = accessv1alpha1.PhaseApproved
+	er.Status.ApprovedAt = timePtr(used.At.Time)
+	er.Status.BreakGlass.ReviewDeadline = timePtr(used.At.Add(policy.BreakGlassReviewWithin(role.BreakGlass)))
+	er.Status.Message = approvalMessage(er)
+	r.event(er, corev1.EventTypeWarning, accessv1alpha1.ReasonBreakGlass, "Approve", "%s broke the glass for role %s of %s: %s (review due by %s)",
+		used.User, er.Spec.Role, er.Spec.Connection, used.Reason, er.Status.BreakGlass.ReviewDeadline.UTC().Format(time.RFC3339))
+	r.Audit.Record(audit.ActionBreakGlass, er, used.User, "reason", used.Reason, "justification", er.Spec.Justification,
+		"reviewDeadline", er.Status.BreakGlass.ReviewDeadline.UTC().Format(time.RFC3339))
+	metrics.BreakGlassUsed(er.Spec.Connection)
 }
 
 // refuse ends a request that policy forbids granting; nothing was granted.

@@ -6,9 +6,12 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
+	"github.com/elevator-dev/elevator/internal/audit"
 	"github.com/elevator-dev/elevator/internal/policy"
 )
 
@@ -32,6 +35,42 @@ func (r *ElevationRequestReconciler) syncRecords(ctx context.Context, er *access
 	if rec.Denial != nil && er.Status.Denial == nil {
 		er.Status.Denial = rec.Denial
 	}
+	if rec.BreakGlass != nil {
+		if er.Status.BreakGlass == nil {
+			er.Status.BreakGlass = &accessv1alpha1.BreakGlassStatus{}
+		}
+		er.Status.BreakGlass.Used = *rec.BreakGlass
+		if rec.Review != nil && er.Status.BreakGlass.Review == nil {
+			r.Audit.Record(audit.ActionReview, er, rec.Review.User, "comment", rec.Review.Comment)
+		}
+		er.Status.BreakGlass.Review = rec.Review
+	}
+}
+
+// reviewLook keeps a break-glass use's review deadline: until an approver
+// reviews it, the request is looked at again at the deadline (whatever its
+// phase), and past it the use is counted in
+// elevator_break_glass_reviews_overdue and a Warning Event says so.
+func (r *ElevationRequestReconciler) reviewLook(er *accessv1alpha1.ElevationRequest, result ctrl.Result, now time.Time) ctrl.Result {
+	key := types.NamespacedName{Namespace: er.Namespace, Name: er.Name}
+	bg := er.Status.BreakGlass
+	if bg == nil || bg.ReviewDeadline == nil || bg.Review != nil {
+		r.Metrics.ObserveReview(key, false)
+		return result
+	}
+	if until := bg.ReviewDeadline.Sub(now); until > 0 {
+		r.Metrics.ObserveReview(key, false)
+		if result.RequeueAfter == 0 || until < result.RequeueAfter {
+			result.RequeueAfter = until
+		}
+		return result
+	}
+	if r.Metrics.ObserveReview(key, true) {
+		r.Recorder.Eventf(er, nil, corev1.EventTypeWarning, accessv1alpha1.ReasonReviewOverdue, "Review",
+			"%s's break-glass of %s is not reviewed; it was due by %s: an approver sets %s", bg.Used.User, bg.Used.At.UTC().Format(time.RFC3339),
+			bg.ReviewDeadline.UTC().Format(time.RFC3339), accessv1alpha1.AnnotationReview)
+	}
+	return result
 }
 
 // revokeRequest is the early revocation a user asked for, if any, from

@@ -79,6 +79,16 @@ var (
 		Help: "Failed notification deliveries (each retried with backoff), by sink.",
 	}, []string{"sink"})
 
+	breakGlassUsed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "elevator_break_glass_total",
+		Help: "Requests their subject approved by break-glass, by connection.",
+	}, []string{"connection"})
+
+	breakGlassUnreviewed = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "elevator_break_glass_reviews_overdue",
+		Help: "Break-glass uses past their review deadline without an approver's review (elevator.dev/review). Alert when above 0.",
+	})
+
 	overdue = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "elevator_revocations_overdue",
 		Help: "Requests whose access should have ended but whose revocation is not yet verified, after a failed attempt. Alert when above 0.",
@@ -87,7 +97,8 @@ var (
 
 func init() {
 	crmetrics.Registry.MustRegister(elevations, approvalToGrant, expiryToVerified, verifiedBeforeExpiry, revocationFailures, missedNextLook, residualAccess, overdue,
-		activityActions, activityAccessChanges, activityToStatus, notificationsSent, notificationsFailed)
+		activityActions, activityAccessChanges, activityToStatus, notificationsSent, notificationsFailed,
+		breakGlassUsed, breakGlassUnreviewed)
 }
 
 // Tracker keeps the per-request state behind the gauges, so that a request
@@ -96,11 +107,29 @@ type Tracker struct {
 	mu      sync.Mutex
 	phases  map[types.NamespacedName]accessv1alpha1.Phase
 	overdue map[types.NamespacedName]bool
+	// unreviewed are the break-glass uses past their review deadline.
+	unreviewed map[types.NamespacedName]bool
 }
 
 // NewTracker returns an empty tracker.
 func NewTracker() *Tracker {
-	return &Tracker{phases: map[types.NamespacedName]accessv1alpha1.Phase{}, overdue: map[types.NamespacedName]bool{}}
+	return &Tracker{phases: map[types.NamespacedName]accessv1alpha1.Phase{}, overdue: map[types.NamespacedName]bool{},
+		unreviewed: map[types.NamespacedName]bool{}}
+}
+
+// ObserveReview records whether the request's break-glass review is overdue,
+// and reports whether it just became so.
+func (t *Tracker) ObserveReview(key types.NamespacedName, isOverdue bool) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	was := t.unreviewed[key]
+	if isOverdue {
+		t.unreviewed[key] = true
+	} else {
+		delete(t.unreviewed, key)
+	}
+	breakGlassUnreviewed.Set(float64(len(t.unreviewed)))
+	return isOverdue && !was
 }
 
 // Observe records the request's current phase and whether its revocation is overdue.
@@ -124,6 +153,8 @@ func (t *Tracker) Forget(key types.NamespacedName) {
 		delete(t.phases, key)
 	}
 	t.setOverdue(key, false)
+	delete(t.unreviewed, key)
+	breakGlassUnreviewed.Set(float64(len(t.unreviewed)))
 }
 
 func (t *Tracker) setOverdue(key types.NamespacedName, isOverdue bool) {
@@ -203,3 +234,13 @@ func NotificationSent(sink, eventType string) {
 
 // NotificationFailed counts a failed delivery.
 func NotificationFailed(sink string) { notificationsFailed.WithLabelValues(sink).Inc() }
+
+// BreakGlassUsed counts a break-glass approval.
+func BreakGlassUsed(connection string) { breakGlassUsed.WithLabelValues(connection).Inc() }
+
+// Unreviewed is the number of break-glass uses past their review deadline.
+func (t *Tracker) Unreviewed() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.unreviewed)
+}

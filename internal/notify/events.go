@@ -28,6 +28,8 @@ const (
 	Revoked           Type = "revoked"
 	RevocationOverdue Type = "revocationOverdue"
 	ResidualAccess    Type = "residualAccess"
+	// BreakGlassUsed: the subject approved their own request in an emergency.
+	BreakGlassUsed Type = "breakGlassUsed"
 )
 
 // CloudEventTypePrefix prefixes every CloudEvent type Elevator sends.
@@ -72,6 +74,9 @@ func Due(er *accessv1alpha1.ElevationRequest, expiringSoon time.Duration, now ti
 	}
 	if s.Denial != nil {
 		add(Denied, s.Denial.At.Time, "")
+	}
+	if s.BreakGlass != nil && s.ApprovedAt != nil {
+		add(BreakGlassUsed, s.BreakGlass.Used.At.Time, "")
 	}
 	if s.GrantedAt != nil {
 		add(Granted, s.GrantedAt.Time, "")
@@ -171,6 +176,9 @@ func Headline(e Event) string {
 	case Requested:
 		return fmt.Sprintf("%s asks for %s for %s, for %s", requester(er), what, er.Spec.Subject, er.Spec.Duration)
 	case Approved:
+		if er.Status.ApprovedBy == "" && er.Status.BreakGlass != nil {
+			return fmt.Sprintf("%s for %s approved by break-glass of %s", what, er.Spec.Subject, er.Status.BreakGlass.Used.User)
+		}
 		return fmt.Sprintf("%s for %s approved by %s", what, er.Spec.Subject, er.Status.ApprovedBy)
 	case Denied:
 		return fmt.Sprintf("%s for %s denied by %s", what, er.Spec.Subject, er.Status.Denial.User)
@@ -180,6 +188,8 @@ func Headline(e Event) string {
 		return fmt.Sprintf("%s's %s ends at %s", er.Spec.Subject, what, stamp(er.Status.ExpiresAt.Time))
 	case Revoked:
 		return fmt.Sprintf("%s's %s was removed and verified gone at %s", er.Spec.Subject, what, stamp(er.Status.Revocation.VerifiedAt.Time))
+	case BreakGlassUsed:
+		return fmt.Sprintf("BREAK-GLASS: %s approved their own %s for %s: %s", er.Status.BreakGlass.Used.User, what, er.Spec.Duration, oneLine(er.Status.BreakGlass.Used.Reason))
 	case RevocationOverdue:
 		return fmt.Sprintf("REVOCATION OVERDUE: %s still may hold %s after %d failed attempts", er.Spec.Subject, what, er.Status.Revocation.Attempts)
 	case ResidualAccess:

@@ -85,6 +85,11 @@ func TestDueFollowsTheFacts(t *testing.T) {
 			er.Status.Revocation = &accessv1alpha1.Revocation{Reason: accessv1alpha1.RevocationExpired, Attempts: 3, RetainedBy: "other"}
 		}), 33 * time.Minute, "requested,approved,granted"},
 		{"facts older than MaxAge are not replayed", request(revoked), 3 * time.Hour, ""},
+		{"break-glass", request(func(er *accessv1alpha1.ElevationRequest) {
+			er.Status.Phase = accessv1alpha1.PhaseApproved
+			er.Status.BreakGlass = &accessv1alpha1.BreakGlassStatus{Used: accessv1alpha1.BreakGlassRecord{User: "alice", At: *at(time.Minute), Reason: "db down"}}
+			er.Status.ApprovedAt = at(time.Minute)
+		}), 2 * time.Minute, "requested,approved,breakGlassUsed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

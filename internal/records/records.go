@@ -25,6 +25,8 @@ var Keys = []string{
 	accessv1alpha1.AnnotationApprovals,
 	accessv1alpha1.AnnotationDenial,
 	accessv1alpha1.AnnotationRevocation,
+	accessv1alpha1.AnnotationBreakGlassRecord,
+	accessv1alpha1.AnnotationReviewRecord,
 	accessv1alpha1.AnnotationRecordsSignature,
 }
 
@@ -34,6 +36,8 @@ type Records struct {
 	Approvals   []accessv1alpha1.ApprovalRecord
 	Denial      *accessv1alpha1.DenialRecord
 	Revocation  *accessv1alpha1.RevokeRecord
+	BreakGlass  *accessv1alpha1.BreakGlassRecord
+	Review      *accessv1alpha1.ReviewRecord
 }
 
 // Parse decodes the record annotations. A record that is not valid JSON of its
@@ -53,23 +57,41 @@ func Parse(annotations map[string]string) (Records, error) {
 	}
 	if v, ok := annotations[accessv1alpha1.AnnotationDenial]; ok {
 		rec.Denial = &accessv1alpha1.DenialRecord{}
-		if err := decodeStrict(v, rec.Denial); err != nil {
-			return Records{}, fmt.Errorf("annotation %s: %w", accessv1alpha1.AnnotationDenial, err)
-		}
-		if rec.Denial.User == "" {
-			return Records{}, fmt.Errorf("annotation %s: names no user", accessv1alpha1.AnnotationDenial)
+		if err := decodeOne(accessv1alpha1.AnnotationDenial, v, rec.Denial, &rec.Denial.User); err != nil {
+			return Records{}, err
 		}
 	}
 	if v, ok := annotations[accessv1alpha1.AnnotationRevocation]; ok {
 		rec.Revocation = &accessv1alpha1.RevokeRecord{}
-		if err := decodeStrict(v, rec.Revocation); err != nil {
-			return Records{}, fmt.Errorf("annotation %s: %w", accessv1alpha1.AnnotationRevocation, err)
+		if err := decodeOne(accessv1alpha1.AnnotationRevocation, v, rec.Revocation, &rec.Revocation.User); err != nil {
+			return Records{}, err
 		}
-		if rec.Revocation.User == "" {
-			return Records{}, fmt.Errorf("annotation %s: names no user", accessv1alpha1.AnnotationRevocation)
+	}
+	if v, ok := annotations[accessv1alpha1.AnnotationBreakGlassRecord]; ok {
+		rec.BreakGlass = &accessv1alpha1.BreakGlassRecord{}
+		if err := decodeOne(accessv1alpha1.AnnotationBreakGlassRecord, v, rec.BreakGlass, &rec.BreakGlass.User); err != nil {
+			return Records{}, err
+		}
+	}
+	if v, ok := annotations[accessv1alpha1.AnnotationReviewRecord]; ok {
+		rec.Review = &accessv1alpha1.ReviewRecord{}
+		if err := decodeOne(accessv1alpha1.AnnotationReviewRecord, v, rec.Review, &rec.Review.User); err != nil {
+			return Records{}, err
 		}
 	}
 	return rec, nil
+}
+
+// decodeOne decodes the single record of annotation key into into, whose user
+// field is user, and refuses a record that names no user.
+func decodeOne(key, value string, into any, user *string) error {
+	if err := decodeStrict(value, into); err != nil {
+		return fmt.Errorf("annotation %s: %w", key, err)
+	}
+	if *user == "" {
+		return fmt.Errorf("annotation %s: names no user", key)
+	}
+	return nil
 }
 
 // decodeStrict decodes one JSON value, refusing unknown fields and trailing data,
@@ -106,6 +128,12 @@ func (r Records) Encode(annotations map[string]string) (map[string]string, error
 	if err := putJSON(out, accessv1alpha1.AnnotationRevocation, r.Revocation, r.Revocation != nil); err != nil {
 		return nil, err
 	}
+	if err := putJSON(out, accessv1alpha1.AnnotationBreakGlassRecord, r.BreakGlass, r.BreakGlass != nil); err != nil {
+		return nil, err
+	}
+	if err := putJSON(out, accessv1alpha1.AnnotationReviewRecord, r.Review, r.Review != nil); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
@@ -134,7 +162,7 @@ func (r Records) HasApproval(user string) bool {
 // OnlyRequestedBy reports whether the records hold nothing but who created the
 // request: what the webhook writes on create.
 func (r Records) OnlyRequestedBy() bool {
-	return len(r.Approvals) == 0 && r.Denial == nil && r.Revocation == nil
+	return len(r.Approvals) == 0 && r.Denial == nil && r.Revocation == nil && r.BreakGlass == nil && r.Review == nil
 }
 
 // Present reports whether any record annotation is set.

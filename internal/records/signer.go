@@ -57,10 +57,15 @@ type payload struct {
 	Approvals   []accessv1alpha1.ApprovalRecord     `json:"approvals"`
 	Denial      *accessv1alpha1.DenialRecord        `json:"denial"`
 	Revocation  *accessv1alpha1.RevokeRecord        `json:"revocation"`
+	// The records added later are left out when unset, so that the
+	// signatures of requests made before them still verify.
+	BreakGlass *accessv1alpha1.BreakGlassRecord `json:"breakGlass,omitempty"`
+	Review     *accessv1alpha1.ReviewRecord     `json:"review,omitempty"`
 }
 
 func (s *Signer) sign(er *accessv1alpha1.ElevationRequest, bound bool, r Records) (string, error) {
-	p := payload{Namespace: er.Namespace, Spec: er.Spec, RequestedBy: r.RequestedBy, Denial: r.Denial, Revocation: r.Revocation}
+	p := payload{Namespace: er.Namespace, Spec: er.Spec, RequestedBy: r.RequestedBy, Denial: r.Denial, Revocation: r.Revocation,
+		BreakGlass: r.BreakGlass, Review: r.Review}
 	if bound {
 		p.Name, p.UID = er.Name, string(er.UID)
 	}

@@ -24,9 +24,24 @@ type SubjectAccessReviewer struct {
 	Client client.Client
 }
 
+// BreakGlassVerb is the custom RBAC verb on saasconnections that lets the
+// subject of a request approve it themselves, for a role whose breakGlass
+// allows it.
+const BreakGlassVerb = "breakglass"
+
 // MayApprove reports whether user may use verb approve on the named
 // saasconnection in namespace.
 func (s SubjectAccessReviewer) MayApprove(ctx context.Context, user authenticationv1.UserInfo, namespace, connection string) (bool, error) {
+	return s.may(ctx, user, namespace, connection, ApproveVerb)
+}
+
+// MayBreakGlass reports whether user may use verb breakglass on the named
+// saasconnection in namespace.
+func (s SubjectAccessReviewer) MayBreakGlass(ctx context.Context, user authenticationv1.UserInfo, namespace, connection string) (bool, error) {
+	return s.may(ctx, user, namespace, connection, BreakGlassVerb)
+}
+
+func (s SubjectAccessReviewer) may(ctx context.Context, user authenticationv1.UserInfo, namespace, connection, verb string) (bool, error) {
 	extra := make(map[string]authorizationv1.ExtraValue, len(user.Extra))
 	for k, v := range user.Extra {
 		extra[k] = authorizationv1.ExtraValue(v)
@@ -39,7 +54,7 @@ func (s SubjectAccessReviewer) MayApprove(ctx context.Context, user authenticati
 			Extra:  extra,
 			ResourceAttributes: &authorizationv1.ResourceAttributes{
 				Namespace: namespace,
-				Verb:      ApproveVerb,
+				Verb:      verb,
 				Group:     accessv1alpha1.GroupVersion.Group,
 				Resource:  "saasconnections",
 				Name:      connection,
@@ -75,7 +90,19 @@ type CachedAuthorizer struct {
 
 // MayApprove implements Authorizer.
 func (c *CachedAuthorizer) MayApprove(ctx context.Context, user authenticationv1.UserInfo, namespace, connection string) (bool, error) {
-	key := approverKey(user, namespace, connection)
+	return c.cached(ctx, approverKey(user, namespace, connection), func() (bool, error) {
+		return c.Next.MayApprove(ctx, user, namespace, connection)
+	})
+}
+
+// MayBreakGlass implements Authorizer.
+func (c *CachedAuthorizer) MayBreakGlass(ctx context.Context, user authenticationv1.UserInfo, namespace, connection string) (bool, error) {
+	return c.cached(ctx, approverKey(user, namespace, connection)+BreakGlassVerb, func() (bool, error) {
+		return c.Next.MayBreakGlass(ctx, user, namespace, connection)
+	})
+}
+
+func (c *CachedAuthorizer) cached(_ context.Context, key string, ask func() (bool, error)) (bool, error) {
 	now := c.Now()
 	c.mu.Lock()
 	expires, ok := c.allowed[key]
@@ -83,7 +110,7 @@ func (c *CachedAuthorizer) MayApprove(ctx context.Context, user authenticationv1
 	if ok && now.Before(expires) {
 		return true, nil
 	}
-	allowed, err := c.Next.MayApprove(ctx, user, namespace, connection)
+	allowed, err := ask()
 	if err != nil || !allowed {
 		return allowed, err
 	}

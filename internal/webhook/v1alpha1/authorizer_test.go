@@ -12,14 +12,39 @@ import (
 // countingAuthorizer answers from a fixed set of allowed user names and counts
 // the questions that reach it.
 type countingAuthorizer struct {
-	allowed map[string]bool
-	err     error
-	asked   int
+	allowed    map[string]bool
+	breakGlass map[string]bool
+	err        error
+	asked      int
 }
 
 func (a *countingAuthorizer) MayApprove(_ context.Context, user authenticationv1.UserInfo, _, _ string) (bool, error) {
 	a.asked++
 	return a.allowed[user.Username], a.err
+}
+
+func (a *countingAuthorizer) MayBreakGlass(_ context.Context, user authenticationv1.UserInfo, _, _ string) (bool, error) {
+	a.asked++
+	return a.breakGlass[user.Username], a.err
+}
+
+func TestCachedAuthorizerKeepsApproveAndBreakGlassApart(t *testing.T) {
+	next := &countingAuthorizer{allowed: map[string]bool{"bob": true}, breakGlass: map[string]bool{"alice": true}}
+	c := &CachedAuthorizer{Next: next, Now: func() time.Time { return time.Unix(0, 0) }}
+	ctx := context.Background()
+	bob, alice := authenticationv1.UserInfo{Username: "bob"}, authenticationv1.UserInfo{Username: "alice"}
+	if ok, _ := c.MayApprove(ctx, bob, "team", "cluster"); !ok {
+		t.Fatal("bob may approve")
+	}
+	if ok, _ := c.MayBreakGlass(ctx, bob, "team", "cluster"); ok {
+		t.Error("bob's cached approve answer let him break the glass")
+	}
+	if ok, _ := c.MayBreakGlass(ctx, alice, "team", "cluster"); !ok {
+		t.Error("alice holds breakglass")
+	}
+	if ok, _ := c.MayApprove(ctx, alice, "team", "cluster"); ok {
+		t.Error("alice's cached breakglass answer made her an approver")
+	}
 }
 
 func TestCachedAuthorizer(t *testing.T) {

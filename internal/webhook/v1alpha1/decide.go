@@ -14,13 +14,18 @@ import (
 
 // Trigger is one trigger annotation set by the user of an admission request.
 type Trigger struct {
-	Key   string // accessv1alpha1.AnnotationApprove, AnnotationDeny or AnnotationRevoke
+	Key   string // accessv1alpha1.AnnotationApprove, AnnotationDeny, AnnotationRevoke, AnnotationBreakGlass or AnnotationReview
 	Value string // the comment or the reason
+	// Role is the request's role in its connection, looked up by the caller
+	// for a break-glass trigger (see withRole); nil when it does not exist.
+	Role *accessv1alpha1.Role
 }
 
-// Authorizer answers whether a user may approve or deny requests for a connection.
+// Authorizer answers whether a user may approve or deny requests for a
+// connection, and whether a subject may break the glass for it.
 type Authorizer interface {
 	MayApprove(ctx context.Context, user authenticationv1.UserInfo, namespace, connection string) (bool, error)
+	MayBreakGlass(ctx context.Context, user authenticationv1.UserInfo, namespace, connection string) (bool, error)
 }
 
 // Decision is the outcome of applying a trigger to the stored records.
@@ -53,6 +58,10 @@ func Decide(ctx context.Context, authz Authorizer, old *accessv1alpha1.Elevation
 		return decideDeny(ctx, authz, old, rec, user, trig.Value, at)
 	case accessv1alpha1.AnnotationRevoke:
 		return decideRevoke(ctx, authz, old, rec, user, trig.Value, at)
+	case accessv1alpha1.AnnotationBreakGlass:
+		return decideBreakGlass(ctx, authz, old, rec, user, trig, at)
+	case accessv1alpha1.AnnotationReview:
+		return decideReview(ctx, authz, old, rec, user, trig.Value, at)
 	}
 	return Decision{}, fmt.Errorf("%s is not a trigger annotation", trig.Key)
 }

@@ -11,6 +11,7 @@ import (
 	"gomodules.xyz/jsonpatch/v2"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
@@ -22,6 +23,8 @@ type Mutator struct {
 	Authorizer Authorizer
 	Signer     *records.Signer
 	Now        func() time.Time
+	// Reader reads the request's connection, for a break-glass trigger.
+	Reader client.Reader
 }
 
 // Handle implements admission.Handler.
@@ -92,7 +95,11 @@ func (m *Mutator) update(ctx context.Context, old, obj *accessv1alpha1.Elevation
 		return patchAnnotations(obj.Annotations, newAnn)
 	}
 	rec, distrust := trustedRecords(m.Signer, old)
-	d, err := Decide(ctx, m.Authorizer, old, rec, req.UserInfo, fresh[0], metav1.NewTime(m.Now().UTC().Truncate(time.Second)))
+	trig, err := withRole(ctx, m.Reader, old, fresh[0])
+	if err != nil {
+		return admission.Errored(500, err)
+	}
+	d, err := Decide(ctx, m.Authorizer, old, rec, req.UserInfo, trig, metav1.NewTime(m.Now().UTC().Truncate(time.Second)))
 	if err != nil {
 		return admission.Denied(err.Error())
 	}

@@ -101,6 +101,9 @@ func (v *Validator) checkRecordChange(ctx context.Context, old, obj *accessv1alp
 	if skew := v.Now().Sub(at.Time); skew > 5*time.Minute || skew < -5*time.Minute {
 		return fmt.Errorf("%s: the new record's time %s is not now", trig.Key, at.UTC().Format(time.RFC3339))
 	}
+	if trig, err = withRole(ctx, v.Reader, old, trig); err != nil {
+		return err
+	}
 	d, err := Decide(ctx, v.Authorizer, old, oldRec, req.UserInfo, trig, at)
 	if err != nil {
 		return err

@@ -56,9 +56,10 @@ func SetupElevationRequestWebhookWithManager(mgr ctrl.Manager, opts Options) err
 		return err
 	}
 	authz := &CachedAuthorizer{Next: SubjectAccessReviewer{Client: mgr.GetClient()}, Now: time.Now}
-	mut := &Mutator{Authorizer: authz, Signer: opts.Signer, Now: time.Now}
+	reader := CacheFirst{Cache: mgr.GetClient(), API: mgr.GetAPIReader()}
+	mut := &Mutator{Authorizer: authz, Signer: opts.Signer, Now: time.Now, Reader: reader}
 	val := &Validator{
-		Authorizer: authz, Reader: CacheFirst{Cache: mgr.GetClient(), API: mgr.GetAPIReader()},
+		Authorizer: authz, Reader: reader,
 		Signer: opts.Signer, OperatorUser: opts.OperatorUser, MaxOpenRequests: opts.MaxOpenRequests,
 		MaxDuration: opts.MaxDuration, Now: time.Now,
 	}

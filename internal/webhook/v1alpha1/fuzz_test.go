@@ -21,6 +21,11 @@ func (s approverSet) MayApprove(_ context.Context, user authenticationv1.UserInf
 	return s[user.Username], nil
 }
 
+// MayBreakGlass answers from the same set, under "breakglass:" + the name.
+func (s approverSet) MayBreakGlass(_ context.Context, user authenticationv1.UserInfo, _, _ string) (bool, error) {
+	return s[BreakGlassVerb+":"+user.Username], nil
+}
+
 // FuzzTriggerAndRecords feeds arbitrary record annotations, trigger values,
 // users and request specs to the decoding and the decision rules, and checks:
 //   - nothing panics;

@@ -23,7 +23,8 @@ const MaxUserLength = 512
 // this webhook writes (internal/records). Both lists are in a fixed order so
 // messages are stable.
 var (
-	triggerKeys = []string{accessv1alpha1.AnnotationApprove, accessv1alpha1.AnnotationDeny, accessv1alpha1.AnnotationRevoke}
+	triggerKeys = []string{accessv1alpha1.AnnotationApprove, accessv1alpha1.AnnotationDeny, accessv1alpha1.AnnotationRevoke,
+		accessv1alpha1.AnnotationBreakGlass, accessv1alpha1.AnnotationReview}
 	recordKeys  = records.Keys
 )
 
@@ -77,6 +78,18 @@ func InferTrigger(old, new Records) (Trigger, metav1.Time, error) {
 			return Trigger{}, metav1.Time{}, fmt.Errorf("%s: a revocation is written once and never changed or removed", accessv1alpha1.AnnotationRevocation)
 		}
 		found, at = append(found, Trigger{Key: accessv1alpha1.AnnotationRevoke, Value: new.Revocation.Reason}), new.Revocation.At
+	}
+	if encodeOrEmpty(old.BreakGlass) != encodeOrEmpty(new.BreakGlass) {
+		if old.BreakGlass != nil || new.BreakGlass == nil {
+			return Trigger{}, metav1.Time{}, fmt.Errorf("%s: a break-glass use is written once and never changed or removed", accessv1alpha1.AnnotationBreakGlassRecord)
+		}
+		found, at = append(found, Trigger{Key: accessv1alpha1.AnnotationBreakGlass, Value: new.BreakGlass.Reason}), new.BreakGlass.At
+	}
+	if encodeOrEmpty(old.Review) != encodeOrEmpty(new.Review) {
+		if old.Review != nil || new.Review == nil {
+			return Trigger{}, metav1.Time{}, fmt.Errorf("%s: a review is written once and never changed or removed", accessv1alpha1.AnnotationReviewRecord)
+		}
+		found, at = append(found, Trigger{Key: accessv1alpha1.AnnotationReview, Value: new.Review.Comment}), new.Review.At
 	}
 	if len(found) != 1 {
 		return Trigger{}, metav1.Time{}, fmt.Errorf("exactly one record may change per update, %d changed", len(found))

@@ -184,9 +184,9 @@ func TestValidatorAcceptsWhatTheMutatorWrites(t *testing.T) {
 	v := &Validator{Authorizer: authz, Signer: unitSigner, Now: func() time.Time { return fixedNow.Add(2 * time.Second) }}
 	stored := signed(t, unitSigner, map[string]string{accessv1alpha1.AnnotationRequestedBy: "rita"})
 	for _, trig := range []Trigger{
-		{accessv1alpha1.AnnotationApprove, "ok"},
-		{accessv1alpha1.AnnotationDeny, "no"},
-		{accessv1alpha1.AnnotationRevoke, "done"},
+		{Key: accessv1alpha1.AnnotationApprove, Value: "ok"},
+		{Key: accessv1alpha1.AnnotationDeny, Value: "no"},
+		{Key: accessv1alpha1.AnnotationRevoke, Value: "done"},
 	} {
 		t.Run(trig.Key, func(t *testing.T) {
 			sent := maps.Clone(stored)

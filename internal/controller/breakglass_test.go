@@ -1,0 +1,103 @@
+package controller
+
+import (
+	"context"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
+	"github.com/elevator-dev/elevator/internal/records"
+)
+
+const emergency = "INC-4711: billing is down at 03:00 and no approver answers the page"
+
+// allowBreakGlass gives the connection's "edit" role (one approval) a
+// break-glass policy.
+func allowBreakGlass(ctx context.Context, ns, reviewWithin string) {
+	GinkgoHelper()
+	conn := &accessv1alpha1.SaaSConnection{}
+	Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "cluster"}, conn)).To(Succeed())
+	for i := range conn.Spec.Roles {
+		if conn.Spec.Roles[i].Name == "edit" {
+			conn.Spec.Roles[i].BreakGlass = &accessv1alpha1.BreakGlassPolicy{MinJustification: 40, MaxDuration: "30m", ReviewWithin: reviewWithin}
+		}
+	}
+	Expect(k8sClient.Update(ctx, conn)).To(Succeed())
+}
+
+func breakGlassAsSubject(ctx context.Context, er *accessv1alpha1.ElevationRequest) {
+	GinkgoHelper()
+	writeRecords(ctx, er, func(rec *records.Records) {
+		rec.BreakGlass = &accessv1alpha1.BreakGlassRecord{User: subject, At: metav1.Now(), Reason: "pager unanswered"}
+	})
+}
+
+var _ = Describe("Break-glass", func() {
+	var (
+		ctx context.Context
+		ns  string
+		op  *operator
+	)
+
+	BeforeEach(func() {
+		ctx = context.Background()
+		ns = createNamespace(ctx)
+		ensureClusterRole(ctx)
+		createConnection(ctx, ns, "1h", "1h")
+	})
+
+	AfterEach(func() {
+		if op != nil {
+			op.stop()
+			op = nil
+		}
+	})
+
+	It("grants on the subject's own break-glass, loudly, and counts the review overdue until an approver gives it", func() {
+		allowBreakGlass(ctx, ns, "3s")
+		op = startOperator(operatorOptions{})
+		er := newRequest(ns, "glass", "edit", "20m")
+		er.Spec.Justification = emergency
+		Expect(k8sClient.Create(ctx, er)).To(Succeed())
+		waitPhase(ctx, er, accessv1alpha1.PhasePending)
+
+		breakGlassAsSubject(ctx, er)
+		got := waitPhase(ctx, er, accessv1alpha1.PhaseActive)
+		Expect(canGetPods(ctx, ns)).To(BeTrue())
+		Expect(got.Status.Approvals).To(BeEmpty())
+		approved := findCondition(got, accessv1alpha1.ConditionApproved)
+		Expect(approved.Reason).To(Equal(accessv1alpha1.ReasonBreakGlass))
+		Expect(approved.Message).To(Equal("approved by break-glass of " + subject + ": pager unanswered; not reviewed yet"))
+		Expect(got.Status.BreakGlass.ReviewDeadline.Time).To(Equal(got.Status.BreakGlass.Used.At.Add(3 * time.Second)))
+		Eventually(func() []string { return warningReasons(ctx, er) }, eventually, poll).Should(ContainElement(accessv1alpha1.ReasonBreakGlass))
+
+		Eventually(func() []string { return warningReasons(ctx, er) }, eventually, poll).Should(ContainElement(accessv1alpha1.ReasonReviewOverdue),
+			"the review deadline passed without a review")
+		Expect(op.Tracker.Unreviewed()).To(Equal(1))
+
+		writeRecords(ctx, er, func(rec *records.Records) {
+			rec.Review = &accessv1alpha1.ReviewRecord{User: approver, At: metav1.Now(), Comment: "justified: INC-4711"}
+		})
+		Eventually(func() *accessv1alpha1.ReviewRecord { return get(ctx, er).Status.BreakGlass.Review }, eventually, poll).
+			Should(HaveField("User", approver))
+		Eventually(op.Tracker.Unreviewed, eventually, poll).Should(BeZero())
+		Expect(findCondition(get(ctx, er), accessv1alpha1.ConditionApproved).Message).To(HaveSuffix("reviewed by " + approver))
+	})
+
+	It("refuses a break-glass that the role's policy does not allow, even with a signed record", func() {
+		allowBreakGlass(ctx, ns, "24h")
+		op = startOperator(operatorOptions{})
+		er := newRequest(ns, "too-long", "edit", "45m")
+		er.Spec.Justification = emergency
+		Expect(k8sClient.Create(ctx, er)).To(Succeed())
+		waitPhase(ctx, er, accessv1alpha1.PhasePending)
+		breakGlassAsSubject(ctx, er)
+		got := waitPhase(ctx, er, accessv1alpha1.PhaseFailed)
+		Expect(got.Status.Message).To(ContainSubstring("break-glass: spec.duration 45m is longer than break-glass allows: at most 30m0s"))
+		Expect(bindingNames(ctx, ns)).To(BeEmpty())
+	})
+})
