@@ -37,6 +37,7 @@ type config struct {
 	grace        time.Duration
 	logDir       string
 	pattern      string
+	sink         string
 }
 
 // The load shapes -pattern chooses between.
@@ -58,12 +59,13 @@ func parseFlags(args []string) (config, error) {
 	opArgs := fs.String("operator-args", "", "Extra flags for the operator, space-separated, e.g. \"--workers=16 --kube-api-qps=200\".")
 	grace := fs.Duration("grace", 5*time.Minute, "How long after the last expiry a run waits for revocations before it gives up and reports what is left.")
 	logDir := fs.String("log-dir", "bin/bench", "Directory for the operator logs, one per N.")
+	sink := fs.String("sink", sinkNone, "Notification sink of the connection: none, slow (answers after 5s) or dead (never answers), to show a sink does not slow the lifecycle.")
 	pattern := fs.String("pattern", patternPaced, "Load shape: paced (created at -rate, each approved once Pending) or burst (all N created first, then all approved at once once every one is Pending; -rate is not used).")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
 	cfg := config{rate: *rate, duration: *duration, minDuration: *minDuration, approvers: *approvers,
-		operatorArgs: strings.Fields(*opArgs), grace: *grace, logDir: *logDir, pattern: *pattern}
+		operatorArgs: strings.Fields(*opArgs), grace: *grace, logDir: *logDir, pattern: *pattern, sink: *sink}
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n <= 0 {
@@ -73,6 +75,12 @@ func parseFlags(args []string) (config, error) {
 	}
 	if cfg.rate <= 0 || cfg.approvers <= 0 {
 		return config{}, fmt.Errorf("-rate and -approvers must be positive")
+	}
+	if cfg.sink != sinkNone && cfg.sink != sinkSlow && cfg.sink != sinkDead {
+		return config{}, fmt.Errorf("-sink: %q is none of %s, %s, %s", cfg.sink, sinkNone, sinkSlow, sinkDead)
+	}
+	if cfg.sink != sinkNone {
+		cfg.operatorArgs = append(cfg.operatorArgs, "--allow-insecure-notification-urls")
 	}
 	if cfg.pattern != patternPaced && cfg.pattern != patternBurst {
 		return config{}, fmt.Errorf("-pattern: %q is neither %s nor %s", cfg.pattern, patternPaced, patternBurst)

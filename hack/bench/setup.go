@@ -53,6 +53,8 @@ type env struct {
 	requester client.Client
 	approver  client.Client
 	adminCfg  *rest.Config
+	// sink receives the connection's notifications when -sink is set.
+	sink *benchSink
 }
 
 // start brings up the control plane and the operator, and installs the fixture.
@@ -101,6 +103,12 @@ func start(ctx context.Context, cfg config, n int) (e *env, stop func() error, e
 		return nil, nil, err
 	}
 	stops = append(stops, func() error { return e.operator.Stop(30 * time.Second) })
+	if cfg.sink != sinkNone {
+		if e.sink, err = startSink(ctx, cfg.sink); err != nil {
+			return nil, nil, err
+		}
+		stops = append(stops, e.sink.close)
+	}
 	// After the operator: its webhook admits the connection.
 	if err := e.installFixture(ctx); err != nil {
 		return nil, nil, err
@@ -196,6 +204,11 @@ func (e *env) installFixture(ctx context.Context) error {
 				}},
 			},
 		},
+	}
+	if e.sink != nil {
+		conn := objs[len(objs)-1].(*accessv1alpha1.SaaSConnection)
+		conn.Spec.Notifications = sinkSpec()
+		objs = append([]client.Object{objs[0], sinkSecretObject(e.sink.url)}, objs[1:]...)
 	}
 	for _, obj := range objs {
 		if err := e.admin.Create(ctx, obj); err != nil {
