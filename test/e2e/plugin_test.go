@@ -140,7 +140,7 @@ var _ = Describe("the kubectl elevate plugin", func() {
 		Expect(status).To(ContainSubstring("Ticket:        PLUG-1\n"))
 
 		By("revoking early as the requester and reading how the removal was verified")
-		Expect(mustElevate(requester, "revoke", name, "--reason", "done")).To(ContainSubstring("asked to revoke"))
+		Expect(mustElevate(requester, "revoke", name, "--reason", "done")).To(ContainSubstring("elevationrequest " + ns + "/" + name + " asked to revoke"))
 		Eventually(phaseOf(name)).WithTimeout(15 * time.Second).Should(Equal("Revoked"))
 		Expect(canI(requester, verb, resource, pluginNS)).To(Equal("no"))
 		status = mustElevate(approver, "status", name)
@@ -226,6 +226,10 @@ var _ = Describe("the kubectl elevate plugin", func() {
 		Expect(field("elevationrequest/"+orig, ns, ".status.revocation.reason")).To(Equal("Expired"))
 		Expect(canI(requester, verb, resource, pluginNS)).To(Equal("yes"))
 		Expect(phaseOf(next)()).To(Equal("Active"))
+		By("the original's verification names the follow-on's binding as the access the subject still holds")
+		Expect(field("elevationrequest/"+orig, ns, `.status.conditions[?(@.type=="RevocationVerified")].status`)).To(Equal("True"))
+		Expect(field("elevationrequest/"+orig, ns, ".status.residualAccess[*].name")).To(ContainSubstring("made by Elevator for request " + ns + "/" + next))
+		Expect(mustElevate(requester, "status", orig)).To(ContainSubstring("made by Elevator for request " + ns + "/" + next))
 
 		mustElevate(requester, "revoke", next, "--reason", "done")
 		Eventually(phaseOf(next)).WithTimeout(15 * time.Second).Should(Equal("Revoked"))

@@ -100,13 +100,6 @@ func (o *Options) runTrigger(ctx context.Context, t trigger, name string, body [
 	if err := s.client.Patch(ctx, er, client.RawPatch(types.MergePatchType, body)); err != nil {
 		return explain(fmt.Sprintf("%s %s/%s", t.verb, s.namespace, name), err)
 	}
-	_, _ = fmt.Fprintf(o.Out, "elevationrequest %s/%s %s (phase %s)\n", s.namespace, name, t.done, orUnknown(er.Status.Phase))
+	_, _ = fmt.Fprintf(o.Out, "elevationrequest %s/%s %s; follow it with: kubectl elevate status %s -n %s\n", s.namespace, name, t.done, name, s.namespace)
 	return nil
-}
-
-func orUnknown(p accessv1alpha1.Phase) string {
-	if p == "" {
-		return "not yet set"
-	}
-	return string(p)
 }

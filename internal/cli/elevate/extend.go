@@ -85,8 +85,8 @@ func (o *Options) runExtend(ctx context.Context, name string, f extendFlags) err
 	_, _ = fmt.Fprintf(o.Out, "elevationrequest %s/%s created: extends %s for %s, %s, counted from its own grant\n",
 		next.Namespace, next.Name, name, next.Spec.Subject, next.Spec.Duration)
 	if orig.Status.ExpiresAt != nil {
-		_, _ = fmt.Fprintf(o.Out, "%s expires at %s: the follow-on must be approved and granted before then for the access to continue without a gap\n",
-			name, stamp(orig.Status.ExpiresAt.Time))
+		_, _ = fmt.Fprintf(o.Out, "%s expires at %s, and its revocation may start up to a tenth of its window sooner: "+
+			"the follow-on must be Active before then for the access to continue without a gap\n", name, stamp(orig.Status.ExpiresAt.Time))
 	}
 	return nil
 }

@@ -154,7 +154,7 @@ func expiryNote(er *accessv1alpha1.ElevationRequest, now time.Time) string {
 	case accessv1alpha1.PhaseRevoking:
 		return " (revoking)"
 	}
-	if er.Status.RevokedAt != nil && er.Status.RevokedAt.Before(er.Status.ExpiresAt) {
+	if rev := er.Status.Revocation; rev != nil && rev.Reason == accessv1alpha1.RevocationEarly {
 		return " (ended early)"
 	}
 	return ""
@@ -214,6 +214,10 @@ func writeActivity(b *strings.Builder, act *accessv1alpha1.Activity) {
 	b.WriteString("\n")
 	if act.Message != "" {
 		fmt.Fprintf(b, "  %s\n", act.Message)
+	}
+	if act.State == accessv1alpha1.ActivityUnavailable {
+		// No counts: zeros here would read as "did nothing", which nobody knows.
+		return
 	}
 	c := act.Counts
 	fmt.Fprintf(b, "  %d actions: %d config, %d access, %d data, %d other; %d denied, %d not via the elevation, %d dropped\n",

@@ -135,6 +135,26 @@ func TestRenderStatusOfAnActiveRequestShowsTimeLeft(t *testing.T) {
 	}
 }
 
+// A window that ran out is not "ended early", even when the expiry lead
+// started its revocation a moment before expiresAt.
+func TestRenderStatusOfAnExpiredWindow(t *testing.T) {
+	er := revokedRequest()
+	er.Annotations = nil
+	er.Status.Revocation.Reason, er.Status.Revocation.RequestedBy = accessv1alpha1.RevocationExpired, ""
+	er.Status.Revocation.StartedAt, er.Status.RevokedAt = atp(33*time.Minute), atp(33*time.Minute)
+	er.Status.Revocation.VerifiedAt = er.Status.RevokedAt
+	var out bytes.Buffer
+	if err := renderStatus(&out, er, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	for _, want := range []string{"Expires at:    2026-12-02T09:33:01Z\n", "  2026-12-02T09:33:00Z  revocation started (Expired)\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("status lacks %q:\n%s", want, got)
+		}
+	}
+}
+
 // A revocation reason typed into the record by someone other than the user
 // the operator recorded is not shown as that user's.
 func TestRenderStatusIgnoresARevocationRecordOfAnotherUser(t *testing.T) {
@@ -162,6 +182,22 @@ func TestRenderStatusOfADeniedRequest(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "  2026-12-02T09:01:00Z  denied by bob: \"not during the freeze\"\n") || strings.Contains(out.String(), "Expires at") {
 		t.Errorf("status of a denied request:\n%s", out.String())
+	}
+}
+
+// An activity record the target cannot give says so, with no counts that
+// would read as "did nothing".
+func TestRenderStatusOfUnavailableActivity(t *testing.T) {
+	er := revokedRequest()
+	er.Status.Activity = &accessv1alpha1.Activity{State: accessv1alpha1.ActivityUnavailable, Reason: accessv1alpha1.ReasonNoActivitySource,
+		Message: "the kubernetes provider keeps no audit log Elevator can read"}
+	var out bytes.Buffer
+	if err := renderStatus(&out, er, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	if !strings.HasSuffix(got, "\nActivity: Unavailable\n  the kubernetes provider keeps no audit log Elevator can read\n") || strings.Contains(got, "actions:") {
+		t.Errorf("status with unavailable activity:\n%s", got)
 	}
 }
 
