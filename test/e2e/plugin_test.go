@@ -116,6 +116,8 @@ var _ = Describe("the kubectl elevate plugin", func() {
 		name := createdName(mustElevate(requester, "request", "e2e-plugin/ns-admin", "--for", "5m", "--reason", "e2e: plugin lifecycle", "--ticket", "PLUG-1"))
 		Eventually(phaseOf(name)).WithTimeout(10 * time.Second).Should(Equal("Pending"))
 
+		Expect(mustElevate(approver, "status", name)).To(ContainSubstring("Approvals:     0 of 1; an approver runs: kubectl elevate approve " + name + " -n " + ns + "\n"))
+
 		By("listing it for the approver, and not for the requester")
 		Expect(listed(mustElevate(approver, "ls", "--to-approve"), name)).To(BeTrue())
 		Expect(listed(mustElevate(requester, "ls", "--to-approve"), name)).To(BeFalse())

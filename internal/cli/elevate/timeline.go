@@ -135,6 +135,9 @@ func writeHeader(b *strings.Builder, er *accessv1alpha1.ElevationRequest, now ti
 		line("Extends", orig)
 	}
 	line("Requested by", orUnknownUser(requesterOf(er)))
+	if st.Phase == accessv1alpha1.PhasePending && st.RequiredApprovals > 0 {
+		line("Approvals", fmt.Sprintf("%d of %d; an approver runs: kubectl elevate approve %s -n %s", len(st.Approvals), st.RequiredApprovals, er.Name, er.Namespace))
+	}
 	if st.ExpiresAt != nil {
 		line("Expires at", stamp(st.ExpiresAt.Time)+expiryNote(er, now))
 	}

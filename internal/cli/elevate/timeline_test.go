@@ -135,6 +135,24 @@ func TestRenderStatusOfAnActiveRequestShowsTimeLeft(t *testing.T) {
 	}
 }
 
+func TestRenderStatusOfAPendingRequestSaysWhatItWaitsFor(t *testing.T) {
+	er := revokedRequest()
+	er.Annotations = nil
+	er.Status = accessv1alpha1.ElevationRequestStatus{
+		Phase: accessv1alpha1.PhasePending, RequestedBy: "alice", RequiredApprovals: 2,
+		Approvals: []accessv1alpha1.ApprovalRecord{{User: "bob", At: at(2 * time.Minute)}},
+	}
+	var out bytes.Buffer
+	if err := renderStatus(&out, er, t0.Add(5*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	want := "Requested by:  alice\nApprovals:     1 of 2; an approver runs: kubectl elevate approve inc-4711-alice -n payments\n\nTimeline:\n" +
+		"  2026-12-02T09:00:00Z  requested by alice\n  2026-12-02T09:02:00Z  approved by bob\n"
+	if got := out.String(); !strings.HasSuffix(got, want) {
+		t.Errorf("status of a pending request:\n%s\nwant it to end with:\n%s", got, want)
+	}
+}
+
 // A window that ran out is not "ended early", even when the expiry lead
 // started its revocation a moment before expiresAt.
 func TestRenderStatusOfAnExpiredWindow(t *testing.T) {
