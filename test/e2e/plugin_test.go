@@ -21,7 +21,10 @@ import (
 // real kubectl on the PATH and run as `kubectl elevate`, with users played by
 // --as, against the running operator with its webhooks on.
 
-const pluginNS = "e2e-plugin" // where the plugin connection's roles give access
+const (
+	pluginNS = "e2e-plugin" // where the plugin connection's roles give access
+	reader   = "ivy"        // may read requests in ns, approves nothing
+)
 
 // pluginDir holds the built plugin; kubectl finds it there on the PATH.
 var pluginDir string
@@ -121,12 +124,17 @@ var _ = Describe("the kubectl elevate plugin", func() {
 		By("listing it for the approver, and not for the requester")
 		Expect(listed(mustElevate(approver, "ls", "--to-approve"), name)).To(BeTrue())
 		Expect(listed(mustElevate(requester, "ls", "--to-approve"), name)).To(BeFalse())
+		Expect(listed(mustElevate(reader, "ls"), name)).To(BeTrue())
+		Expect(listed(mustElevate(reader, "ls", "--to-approve"), name)).To(BeFalse(), "ivy holds no approve verb on the connection")
+		_, stderr, err := elevate(reader, "approve", name)
+		Expect(err).To(HaveOccurred())
+		Expect(stderr).To(ContainSubstring(`refused by the elevator admission webhook: elevator.dev/approve: user "ivy" is not an approver`))
 		mine := mustElevate(requester, "ls", "--mine")
 		Expect(mine).To(MatchRegexp(`(?m)^%s\s+Pending\s+%s\s+e2e-plugin/ns-admin\s+-\s+\S+$`, name, requester))
 		Expect(mustElevate("", "ls", "-A")).To(MatchRegexp(`(?m)^%s\s+%s\s+Pending\s`, ns, name))
 
 		By("refusing the requester's own approval with the webhook's words")
-		_, stderr, err := elevate(requester, "approve", name, "--comment", "self")
+		_, stderr, err = elevate(requester, "approve", name, "--comment", "self")
 		Expect(err).To(HaveOccurred())
 		Expect(stderr).To(ContainSubstring("refused by the elevator admission webhook: elevator.dev/approve: user \"erin\" is the subject of this request (spec.subject) and cannot approve it: self-approval is not allowed"))
 
@@ -202,6 +210,20 @@ var _ = Describe("the kubectl elevate plugin", func() {
 		Expect(stderr2).To(ContainSubstring("refused by the elevator admission webhook"))
 		Expect(stderr2).To(ContainSubstring("the request is already Denied"))
 	}, SpecTimeout(2*time.Minute))
+
+	It("ends a --wait at its --timeout saying what the request still needs, and leaves the request", func(_ SpecContext) {
+		const name = "plugin-timeout"
+		started := time.Now()
+		_, stderr, err := elevate(requester, "request", "e2e-plugin/ns-admin", "--name", name, "--for", "5m", "--reason", "e2e: nobody approves", "--wait", "--timeout", "3s")
+		Expect(err).To(HaveOccurred())
+		Expect(time.Since(started)).To(BeNumerically(">=", 3*time.Second))
+		Expect(stderr).To(ContainSubstring("error: --timeout: 3s passed and " + name + " is still Pending: 0 of 1 approvals; an approver runs: kubectl elevate approve " + name + " -n " + ns))
+		Expect(phaseOf(name)()).To(Equal("Pending"))
+
+		mustElevate(requester, "revoke", name, "--reason", "withdrawn")
+		Eventually(phaseOf(name)).WithTimeout(15 * time.Second).Should(Equal("Revoked"))
+		Expect(field("elevationrequest/"+name, ns, ".status.grantedAt")).To(BeEmpty())
+	}, SpecTimeout(time.Minute))
 
 	It("extends a request with a follow-on that keeps the access when the original expires", func(_ SpecContext) {
 		const orig = "plugin-orig"
