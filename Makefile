@@ -126,8 +126,9 @@ fuzz: ## Run each fuzz target for FUZZTIME.
 ##@ Build
 
 .PHONY: build
-build: manifests generate fmt vet ## Build the manager binary.
+build: manifests generate fmt vet ## Build the manager binary and the kubectl elevate plugin.
 	go build -o $(LOCALBIN)/elevator ./cmd
+	go build -o $(LOCALBIN)/kubectl-elevate ./cmd/kubectl-elevate
 
 .PHONY: run
 run: manifests generate controlplane ## Run the operator: on an embedded control plane when no cluster is configured.

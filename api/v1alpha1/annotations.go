@@ -38,6 +38,13 @@ const (
 	// and all its records (internal/records); the controller ignores records
 	// whose signature does not verify.
 	AnnotationRecordsSignature = AnnotationPrefix + "records-signature"
+
+	// AnnotationExtends names the request a follow-on request extends (set by
+	// kubectl elevate extend). It is informational: the webhook neither
+	// consumes nor signs it, and the controller gives it no meaning; a
+	// follow-on keeps access without a gap because requests for the same
+	// connection, role and subject overlap (see docs/kubectl-elevate.md).
+	AnnotationExtends = AnnotationPrefix + "extends"
 )
 
 // Labels the operator puts on what it creates in a target cluster.
