@@ -74,6 +74,9 @@ type result struct {
 	breakdown                   map[string]float64
 	operatorArgs                []string
 	pattern                     string
+	// sink is the -sink mode, and sinkPosts the notification posts it got.
+	sink      string
+	sinkPosts int64
 }
 
 // overrunOf is how long access outlived its window: from expiresAt to the
@@ -233,6 +236,7 @@ func (r *result) rows() [][2]string {
 		{"never granted / still in their window at the end", fmt.Sprintf("%d / %d", r.neverGranted, r.notExpired)},
 		{"expired but never revoked / never verified", fmt.Sprintf("%d / %d", r.neverRevoked, r.neverVerified)},
 		{"bindings left at the end (fresh LIST)", fmt.Sprint(r.bindingsLeft)},
+		{"notification sink (-sink), posts it received", fmt.Sprintf("%s, %d", r.sinkOrNone(), r.sinkPosts)},
 		{"operator peak RSS (VmHWM)", fmt.Sprintf("%.1f MiB", mib)},
 		{"operator CPU during the run", fmt.Sprintf("%.1f s", r.cpu.Seconds())},
 		{"operator API requests per lifecycle: reads / writes", fmt.Sprintf("%.1f / %.1f", r.perLifecycle(r.reads), r.perLifecycle(r.writes))},
@@ -330,4 +334,11 @@ func (r *result) reconciles() string {
 	}
 	return fmt.Sprintf("%.1f; %s; %s", r.perLifecycle(r.controller["controller_runtime_reconcile_time_seconds_count"]),
 		mean("controller_runtime_reconcile_time_seconds"), mean("workqueue_queue_duration_seconds"))
+}
+
+func (r *result) sinkOrNone() string {
+	if r.sink == "" {
+		return sinkNone
+	}
+	return r.sink
 }

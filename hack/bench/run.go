@@ -100,7 +100,10 @@ func runOne(ctx context.Context, cfg config, n int) (res *result, err error) {
 	res.creationWindow = created.Sub(before.at)
 	res.runTime = after.at.Sub(before.at)
 	res.rss, res.bindingsLeft, res.load = rss, left, <-load
-	res.operatorArgs, res.pattern = cfg.operatorArgs, cfg.pattern
+	res.operatorArgs, res.pattern, res.sink = cfg.operatorArgs, cfg.pattern, cfg.sink
+	if e.sink != nil {
+		res.sinkPosts = e.sink.received.Load()
+	}
 	res.setCounters(before, after, d)
 	return res, nil
 }
