@@ -1,0 +1,217 @@
+package e2e
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/elevator-dev/elevator/internal/notify"
+	"github.com/elevator-dev/elevator/internal/testenv"
+)
+
+// sinks are the two receivers a platform team would point a connection at,
+// over TLS with a CA of the run: a CloudEvents receiver built from the SDK,
+// and an HTTP receiver that checks the Slack incoming-webhook payload.
+type sinks struct {
+	mu     sync.Mutex
+	events []cloudevents.Event
+	texts  []string
+	caFile string
+	ceURL  string
+	chat   string
+}
+
+func startSinks(ctx context.Context) *sinks {
+	GinkgoHelper()
+	ca, err := testenv.NewCA("e2e sinks")
+	Expect(err).NotTo(HaveOccurred())
+	certPEM, keyPEM, err := ca.IssueServer()
+	Expect(err).NotTo(HaveOccurred())
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	Expect(err).NotTo(HaveOccurred())
+	tlsConfig := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	s := &sinks{caFile: filepath.Join(workDir, "sinks-ca.crt")}
+	Expect(os.WriteFile(s.caFile, ca.CertPEM, 0o600)).To(Succeed())
+
+	ceLn, err := net.Listen("tcp", "127.0.0.1:0")
+	Expect(err).NotTo(HaveOccurred())
+	p, err := cloudevents.NewHTTP(cehttp.WithListener(tls.NewListener(ceLn, tlsConfig)))
+	Expect(err).NotTo(HaveOccurred())
+	c, err := cloudevents.NewClient(p)
+	Expect(err).NotTo(HaveOccurred())
+	ctx, cancel := context.WithCancel(ctx)
+	DeferCleanup(cancel)
+	go func() {
+		_ = c.StartReceiver(ctx, func(e cloudevents.Event) {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.events = append(s.events, e)
+		})
+	}()
+	s.ceURL = "https://" + ceLn.Addr().String()
+
+	chatLn, err := net.Listen("tcp", "127.0.0.1:0")
+	Expect(err).NotTo(HaveOccurred())
+	srv := &http.Server{ReadHeaderTimeout: time.Second, Handler: http.HandlerFunc(s.serveChat)}
+	go func() { _ = srv.Serve(tls.NewListener(chatLn, tlsConfig)) }()
+	DeferCleanup(srv.Close)
+	s.chat = "https://" + chatLn.Addr().String() + "/hooks/T000/B000"
+	return s
+}
+
+func (s *sinks) serveChat(w http.ResponseWriter, req *http.Request) {
+	var msg struct {
+		Text string `json:"text"`
+	}
+	body, _ := io.ReadAll(io.LimitReader(req.Body, 1<<20))
+	if req.Header.Get("Content-Type") != "application/json" || json.Unmarshal(body, &msg) != nil || msg.Text == "" {
+		http.Error(w, "not incoming-webhook JSON", http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.texts = append(s.texts, msg.Text)
+}
+
+// ofRequest lists the CloudEvent types received for a request, in order.
+func (s *sinks) ofRequest(name string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, e := range s.events {
+		if e.Subject() == name {
+			out = append(out, strings.TrimPrefix(e.Type(), notify.CloudEventTypePrefix))
+		}
+	}
+	return out
+}
+
+func (s *sinks) payload(name string, t notify.Type) notify.Payload {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var p notify.Payload
+	for _, e := range s.events {
+		if e.Subject() == name && e.Type() == notify.CloudEventTypePrefix+string(t) {
+			Expect(e.DataAs(&p)).To(Succeed())
+		}
+	}
+	return p
+}
+
+func (s *sinks) chatTexts() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Join(s.texts, "\n---\n")
+}
+
+// sinkSecret creates a labelled Secret with the sink's URL and CA.
+func sinkSecret(name, url, caFile string) {
+	mustKubectl("create", "secret", "generic", name, "-n", ns, "--from-literal=url="+url, "--from-file=ca.crt="+caFile)
+	mustKubectl("label", "secret", name, "-n", ns, "elevator.dev/credentials=true")
+}
+
+const notifyConnection = `apiVersion: access.elevator.dev/v1alpha1
+kind: SaaSConnection
+metadata:
+  name: e2e-notify
+  namespace: e2e
+spec:
+  provider:
+    kubernetes: {}
+  maxDuration: 1h
+  roles:
+  - name: ns-admin
+    maxDuration: 10m
+    requiredApprovals: 1
+    kubernetes:
+      clusterRole: admin
+      namespaces: [e2e-plugin]
+  notifications:
+  - name: events
+    type: CloudEvents
+    secretRef: {name: e2e-ce-sink}
+    expiringSoon: 5s
+  - name: chat
+    type: Slack
+    secretRef: {name: e2e-chat-sink}
+    expiringSoon: 5s
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: e2e-notify-approver
+  namespace: e2e
+rules:
+- apiGroups: [access.elevator.dev]
+  resources: [saasconnections]
+  resourceNames: [e2e-notify]
+  verbs: [approve]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: e2e-notify-approvers
+  namespace: e2e
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: e2e-notify-approver
+subjects:
+- apiGroup: rbac.authorization.k8s.io
+  kind: User
+  name: abe
+`
+
+var _ = Describe("notifications in the shipped configuration", func() {
+	It("tells the sinks each step, and the approver's command from the notification approves the request", func(ctx SpecContext) {
+		applyPluginFixtures(ctx)
+		s := startSinks(ctx)
+		sinkSecret("e2e-ce-sink", s.ceURL, s.caFile)
+		sinkSecret("e2e-chat-sink", s.chat, s.caFile)
+		DeferCleanup(func() { _, _, _ = kubectl("delete", "secret", "-n", ns, "e2e-ce-sink", "e2e-chat-sink", "--ignore-not-found") })
+		manifest := filepath.Join(workDir, "notify-connection.yaml")
+		Expect(os.WriteFile(manifest, []byte(notifyConnection), 0o600)).To(Succeed())
+		mustKubectl("apply", "-f", manifest)
+		DeferCleanup(func() { _, _, _ = kubectl("delete", "-f", manifest, "--ignore-not-found") })
+		mustKubectl("wait", "--for=condition=Ready", "--timeout=60s", "-n", ns, "saasconnection/e2e-notify")
+
+		name := createdName(mustElevate(requester, "request", "e2e-notify/ns-admin", "--for", "12s", "--reason", "e2e: notifications", "--ticket", "NOTE-1"))
+		Eventually(func() []string { return s.ofRequest(name) }).WithTimeout(20 * time.Second).Should(Equal([]string{"requested"}))
+		requested := s.payload(name, notify.Requested)
+		Expect(requested.Justification).To(Equal("e2e: notifications"))
+		Expect(requested.Ticket).To(Equal("NOTE-1"))
+		Expect(requested.RequestedBy).To(Equal(requester))
+
+		By("running, as the approver, the command the notification gave")
+		command := strings.Fields(requested.ApproveCommand)
+		Expect(command).To(Equal([]string{"kubectl", "elevate", "approve", name, "-n", ns}))
+		mustElevate(approver, command[2:4]...)
+		Eventually(phaseOf(name)).WithTimeout(15 * time.Second).Should(Equal("Active"))
+		Eventually(phaseOf(name)).WithTimeout(30 * time.Second).Should(Equal("Revoked"))
+
+		Eventually(func() []string { return s.ofRequest(name) }).WithTimeout(20 * time.Second).
+			Should(Equal([]string{"requested", "approved", "granted", "expiringSoon", "revoked"}))
+		Expect(s.payload(name, notify.Approved).Approvers).To(Equal([]string{approver}))
+		Expect(s.payload(name, notify.Revoked).VerifiedBy).To(Equal(field("elevationrequest/"+name, ns, ".status.revocation.method")))
+		Eventually(s.chatTexts).WithTimeout(20 * time.Second).Should(And(
+			ContainSubstring("Approve: `kubectl elevate approve "+name+" -n "+ns+"`"),
+			ContainSubstring("now holds ns-admin on "+ns+"/e2e-notify until"),
+			ContainSubstring("ends at"),
+			ContainSubstring("was removed and verified gone")))
+		Expect(mustElevate(requester, "status", name)).To(ContainSubstring("Verified at:"))
+		Consistently(func() []string { return s.ofRequest(name) }).WithTimeout(2 * time.Second).Should(HaveLen(5), "each delivered once")
+	})
+})
