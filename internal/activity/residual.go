@@ -29,7 +29,8 @@ func LinkResidual(paths []accessv1alpha1.ResidualAccessPath, changes []accessv1a
 
 func madeBy(path string, changes []accessv1alpha1.ActivityAction) (accessv1alpha1.ActivityAction, bool) {
 	for _, a := range changes {
-		if a.Object != "" && containsWhole(path, a.Object) {
+		// Lower case: a DN configured as CN=Ops names the entry slapd logs as cn=ops.
+		if a.Object != "" && containsWhole(strings.ToLower(path), strings.ToLower(a.Object)) {
 			return a, true
 		}
 	}

@@ -82,7 +82,6 @@ func (r *cloudEventsReceiver) payload(t notify.Type) notify.Payload {
 type slackReceiver struct {
 	mu    sync.Mutex
 	texts []string
-	ln    net.Listener
 	addr  string
 }
 

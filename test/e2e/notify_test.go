@@ -181,7 +181,9 @@ var _ = Describe("notifications in the shipped configuration", func() {
 		s := startSinks(ctx)
 		sinkSecret("e2e-ce-sink", s.ceURL, s.caFile)
 		sinkSecret("e2e-chat-sink", s.chat, s.caFile)
-		DeferCleanup(func() { _, _, _ = kubectl("delete", "secret", "-n", ns, "e2e-ce-sink", "e2e-chat-sink", "--ignore-not-found") })
+		DeferCleanup(func() {
+			_, _, _ = kubectl("delete", "secret", "-n", ns, "e2e-ce-sink", "e2e-chat-sink", "--ignore-not-found")
+		})
 		manifest := filepath.Join(workDir, "notify-connection.yaml")
 		Expect(os.WriteFile(manifest, []byte(notifyConnection), 0o600)).To(Succeed())
 		mustKubectl("apply", "-f", manifest)
@@ -212,6 +214,6 @@ var _ = Describe("notifications in the shipped configuration", func() {
 			ContainSubstring("ends at"),
 			ContainSubstring("was removed and verified gone")))
 		Expect(mustElevate(requester, "status", name)).To(ContainSubstring("Verified at:"))
-		Consistently(func() []string { return s.ofRequest(name) }).WithTimeout(2 * time.Second).Should(HaveLen(5), "each delivered once")
+		Consistently(func() []string { return s.ofRequest(name) }).WithTimeout(2*time.Second).Should(HaveLen(5), "each delivered once")
 	})
 })

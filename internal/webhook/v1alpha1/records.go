@@ -25,7 +25,7 @@ const MaxUserLength = 512
 var (
 	triggerKeys = []string{accessv1alpha1.AnnotationApprove, accessv1alpha1.AnnotationDeny, accessv1alpha1.AnnotationRevoke,
 		accessv1alpha1.AnnotationBreakGlass, accessv1alpha1.AnnotationReview}
-	recordKeys  = records.Keys
+	recordKeys = records.Keys
 )
 
 // Records is the decoded content of the record annotations of a request; the
