@@ -309,3 +309,51 @@ func TestActivityWithoutAReadableLogIsUnavailable(t *testing.T) {
 		})
 	}
 }
+
+// A window with more of the subject's writes than one search returns (the
+// server's size limit) is read in narrower slices: every write comes back,
+// oldest first, once, with no gap reported.
+func TestActivityReadsAWindowLargerThanOneSearch(t *testing.T) {
+	t.Parallel()
+	c, src := activityClient(t)
+	group := srv.AddGroup(t, slapdtest.GroupsDN, "busy", dnOf("bob"))
+	p := slapdtest.People["zoe"] // cn=Zoë Ångström
+	subject := srv.Conn(t, p.DN(), srv.SetPassword(t, p.DN()))
+	from := time.Now()
+	grant, err := c.Grant(ctx(t), entitlement(p.UID, group))
+	if err != nil {
+		t.Fatalf("grant: %v", err)
+	}
+	const writes = 450
+	// Spread over about three seconds, so that no one second holds more
+	// than a search returns.
+	for i := range writes {
+		mustModify(t, subject, group, func(r *goldap.ModifyRequest) { describe(r, fmt.Sprint(i)) })
+		time.Sleep(7 * time.Millisecond)
+	}
+	until := time.Now()
+	settled(src, until)
+
+	q := provider.ActivityQuery{Entitlement: provider.Entitlement{Subject: p.UID, Target: &grant.Target}, From: from, Until: until, Limit: 1000}
+	var all []provider.Action
+	pages := 0
+	for more := true; more; pages++ {
+		if pages == 20 {
+			t.Fatalf("still More after %d pages, %d actions", pages, len(all))
+		}
+		page := readAll(t, src, q)
+		if page.Gap != "" {
+			t.Fatalf("gap reported: %s", page.Gap)
+		}
+		all = append(all, page.Actions...)
+		q.Cursor, more = page.Cursor, page.More
+	}
+	if len(all) != writes || pages < 2 {
+		t.Fatalf("%d actions in %d pages, want %d in more than one page", len(all), pages, writes)
+	}
+	for i, a := range all {
+		if a.Action != "modify description" || (i > 0 && a.ID <= all[i-1].ID) {
+			t.Fatalf("action %d = %+v after %q: want modify description, oldest first, once each", i, a, all[max(i-1, 0)].ID)
+		}
+	}
+}

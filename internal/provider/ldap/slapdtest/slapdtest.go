@@ -174,7 +174,7 @@ maxsize 16777216
 suffix "%[10]s"
 rootdn "cn=overlay,%[10]s"
 directory %[1]s/accesslog
-index reqStart eq
+index reqStart,reqAuthzID eq
 
 access to dn.subtree="%[10]s"
 	by dn.exact="%[7]s" read
