@@ -229,9 +229,17 @@ func minTime(a, b time.Time) time.Time {
 // filter selects the subject's writes with reqStart in [lo, hi]. The server
 // matches reqAuthzID with distinguishedNameMatch (the overlay stores the
 // bound DN normalised, lower case), so the DN matches whatever its case.
+//
+// The upper bound is written (!(reqStart>=hi+1µs)), not (reqStart<=hi): the
+// overlay stores reqStart as it wrote it, trailing zeros and all, while the
+// server drops trailing zeros of an assertion's fraction, and its ordering
+// match then takes the longer of two equal prefixes for the greater. An entry
+// "...44.633970Z" is not <= "...44.633970Z" (tested against slapd 2.5), but
+// ">=" a bound is right in every case.
 func (w logWindow) filter(lo, hi time.Time) string {
-	return fmt.Sprintf("(&(objectClass=auditWriteObject)(reqAuthzID=%s)(reqStart>=%s)(reqStart<=%s))",
-		goldap.EscapeFilter(w.subjectDN), goldap.EscapeFilter(lo.Format(reqStartLayout)), goldap.EscapeFilter(hi.Format(reqStartLayout)))
+	return fmt.Sprintf("(&(objectClass=auditWriteObject)(reqAuthzID=%s)(reqStart>=%s)(!(reqStart>=%s)))",
+		goldap.EscapeFilter(w.subjectDN), goldap.EscapeFilter(lo.Format(reqStartLayout)),
+		goldap.EscapeFilter(hi.Add(time.Microsecond).Format(reqStartLayout)))
 }
 
 // readWindow returns the oldest entries of the window, at most limit, as

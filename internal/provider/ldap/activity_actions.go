@@ -11,11 +11,6 @@ import (
 	"github.com/elevator-dev/elevator/internal/provider"
 )
 
-// groupLabel starts the Object of an access change to a group, as Check
-// names a group in a residual path ("LDAP group <DN>, a member of ..."), so
-// that a path found at revocation is tied to the action that made it.
-const groupLabel = "LDAP group "
-
 // memberAttrs are the attributes that make a group's members.
 var memberAttrs = []string{"member", "uniquemember", "memberuid", "memberurl"}
 
@@ -139,18 +134,18 @@ func (a logAction) action() provider.Action {
 	if a.typ == "modify" && len(a.attrs) > 0 {
 		verb += " " + strings.Join(a.attrs, ", ")
 	}
-	object := a.dn
-	if category == accessv1alpha1.ActivityAccess && a.group {
-		object = groupLabel + a.dn
-	}
 	return provider.Action{
 		// The fraction of reqStart is a counter, not a time.
 		At:       a.start.Truncate(time.Second),
 		ID:       a.id,
 		Category: category,
 		Action:   verb,
-		Object:   object,
-		Denied:   a.result != "0",
+		// The DN alone, as the server wrote it: Check names groups by DN in
+		// a residual path ("LDAP group <nested>, a member of <group>, has
+		// member <subject>"), so a path found at revocation is tied to the
+		// change of either group that made it.
+		Object: a.dn,
+		Denied: a.result != "0",
 	}
 }
 
