@@ -68,6 +68,9 @@ func (c *client) ActivityDelay() time.Duration { return activitySettle }
 // Activity reads the subject's writes in the window from the accesslog
 // database: entries whose reqAuthzID is the subject's DN as stored at the
 // grant, oldest first, after the cursor (the last reqStart returned).
+//
+// Through is now less activitySettle on the page that ends the read, and
+// left zero on one with More: the next page says how far it got.
 func (c *client) Activity(ctx context.Context, q provider.ActivityQuery) (provider.ActivityPage, error) {
 	base, err := c.accessLogBase()
 	if err != nil {
@@ -198,9 +201,14 @@ type logWindow struct {
 // whichever is earlier. The log is exact to the second only, so actions in
 // the second of the grant before it, or of the revocation after it, are in.
 func newLogWindow(q provider.ActivityQuery, through time.Time) (logWindow, error) {
+	until := q.Until
+	if until.IsZero() {
+		// A window still open.
+		until = through
+	}
 	w := logWindow{
 		lo:     q.From.UTC().Truncate(time.Second),
-		hi:     minTime(q.Until, through).UTC().Truncate(time.Second).Add(time.Second - time.Microsecond),
+		hi:     minTime(until, through).UTC().Truncate(time.Second).Add(time.Second - time.Microsecond),
 		limit:  q.Limit,
 		cursor: q.Cursor,
 	}

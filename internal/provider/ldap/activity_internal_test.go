@@ -46,15 +46,21 @@ func TestLogWindowBounds(t *testing.T) {
 		name, cursor string
 		through      time.Time
 		lo, hi       string
+		open         bool
 	}{
-		{"no cursor", "", settledAt, "20261202140203.000000Z", "20261202143009.999999Z"},
-		{"after the cursor", "20261202141000.000004Z", settledAt, "20261202141000.000005Z", "20261202143009.999999Z"},
-		{"a cursor before From", "20261202130000.000001Z", settledAt, "20261202140203.000000Z", "20261202143009.999999Z"},
-		{"a counter at its end", "20261202141000.999999Z", settledAt, "20261202141001.000000Z", "20261202143009.999999Z"},
-		{"the log has not settled to Until", "", until.Add(-time.Minute), "20261202140203.000000Z", "20261202142909.999999Z"},
+		{"no cursor", "", settledAt, "20261202140203.000000Z", "20261202143009.999999Z", false},
+		{"after the cursor", "20261202141000.000004Z", settledAt, "20261202141000.000005Z", "20261202143009.999999Z", false},
+		{"a cursor before From", "20261202130000.000001Z", settledAt, "20261202140203.000000Z", "20261202143009.999999Z", false},
+		{"a counter at its end", "20261202141000.999999Z", settledAt, "20261202141001.000000Z", "20261202143009.999999Z", false},
+		{"the log has not settled to Until", "", until.Add(-time.Minute), "20261202140203.000000Z", "20261202142909.999999Z", false},
+		{"no Until: the window is open", "", until.Add(-time.Minute), "20261202140203.000000Z", "20261202142909.999999Z", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w, err := newLogWindow(provider.ActivityQuery{From: from, Until: until, Cursor: tc.cursor}, tc.through)
+			q := provider.ActivityQuery{From: from, Until: until, Cursor: tc.cursor}
+			if tc.open {
+				q.Until = time.Time{}
+			}
+			w, err := newLogWindow(q, tc.through)
 			if err != nil {
 				t.Fatal(err)
 			}
