@@ -379,3 +379,40 @@ func readPages(t *testing.T, src provider.ActivitySource, q provider.ActivityQue
 	}
 	return all, pages
 }
+
+// A backdoor: while elevated, the subject puts a group it is a member of into
+// the role's group. After the revocation Check reports that group as residual
+// access, and the path's name holds the Object of the action that made it, so
+// that the record ties the two together.
+func TestActivityNamesTheGroupAsTheResidualPathDoes(t *testing.T) {
+	t.Parallel()
+	c, src := activityClient(t)
+	p := slapdtest.People["hash"] // uid=#hash: a DN that starts its value with an escape
+	group := srv.AddGroup(t, slapdtest.GroupsDN, "role", dnOf("bob"))
+	nested := srv.AddGroup(t, slapdtest.GroupsDN, "side", p.DN())
+	subject := srv.Conn(t, p.DN(), srv.SetPassword(t, p.DN()))
+	from := time.Now()
+	grant, err := c.Grant(ctx(t), entitlement(p.UID, group))
+	if err != nil {
+		t.Fatalf("grant: %v", err)
+	}
+	mustModify(t, subject, group, func(r *goldap.ModifyRequest) { r.Add("member", []string{nested}) })
+	until := time.Now()
+	e := provider.Entitlement{Subject: p.UID, Role: entitlement(p.UID, group).Role, Target: &grant.Target}
+	if err := c.Revoke(ctx(t), e); err != nil {
+		t.Fatalf("revoke: %v", err)
+	}
+	obs := mustCheck(t, c, e, false)
+	if len(obs.Residual) != 1 {
+		t.Fatalf("residual = %+v, want the nested group %s", obs.Residual, nested)
+	}
+	settled(src, until)
+
+	page := readAll(t, src, provider.ActivityQuery{Entitlement: e, From: from, Until: until, Limit: 10})
+	if len(page.Actions) != 1 || page.Actions[0].Category != accessv1alpha1.ActivityAccess {
+		t.Fatalf("actions:\n%s want one access change", sprintActions(page.Actions))
+	}
+	if object := page.Actions[0].Object; !strings.Contains(obs.Residual[0].Name, object) {
+		t.Fatalf("residual path %q does not name the action's object %q", obs.Residual[0].Name, object)
+	}
+}
