@@ -40,6 +40,10 @@ type settings struct {
 	// placeholderDN is placeholder parsed, for comparing member values with it.
 	placeholderDN *goldap.DN
 	timeout       time.Duration
+	// accessLogBase is spec.provider.ldap.accessLogBaseDN as written; it is
+	// checked when activity is read, not here, so that a wrong one does not
+	// stop grants and revocations.
+	accessLogBase string
 }
 
 // parseSettings checks a connection's ldap block. Every error is Permanent: a
@@ -59,6 +63,7 @@ func parseSettings(conn *accessv1alpha1.SaaSConnection) (*settings, error) {
 		userFilter:    spec.UserFilter,
 		placeholder:   DefaultPlaceholderMember,
 		timeout:       DefaultTimeout,
+		accessLogBase: spec.AccessLogBaseDN,
 	}
 	if s.userFilter == "" {
 		s.userFilter = DefaultUserFilter

@@ -24,6 +24,9 @@ const (
 	ServiceDN = "cn=elevator," + ServicesDN
 	// RootDN is the database's rootdn, used only to set up and to confirm.
 	RootDN = "cn=admin," + BaseDN
+	// AccessLogDN is the suffix of the accesslog overlay's database, which
+	// logs every write to BaseDN; ServiceDN may read it.
+	AccessLogDN = "cn=accesslog"
 )
 
 // Person is one user entry of the fixture.

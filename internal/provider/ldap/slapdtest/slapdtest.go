@@ -127,8 +127,10 @@ func randomSecret() string {
 
 // writeConfig writes slapd.conf, the TLS files if asked for, and the fixture LDIF.
 func (s *Server) writeConfig(opts Options) (string, error) {
-	if err := os.MkdirAll(filepath.Join(s.dir, "db"), 0o700); err != nil {
-		return "", fmt.Errorf("create database directory: %w", err)
+	for _, db := range []string{"db", "accesslog"} {
+		if err := os.MkdirAll(filepath.Join(s.dir, db), 0o700); err != nil {
+			return "", fmt.Errorf("create database directory: %w", err)
+		}
 	}
 	var tlsConf string
 	if opts.TLS {
@@ -148,15 +150,36 @@ func (s *Server) writeConfig(opts Options) (string, error) {
 }
 
 // configText is slapd.conf. The ACLs come first-match-wins, as in slapd.access(5).
+//
+// The accesslog database is declared first, as slapo-accesslog(5) requires of
+// the database its logdb names. The overlay on the main database logs every
+// write, failed ones too (logsuccess FALSE), to it; only the overlay writes
+// there (its rootdn has no password), and only ServiceDN may read it.
+//
+// Members of a group under GroupsDN may change its member and description
+// attributes, and everyone may change their own password: what a subject does
+// with an elevation, and what its activity record must show.
 func (s *Server) configText(tlsConf string) string {
 	return fmt.Sprintf(`include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
 include /etc/ldap/schema/inetorgperson.schema
 modulepath /usr/lib/ldap
 moduleload back_mdb
+moduleload accesslog
 pidfile %[1]s/slapd.pid
 argsfile %[1]s/slapd.args
 %[2]s
+database mdb
+maxsize 16777216
+suffix "%[10]s"
+rootdn "cn=overlay,%[10]s"
+directory %[1]s/accesslog
+index reqStart,reqAuthzID eq
+
+access to dn.subtree="%[10]s"
+	by dn.exact="%[7]s" read
+	by * none
+
 database mdb
 maxsize 16777216
 suffix "%[3]s"
@@ -165,13 +188,20 @@ rootpw %[5]s
 directory %[1]s/db
 
 access to attrs=userPassword
+	by self =w
 	by anonymous auth
 	by * none
 access to dn.subtree="%[6]s" attrs=member
 	by dn.exact="%[7]s" write
+	by set="this/member & user" write
+	by * none
+access to dn.subtree="%[6]s" attrs=description
+	by set="this/member & user" write
+	by dn.exact="%[7]s" read
 	by * none
 access to dn.subtree="%[6]s"
 	by dn.exact="%[7]s" read
+	by set="this/member & user" read
 	by * none
 access to dn.subtree="%[8]s"
 	by dn.exact="%[7]s" read
@@ -181,7 +211,14 @@ access to dn.subtree="%[9]s"
 	by * none
 access to *
 	by * none
-`, s.dir, tlsConf, BaseDN, RootDN, s.RootPassword, GroupsDN, ServiceDN, PeopleDN, RestrictedDN)
+
+overlay accesslog
+logdb "%[10]s"
+logops writes
+logsuccess FALSE
+logold (|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))
+logpurge 07+00:00 01+00:00
+`, s.dir, tlsConf, BaseDN, RootDN, s.RootPassword, GroupsDN, ServiceDN, PeopleDN, RestrictedDN, AccessLogDN)
 }
 
 // load writes the fixture into the database with slapadd, before slapd runs.
@@ -190,7 +227,7 @@ func (s *Server) load(slapadd, conf string) error {
 	if err := os.WriteFile(path, []byte(ldif(fixtureEntries(s.ServicePassword))), 0o600); err != nil {
 		return fmt.Errorf("write fixture LDIF: %w", err)
 	}
-	out, err := exec.Command(slapadd, "-q", "-f", conf, "-l", path).CombinedOutput()
+	out, err := exec.Command(slapadd, "-q", "-f", conf, "-b", BaseDN, "-l", path).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("slapadd: %w: %s", err, out)
 	}

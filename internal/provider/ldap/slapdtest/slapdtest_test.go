@@ -120,3 +120,43 @@ func TestMissingBinaryNamesMakeTestDeps(t *testing.T) {
 		t.Fatalf("findBinary of a missing program = %v, want an error naming make test-deps", err)
 	}
 }
+
+// The accesslog overlay logs writes, refused ones too, with the bound DN;
+// ServiceDN may read the log, a person may not, and nobody may write it.
+func TestAccessLogRecordsWritesAndOnlyServiceDNReadsIt(t *testing.T) {
+	s := Start(t, Options{})
+	alice := People["alice"].DN()
+	open := s.AddGroup(t, GroupsDN, "open", alice)
+	locked := s.AddGroup(t, RestrictedDN, "locked", alice)
+	person := s.Conn(t, alice, s.SetPassword(t, alice))
+	describe := func(group string) error {
+		req := goldap.NewModifyRequest(group, nil)
+		req.Replace("description", []string{"by a member"})
+		return person.Modify(req)
+	}
+	if err := describe(open); err != nil {
+		t.Fatalf("a member changes the description of %s: %v", open, err)
+	}
+	if err := describe(locked); !goldap.IsErrorWithCode(err, goldap.LDAPResultInsufficientAccessRights) {
+		t.Fatalf("a member changes the description of %s: got %v, want insufficientAccessRights", locked, err)
+	}
+	results := map[string]string{}
+	for _, e := range s.AccessLog(t) {
+		if strings.EqualFold(e.GetAttributeValue("reqAuthzID"), alice) {
+			results[e.GetAttributeValue("reqDN")] = e.GetAttributeValue("reqResult")
+		}
+	}
+	if results[open] != "0" || results[locked] != "50" || len(results) != 2 {
+		t.Fatalf("the log's results of alice's writes = %v, want 0 for %s and 50 for %s", results, open, locked)
+	}
+	if _, err := person.Search(goldap.NewSearchRequest(AccessLogDN, goldap.ScopeWholeSubtree, goldap.NeverDerefAliases,
+		0, 0, false, "(objectClass=*)", []string{"1.1"}, nil)); !goldap.IsErrorWithCode(err, goldap.LDAPResultNoSuchObject) {
+		t.Fatalf("a person searches the log: got %v, want noSuchObject", err)
+	}
+	for _, c := range []*goldap.Conn{serviceConn(t, s), s.rootConn(t)} {
+		del := goldap.NewDelRequest(s.AccessLog(t)[0].DN, nil)
+		if err := c.Del(del); err == nil {
+			t.Fatal("an entry of the log was deleted over LDAP")
+		}
+	}
+}
