@@ -97,7 +97,7 @@ func (d *driver) create(ctx context.Context, i int) {
 // soon as the informer sees it Pending. In a burst, none until every request
 // created is Pending, then all of them at once.
 func (d *driver) approvalOrder(ctx context.Context, pattern string) <-chan string {
-	if pattern != patternBurst {
+	if pattern != patternBurst && pattern != patternBacklog {
 		return d.t.pending
 	}
 	out := make(chan string, d.n)

@@ -60,7 +60,7 @@ func parseFlags(args []string) (config, error) {
 	grace := fs.Duration("grace", 5*time.Minute, "How long after the last expiry a run waits for revocations before it gives up and reports what is left.")
 	logDir := fs.String("log-dir", "bin/bench", "Directory for the operator logs, one per N.")
 	sink := fs.String("sink", sinkNone, "Notification sink of the connection: none, slow (answers after 5s) or dead (never answers), to show a sink does not slow the lifecycle.")
-	pattern := fs.String("pattern", patternPaced, "Load shape: paced (created at -rate, each approved once Pending) or burst (all N created first, then all approved at once once every one is Pending; -rate is not used).")
+	pattern := fs.String("pattern", patternPaced, "Load shape: paced (created at -rate, each approved once Pending), burst (all N created first, then all approved at once once every one is Pending; -rate is not used) or backlog (as burst, then the operator is killed once all are Active and restarted after they all expired: the drain of a backlog).")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -82,8 +82,8 @@ func parseFlags(args []string) (config, error) {
 	if cfg.sink != sinkNone {
 		cfg.operatorArgs = append(cfg.operatorArgs, "--allow-insecure-notification-urls")
 	}
-	if cfg.pattern != patternPaced && cfg.pattern != patternBurst {
-		return config{}, fmt.Errorf("-pattern: %q is neither %s nor %s", cfg.pattern, patternPaced, patternBurst)
+	if cfg.pattern != patternPaced && cfg.pattern != patternBurst && cfg.pattern != patternBacklog {
+		return config{}, fmt.Errorf("-pattern: %q is none of %s, %s, %s", cfg.pattern, patternPaced, patternBurst, patternBacklog)
 	}
 	return cfg, nil
 }
@@ -91,7 +91,7 @@ func parseFlags(args []string) (config, error) {
 // creationWindow is how long the creation of n requests is planned to take: n
 // at -rate when paced; none in a burst, where it is as fast as the API allows.
 func (c config) creationWindow(n int) time.Duration {
-	if c.pattern == patternBurst {
+	if c.pattern == patternBurst || c.pattern == patternBacklog {
 		return 0
 	}
 	return time.Duration(float64(n) / c.rate * float64(time.Second))

@@ -77,6 +77,11 @@ type result struct {
 	// sink is the -sink mode, and sinkPosts the notification posts it got.
 	sink      string
 	sinkPosts int64
+	// backlog is set by -pattern backlog.
+	backlog *backlog
+	// drainRevoked and drainGone are restart → last held request Revoked
+	// seen, and its binding deleted.
+	drainRevoked, drainGone time.Duration
 }
 
 // overrunOf is how long access outlived its window: from expiresAt to the
@@ -237,6 +242,7 @@ func (r *result) rows() [][2]string {
 		{"expired but never revoked / never verified", fmt.Sprintf("%d / %d", r.neverRevoked, r.neverVerified)},
 		{"bindings left at the end (fresh LIST)", fmt.Sprint(r.bindingsLeft)},
 		{"notification sink (-sink), posts it received", fmt.Sprintf("%s, %d", r.sinkOrNone(), r.sinkPosts)},
+		{"backlog: requests Active at the kill; restart → ready / last Revoked seen / last binding deleted", r.backlogRow()},
 		{"operator peak RSS (VmHWM)", fmt.Sprintf("%.1f MiB", mib)},
 		{"operator CPU during the run", fmt.Sprintf("%.1f s", r.cpu.Seconds())},
 		{"operator API requests per lifecycle: reads / writes", fmt.Sprintf("%.1f / %.1f", r.perLifecycle(r.reads), r.perLifecycle(r.writes))},
@@ -341,4 +347,15 @@ func (r *result) sinkOrNone() string {
 		return sinkNone
 	}
 	return r.sink
+}
+
+func (r *result) backlogRow() string {
+	b := r.backlog
+	if b == nil {
+		return "-"
+	}
+	if r.drainRevoked == 0 {
+		return fmt.Sprintf("%d; ready after %s; not all revoked", len(b.held), ms(b.ready.Sub(b.restarted)))
+	}
+	return fmt.Sprintf("%d; %s / %s / %s", len(b.held), ms(b.ready.Sub(b.restarted)), ms(r.drainRevoked), ms(r.drainGone))
 }

@@ -58,6 +58,7 @@ func runOne(ctx context.Context, cfg config, n int) (res *result, err error) {
 	if err != nil {
 		return nil, err
 	}
+	started := before.at
 
 	d := &driver{e: e, t: t, n: n, duration: cfg.requestDuration(n), allCreated: make(chan struct{})}
 	window := cfg.creationWindow(n)
@@ -74,9 +75,20 @@ func runOne(ctx context.Context, cfg config, n int) (res *result, err error) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); d.approveAll(runCtx, cfg.approvers, d.approvalOrder(runCtx, cfg.pattern)) }()
-	d.createAll(runCtx, cfg.rate, cfg.pattern == patternBurst)
+	d.createAll(runCtx, cfg.rate, cfg.pattern != patternPaced)
 	created := time.Now()
 	close(d.allCreated)
+	var held *backlog
+	if cfg.pattern == patternBacklog {
+		if held, err = d.downAcrossExpiry(runCtx, e, cfg); err != nil {
+			return nil, err
+		}
+		// The restarted operator's counters start at zero: what follows
+		// is the drain's cost.
+		if before, err = readCounters(ctx, e); err != nil {
+			return nil, err
+		}
+	}
 	waitDone(runCtx, d, t, planned, cfg.grace)
 	cancelRun()
 	wg.Wait()
@@ -97,10 +109,14 @@ func runOne(ctx context.Context, cfg config, n int) (res *result, err error) {
 		return nil, err
 	}
 	res = summarize(t, d, n, after.at)
-	res.creationWindow = created.Sub(before.at)
+	res.creationWindow = created.Sub(started)
 	res.runTime = after.at.Sub(before.at)
 	res.rss, res.bindingsLeft, res.load = rss, left, <-load
 	res.operatorArgs, res.pattern, res.sink = cfg.operatorArgs, cfg.pattern, cfg.sink
+	res.backlog = held
+	if held != nil {
+		res.drainRevoked, res.drainGone = held.drain(t)
+	}
 	if e.sink != nil {
 		res.sinkPosts = e.sink.received.Load()
 	}

@@ -55,6 +55,8 @@ type env struct {
 	adminCfg  *rest.Config
 	// sink receives the connection's notifications when -sink is set.
 	sink *benchSink
+	// binary and logDir are kept to restart the operator (-pattern backlog).
+	binary, logDir string
 }
 
 // start brings up the control plane and the operator, and installs the fixture.
@@ -98,8 +100,8 @@ func start(ctx context.Context, cfg config, n int) (e *env, stop func() error, e
 	if err := e.connectClients(); err != nil {
 		return nil, nil, err
 	}
-	logDir := filepath.Join(root, cfg.logDir)
-	if err := e.startOperator(ctx, cfg, logDir, binary, n); err != nil {
+	e.binary, e.logDir = binary, filepath.Join(root, cfg.logDir)
+	if err := e.startOperator(ctx, cfg, fmt.Sprintf("elevator-n%d.log", n)); err != nil {
 		return nil, nil, err
 	}
 	stops = append(stops, func() error { return e.operator.Stop(30 * time.Second) })
@@ -150,11 +152,11 @@ func userClient(kubeconfig string) (client.Client, error) {
 	return c, nil
 }
 
-func (e *env) startOperator(ctx context.Context, cfg config, logDir, binary string, n int) error {
-	if err := os.MkdirAll(logDir, 0o750); err != nil {
-		return fmt.Errorf("create %s: %w", logDir, err)
+func (e *env) startOperator(ctx context.Context, cfg config, logName string) error {
+	if err := os.MkdirAll(e.logDir, 0o750); err != nil {
+		return fmt.Errorf("create %s: %w", e.logDir, err)
 	}
-	logPath := filepath.Join(logDir, fmt.Sprintf("elevator-n%d.log", n))
+	logPath := filepath.Join(e.logDir, logName)
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return fmt.Errorf("create the operator's log: %w", err)
@@ -162,8 +164,8 @@ func (e *env) startOperator(ctx context.Context, cfg config, logDir, binary stri
 	if e.metrics, err = localcluster.FreeLoopbackAddr(); err != nil {
 		return err
 	}
-	step("N=%d: starting the operator as ServiceAccount %s (log %s, flags %v)", n, e.cluster.ServiceAccount, logPath, cfg.operatorArgs)
-	op, err := e.cluster.StartOperator(localcluster.OperatorOptions{Binary: binary, Output: logFile, MetricsAddr: e.metrics, Args: cfg.operatorArgs})
+	step("starting the operator as ServiceAccount %s (log %s, flags %v)", e.cluster.ServiceAccount, logPath, cfg.operatorArgs)
+	op, err := e.cluster.StartOperator(localcluster.OperatorOptions{Binary: e.binary, Output: logFile, MetricsAddr: e.metrics, Args: cfg.operatorArgs})
 	if err != nil {
 		return errors.Join(err, logFile.Close())
 	}
