@@ -38,6 +38,7 @@ type config struct {
 	logDir       string
 	pattern      string
 	sink         string
+	activity     int
 }
 
 // The load shapes -pattern chooses between.
@@ -59,13 +60,14 @@ func parseFlags(args []string) (config, error) {
 	opArgs := fs.String("operator-args", "", "Extra flags for the operator, space-separated, e.g. \"--workers=16 --kube-api-qps=200\".")
 	grace := fs.Duration("grace", 5*time.Minute, "How long after the last expiry a run waits for revocations before it gives up and reports what is left.")
 	logDir := fs.String("log-dir", "bin/bench", "Directory for the operator logs, one per N.")
+	activity := fs.Int("activity", 0, "Writes each subject makes while elevated (ConfigMaps, through the audited apiserver); the run reports how long until status.activity counts them, and the audit events the operator received. 0 is off.")
 	sink := fs.String("sink", sinkNone, "Notification sink of the connection: none, slow (answers after 5s) or dead (never answers), to show a sink does not slow the lifecycle.")
 	pattern := fs.String("pattern", patternPaced, "Load shape: paced (created at -rate, each approved once Pending), burst (all N created first, then all approved at once once every one is Pending; -rate is not used) or backlog (as burst, then the operator is killed once all are Active and restarted after they all expired: the drain of a backlog).")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
 	cfg := config{rate: *rate, duration: *duration, minDuration: *minDuration, approvers: *approvers,
-		operatorArgs: strings.Fields(*opArgs), grace: *grace, logDir: *logDir, pattern: *pattern, sink: *sink}
+		operatorArgs: strings.Fields(*opArgs), grace: *grace, logDir: *logDir, pattern: *pattern, sink: *sink, activity: *activity}
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n <= 0 {

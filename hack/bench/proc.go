@@ -173,12 +173,14 @@ func operatorRequests(ctx context.Context, addr string) (map[string]float64, err
 			}
 		}
 	}
-	dropped, err := parseSamples(bytes.NewReader(data), "elevator_events_dropped_total")
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range dropped {
-		out["elevator_events_dropped_total"] += s.value
+	for _, metric := range []string{"elevator_events_dropped_total", "elevator_audit_events_received_total"} {
+		samples, err := parseSamples(bytes.NewReader(data), metric)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range samples {
+			out[metric] += s.value
+		}
 	}
 	return out, nil
 }

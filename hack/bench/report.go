@@ -77,6 +77,11 @@ type result struct {
 	// sink is the -sink mode, and sinkPosts the notification posts it got.
 	sink      string
 	sinkPosts int64
+	// activityWrites is -activity; acted and actErrs count the subjects
+	// whose writes were done or failed; actionToStatus is writes done →
+	// status.activity counting them.
+	activityWrites, acted, actErrs int
+	actionToStatus                 dist
 	// backlog is set by -pattern backlog.
 	backlog *backlog
 	// drainRevoked and drainGone are restart → last held request Revoked
@@ -120,6 +125,7 @@ func summarize(t *timeline, d *driver, n int, end time.Time) *result {
 	res.approvalToActive = distOf(s.toActive)
 	res.expiryToGone, res.expiryToVerified, res.expiryToRevokedSeen = distOf(s.toGone), distOf(s.toVerified), distOf(s.toSeen)
 	res.overrun, res.shortfall = distOf(s.overrun), distOf(s.shortfall)
+	res.actionToStatus = distOf(activitySamples(t, res))
 	return res
 }
 
@@ -242,6 +248,8 @@ func (r *result) rows() [][2]string {
 		{"expired but never revoked / never verified", fmt.Sprintf("%d / %d", r.neverRevoked, r.neverVerified)},
 		{"bindings left at the end (fresh LIST)", fmt.Sprint(r.bindingsLeft)},
 		{"notification sink (-sink), posts it received", fmt.Sprintf("%s, %d", r.sinkOrNone(), r.sinkPosts)},
+		{"activity: writes per subject; subjects that acted / failed to; audit events the operator received (per second of the run)", r.activityRow()},
+		{"activity: subject's writes done → status.activity counts them p50 / p99 / max", r.actionToStatus.String()},
 		{"backlog: requests Active at the kill; restart → ready / last Revoked seen / last binding deleted", r.backlogRow()},
 		{"operator peak RSS (VmHWM)", fmt.Sprintf("%.1f MiB", mib)},
 		{"operator CPU during the run", fmt.Sprintf("%.1f s", r.cpu.Seconds())},
@@ -358,4 +366,34 @@ func (r *result) backlogRow() string {
 		return fmt.Sprintf("%d; ready after %s; not all revoked", len(b.held), ms(b.ready.Sub(b.restarted)))
 	}
 	return fmt.Sprintf("%d; %s / %s / %s", len(b.held), ms(b.ready.Sub(b.restarted)), ms(r.drainRevoked), ms(r.drainGone))
+}
+
+// activitySamples is, per request whose subject acted, the time from its
+// writes being done to a watch seeing status.activity count them.
+func activitySamples(t *timeline, res *result) []time.Duration {
+	var out []time.Duration
+	for _, r := range t.records {
+		switch {
+		case r.actErr != "":
+			res.actErrs++
+		case !r.actedAt.IsZero():
+			res.acted++
+			if !r.activitySeen.IsZero() {
+				out = append(out, max(r.activitySeen.Sub(r.actedAt), 0))
+			}
+		}
+	}
+	return out
+}
+
+func (r *result) activityRow() string {
+	if r.activityWrites == 0 {
+		return "off"
+	}
+	received := r.controller["elevator_audit_events_received_total"]
+	perSecond := 0.0
+	if r.runTime > 0 {
+		perSecond = received / r.runTime.Seconds()
+	}
+	return fmt.Sprintf("%d; %d / %d; %.0f (%.0f/s)", r.activityWrites, r.acted, r.actErrs, received, perSecond)
 }

@@ -65,7 +65,7 @@ func TestDistOfNearestRank(t *testing.T) {
 
 // A run of three expired requests: one removed early, one late, one never.
 func TestSummarizeCountsOverrunAndShortfall(t *testing.T) {
-	tl := newTimeline(3)
+	tl := newTimeline(3, 0)
 	revoked := func(gone int) *record {
 		return &record{created: at(-1000), approveSent: at(-900), approveDone: at(-890), bindingSeen: at(-60_000 + 300),
 			expiresAt: at(0), bindingGone: at(gone), verifiedAt: at(0), phase: accessv1alpha1.PhaseRevoked}
@@ -97,7 +97,7 @@ func TestSummarizeCountsOverrunAndShortfall(t *testing.T) {
 // operator's lead) is measured, one still present is left out as within its
 // window.
 func TestSummarizeMeasuresAccessRemovedBeforeARunsEnd(t *testing.T) {
-	tl := newTimeline(2)
+	tl := newTimeline(2, 0)
 	tl.records["removed"] = &record{created: at(-61_000), bindingSeen: at(-60_000), expiresAt: at(500), bindingGone: at(-300),
 		verifiedAt: at(0), phase: accessv1alpha1.PhaseRevoked}
 	tl.records["open"] = &record{created: at(-61_000), bindingSeen: at(-50_000), expiresAt: at(10_000), phase: accessv1alpha1.PhaseActive}

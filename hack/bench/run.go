@@ -50,7 +50,7 @@ func runOne(ctx context.Context, cfg config, n int) (res *result, err error) {
 
 	watchCtx, cancelWatch := context.WithCancel(ctx)
 	defer cancelWatch()
-	t := newTimeline(n)
+	t := newTimeline(n, cfg.activity)
 	if err := watch(watchCtx, e, t); err != nil {
 		return nil, err
 	}
@@ -75,6 +75,14 @@ func runOne(ctx context.Context, cfg config, n int) (res *result, err error) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); d.approveAll(runCtx, cfg.approvers, d.approvalOrder(runCtx, cfg.pattern)) }()
+	if cfg.activity > 0 {
+		a, err := newActor(e.adminCfg, t, cfg.activity)
+		if err != nil {
+			return nil, err
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); a.actAll(runCtx, cfg.approvers) }()
+	}
 	d.createAll(runCtx, cfg.rate, cfg.pattern != patternPaced)
 	created := time.Now()
 	close(d.allCreated)
@@ -112,7 +120,7 @@ func runOne(ctx context.Context, cfg config, n int) (res *result, err error) {
 	res.creationWindow = created.Sub(started)
 	res.runTime = after.at.Sub(before.at)
 	res.rss, res.bindingsLeft, res.load = rss, left, <-load
-	res.operatorArgs, res.pattern, res.sink = cfg.operatorArgs, cfg.pattern, cfg.sink
+	res.operatorArgs, res.pattern, res.sink, res.activityWrites = cfg.operatorArgs, cfg.pattern, cfg.sink, cfg.activity
 	res.backlog = held
 	if held != nil {
 		res.drainRevoked, res.drainGone = held.drain(t)

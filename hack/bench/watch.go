@@ -30,6 +30,13 @@ type record struct {
 	verifiedAt    time.Time
 	phase         accessv1alpha1.Phase
 	pendingQueued bool
+	// subject is spec.subject; actedAt is when the subject's -activity
+	// writes were done (actErr why they were not), and activitySeen when a
+	// watch first saw status.activity count them all.
+	subject      string
+	actedAt      time.Time
+	actErr       string
+	activitySeen time.Time
 }
 
 // timeline collects the records of a run and the concurrency peaks.
@@ -43,10 +50,26 @@ type timeline struct {
 	terminal     int
 	// pending receives each request's name once, when it is first seen Pending.
 	pending chan string
+	// granted receives each request's name once, when its binding is first
+	// seen, with -activity.
+	granted chan string
+	// writes is -activity: how many actions status.activity must count.
+	writes int64
 }
 
-func newTimeline(n int) *timeline {
-	return &timeline{records: make(map[string]*record, n), pending: make(chan string, n)}
+func newTimeline(n, writes int) *timeline {
+	t := &timeline{records: make(map[string]*record, n), pending: make(chan string, n), writes: int64(writes)}
+	if writes > 0 {
+		t.granted = make(chan string, n)
+	}
+	return t
+}
+
+// subjectOf is the request's spec.subject as a watch saw it.
+func (t *timeline) subjectOf(name string) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.get(name).subject
 }
 
 func (t *timeline) get(name string) *record {
@@ -74,7 +97,11 @@ func (t *timeline) onRequest(obj any) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	r := t.get(er.Name)
+	r.subject = er.Spec.Subject
 	st := er.Status
+	if a := st.Activity; a != nil && t.writes > 0 && a.Counts.Total >= t.writes && r.activitySeen.IsZero() {
+		r.activitySeen = now
+	}
 	if st.ExpiresAt != nil {
 		r.expiresAt = st.ExpiresAt.Time
 	}
@@ -122,6 +149,9 @@ func (t *timeline) onBinding(obj any, added bool) {
 	if added {
 		if r.bindingSeen.IsZero() {
 			r.bindingSeen = now
+			if t.granted != nil {
+				t.granted <- name
+			}
 		}
 		t.bindings++
 		t.peakBindings = max(t.peakBindings, t.bindings)
