@@ -20,6 +20,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -30,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
+	"github.com/elevator-dev/elevator/internal/activity/kubeaudit"
 	"github.com/elevator-dev/elevator/internal/provider"
 )
 
@@ -45,6 +47,9 @@ type Client struct {
 	writer client.Client
 	reader client.Reader
 	conn   *accessv1alpha1.SaaSConnection
+	// audit is the operator's audit receiver's store; nil when it runs none.
+	audit         *kubeaudit.Store
+	activityDelay time.Duration
 }
 
 var _ provider.Client = (*Client)(nil)
