@@ -146,7 +146,7 @@ var kinds = map[string]string{
 	"/pods": "Pod", "/services": "Service", "/configmaps": "ConfigMap", "/secrets": "Secret",
 	"/serviceaccounts": "ServiceAccount", "/namespaces": "Namespace", "/nodes": "Node",
 	"/persistentvolumeclaims": "PersistentVolumeClaim", "/persistentvolumes": "PersistentVolume",
-	"/events": "Event", "/endpoints": "Endpoints",
+	"/events": "Event", "/endpoints": "Endpoints", "/resourcequotas": "ResourceQuota", "/limitranges": "LimitRange",
 	"apps/deployments": "Deployment", "apps/statefulsets": "StatefulSet", "apps/daemonsets": "DaemonSet",
 	"apps/replicasets": "ReplicaSet", "batch/jobs": "Job", "batch/cronjobs": "CronJob",
 	"networking.k8s.io/ingresses": "Ingress", "networking.k8s.io/networkpolicies": "NetworkPolicy",
@@ -157,6 +157,9 @@ var kinds = map[string]string{
 	"access.elevator.dev/elevationrequests":          "ElevationRequest",
 	"access.elevator.dev/saasconnections":            "SaaSConnection",
 }
+
+// collectionVerbs act on a whole collection, not one named object.
+var collectionVerbs = map[string]bool{"list": true, "watch": true, "deletecollection": true}
 
 // Object names what ev was done to: "<Kind> namespace/name" for a namespaced
 // object, "<Kind> name" for a cluster-scoped one, "*" for a whole collection,
@@ -174,8 +177,14 @@ func Object(ev Event) string {
 		}
 	}
 	name := ev.Name
-	if name == "" {
+	switch {
+	case name != "":
+	case collectionVerbs[ev.Verb]:
 		name = "*"
+	default:
+		// A create refused before its body was read (by the authorizer, say)
+		// is logged without the object's name.
+		name = "(name not logged)"
 	}
 	if ev.Namespace != "" {
 		name = ev.Namespace + "/" + name

@@ -153,6 +153,7 @@ func TestCategoryAndObject(t *testing.T) {
 		{Event{Verb: "create", Resource: "pods", Subresource: "portforward", Namespace: "payments", Name: "web-1"}, accessv1alpha1.ActivityData, "Pod payments/web-1 (portforward)"},
 		{Event{Verb: "create", Resource: "configmaps", Namespace: "payments", Name: "cfg"}, accessv1alpha1.ActivityConfig, "ConfigMap payments/cfg"},
 		{Event{Verb: "deletecollection", Resource: "configmaps", Namespace: "payments"}, accessv1alpha1.ActivityConfig, "ConfigMap payments/*"},
+		{Event{Verb: "create", Resource: "resourcequotas", Namespace: "payments"}, accessv1alpha1.ActivityConfig, "ResourceQuota payments/(name not logged)"},
 		{Event{Verb: "patch", APIGroup: "apps", Resource: "deployments", Subresource: "scale", Namespace: "payments", Name: "web"}, accessv1alpha1.ActivityConfig, "Deployment payments/web (scale)"},
 		{Event{Verb: "create", Resource: "serviceaccounts", Namespace: "payments", Name: "ci"}, accessv1alpha1.ActivityConfig, "ServiceAccount payments/ci"},
 		{Event{Verb: "update", APIGroup: "example.com", Resource: "widgets", Namespace: "payments", Name: "w"}, accessv1alpha1.ActivityConfig, "widgets.example.com payments/w"},
