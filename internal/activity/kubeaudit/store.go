@@ -44,6 +44,8 @@ type Store struct {
 	head int
 	size int
 	seq  uint64
+	// posted is when the apiserver last posted; zero until it first does.
+	posted time.Time
 	// ids de-duplicates by audit ID: the apiserver retries a batch it thinks
 	// failed.
 	ids map[string]struct{}
@@ -84,7 +86,7 @@ func NewStore(capacity int, c clock.PassiveClock) *Store {
 // Started is when the store started: nothing before it was received.
 func (s *Store) Started() time.Time { return s.start }
 
-// Add keeps the completed events among evs (stage ResponseComplete or Panic;
+// Add is called with each post of the apiserver: it keeps the completed events among evs (stage ResponseComplete or Panic;
 // the other stages of a request say nothing more) that it does not hold yet,
 // dropping the oldest events when it is full. It returns how many it kept,
 // and how many older events it dropped to make room.
@@ -92,6 +94,7 @@ func (s *Store) Add(evs []Event) (kept, evicted int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.clock.Now()
+	s.posted = now
 	for _, ev := range evs {
 		if !completed(ev) {
 			continue
@@ -153,7 +156,9 @@ func (s *Store) evictOldest() {
 // but were dropped before they were read; where drops are merged (under
 // heavy load) it may count some the caller had already read, never fewer.
 // Gap is set when the window began before the store started, or the cursor
-// is an earlier store's: what that process received was lost with it.
+// is an earlier store's (what that process received was lost with it), and
+// while the apiserver has not posted at all: a receiver nobody posts to must
+// not look like a subject who did nothing.
 func (s *Store) Read(scope Scope, q provider.ActivityQuery) provider.ActivityPage {
 	limit := q.Limit
 	if limit <= 0 {
@@ -162,6 +167,10 @@ func (s *Store) Read(scope Scope, q provider.ActivityQuery) provider.ActivityPag
 	after, gap := s.resume(q)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.posted.IsZero() {
+		gap = joinGaps(gap, fmt.Sprintf("the kube-apiserver has posted nothing to the operator's audit receiver since it started at %s: "+
+			"is its audit webhook configured (docs/activity.md)?", formatTime(s.start)))
+	}
 	page := provider.ActivityPage{Gap: gap}
 	list := s.byUser[scope.Subject]
 	i := sort.Search(len(list), func(i int) bool { return list[i].seq > after })
@@ -208,6 +217,13 @@ func (s *Store) resume(q provider.ActivityQuery) (uint64, string) {
 		gaps = append(gaps, fmt.Sprintf("the window began at %s, before the operator's audit receiver started at %s: actions before then are missing", formatTime(q.From), formatTime(s.start)))
 	}
 	return after, strings.Join(gaps, "; ")
+}
+
+func joinGaps(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }
 
 func (s *Store) cursor(seq uint64) string {

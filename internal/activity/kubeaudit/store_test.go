@@ -175,6 +175,7 @@ func TestStoreMemoryStaysBounded(t *testing.T) {
 
 func TestStoreReportsAGapForAWindowBeforeItStarted(t *testing.T) {
 	s, _ := newTestStore(10)
+	s.Add(nil)
 	q := query("", 10)
 	q.From = storeStart.Add(-time.Minute)
 	p := s.Read(paymentsOps, q)
@@ -183,6 +184,17 @@ func TestStoreReportsAGapForAWindowBeforeItStarted(t *testing.T) {
 	}
 	if p2 := s.Read(paymentsOps, query(p.Cursor, 10)); p2.Gap != "" {
 		t.Errorf("a window inside the store's life has Gap %q", p2.Gap)
+	}
+}
+
+func TestStoreReportsAGapUntilTheAPIServerFirstPosts(t *testing.T) {
+	s, _ := newTestStore(10)
+	if p := s.Read(paymentsOps, query("", 10)); !strings.Contains(p.Gap, "has posted nothing") {
+		t.Errorf("before any post: Gap %q, want it to say the apiserver has posted nothing", p.Gap)
+	}
+	s.Add([]Event{event(func(e *Event) { e.User = "someone-else" })})
+	if p := s.Read(paymentsOps, query("", 10)); p.Gap != "" {
+		t.Errorf("after a post (of another user's event): Gap %q, want none", p.Gap)
 	}
 }
 
