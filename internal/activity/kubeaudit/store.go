@@ -120,6 +120,21 @@ func (s *Store) Add(evs []Event) (kept, evicted int) {
 	return kept, evicted
 }
 
+// dropFirst removes rec from the front of a user's list. The slot is cleared,
+// so the backing array does not keep the event alive, and a list that has
+// shrunk to a quarter of its array is copied into a smaller one.
+func dropFirst(list []*record, rec *record) []*record {
+	if len(list) == 0 || list[0] != rec {
+		return list
+	}
+	list[0] = nil
+	list = list[1:]
+	if c := cap(list); c > 64 && len(list) < c/4 {
+		list = append(make([]*record, 0, 2*len(list)), list...)
+	}
+	return list
+}
+
 func completed(ev Event) bool {
 	return ev.Stage == "ResponseComplete" || ev.Stage == "Panic"
 }
@@ -133,10 +148,7 @@ func (s *Store) evictOldest() {
 	s.size--
 	delete(s.ids, rec.ev.AuditID)
 	for _, user := range actors(rec.ev) {
-		list := s.byUser[user]
-		if len(list) > 0 && list[0] == rec {
-			list = list[1:]
-		}
+		list := dropFirst(s.byUser[user], rec)
 		if len(list) == 0 {
 			delete(s.byUser, user)
 		} else {
