@@ -121,18 +121,14 @@ func (s *Store) Add(evs []Event) (kept, evicted int) {
 }
 
 // dropFirst removes rec from the front of a user's list. The slot is cleared,
-// so the backing array does not keep the event alive, and a list that has
-// shrunk to a quarter of its array is copied into a smaller one.
+// so the backing array does not keep the event alive until the next append
+// that outgrows it moves the list to a new one.
 func dropFirst(list []*record, rec *record) []*record {
 	if len(list) == 0 || list[0] != rec {
 		return list
 	}
 	list[0] = nil
-	list = list[1:]
-	if c := cap(list); c > 64 && len(list) < c/4 {
-		list = append(make([]*record, 0, 2*len(list)), list...)
-	}
-	return list
+	return list[1:]
 }
 
 func completed(ev Event) bool {
@@ -165,8 +161,9 @@ func (s *Store) evictOldest() {
 // The page's Through is the arrival time up to which the store has returned
 // everything it received: now when the page holds all there is. Dropped
 // counts the subject's events in the window that arrived after the cursor
-// but were dropped before they were read; where drops are merged (under
-// heavy load) it may count some the caller had already read, never fewer.
+// but were dropped before they were read, in any namespace (the record of
+// drops keeps no namespace); where drops are merged (under heavy load) it may
+// count some the caller had already read: an over-count, never fewer.
 // Gap is set when the window began before the store started, or the cursor
 // is an earlier store's (what that process received was lost with it), and
 // while the apiserver has not posted at all: a receiver nobody posts to must

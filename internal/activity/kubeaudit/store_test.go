@@ -173,6 +173,30 @@ func TestStoreMemoryStaysBounded(t *testing.T) {
 	}
 }
 
+// A user who had many events and now has few does not keep the dropped events
+// alive through the array of then.
+func TestDropFirstReleasesEvents(t *testing.T) {
+	list := make([]*record, 1000)
+	for i := range list {
+		list[i] = &record{seq: uint64(i + 1)}
+	}
+	backing := list
+	for i := range 900 {
+		list = dropFirst(list, backing[i])
+	}
+	if len(list) != 100 || list[0].seq != 901 {
+		t.Fatalf("after dropping 900 of 1000: %d left, first %d", len(list), list[0].seq)
+	}
+	for i := range 900 {
+		if backing[i] != nil {
+			t.Fatalf("slot %d of the old array still holds a dropped event", i)
+		}
+	}
+	if got := dropFirst(list, backing[0]); len(got) != 100 {
+		t.Error("dropFirst removed an event that was not the first")
+	}
+}
+
 func TestStoreReportsAGapForAWindowBeforeItStarted(t *testing.T) {
 	s, _ := newTestStore(10)
 	s.Add(nil)
