@@ -279,3 +279,30 @@ func TestStoreWakeupsAreCoalescedAndNeverBlock(t *testing.T) {
 		t.Error("the wakeup channel was not closed when the context ended")
 	}
 }
+
+// Posts and reads race in the operator: run with -race.
+func TestStoreIsSafeForConcurrentPostsAndReads(t *testing.T) {
+	s, _ := newTestStore(100)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 50 {
+			s.Add(numbered(fmt.Sprintf("p%d", i), "alice", 10))
+		}
+	}()
+	cursor, seen := "", 0
+	for {
+		p := s.Read(paymentsOps, query(cursor, 7))
+		cursor, seen = p.Cursor, seen+len(p.Actions)+int(p.Dropped)
+		select {
+		case <-done:
+			p := s.Read(paymentsOps, query(cursor, 1000))
+			seen += len(p.Actions) + int(p.Dropped)
+			if seen < 500 {
+				t.Errorf("read %d actions and drops of alice's 500 events", seen)
+			}
+			return
+		default:
+		}
+	}
+}
