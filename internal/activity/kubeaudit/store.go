@@ -20,6 +20,11 @@ const DefaultCapacity = 50000
 // defaultLimit is the page size when a query names none.
 const defaultLimit = 100
 
+// silenceGrace is how long a receiver may go without its first post before
+// Read says so: longer than any batch wait of the apiserver, so that a read
+// just after the operator started is not marked Partial for it.
+const silenceGrace = 2 * time.Minute
+
 // Store keeps the last Capacity completed audit events the receiver got, in
 // the order they arrived, and answers the kubernetes provider's activity
 // queries from them. It is safe for concurrent use.
@@ -166,8 +171,9 @@ func (s *Store) evictOldest() {
 // count some the caller had already read: an over-count, never fewer.
 // Gap is set when the window began before the store started, or the cursor
 // is an earlier store's (what that process received was lost with it), and
-// while the apiserver has not posted at all: a receiver nobody posts to must
-// not look like a subject who did nothing.
+// when the apiserver has posted nothing in the store's first silenceGrace or
+// since: a receiver nobody posts to must not look like a subject who did
+// nothing.
 func (s *Store) Read(scope Scope, q provider.ActivityQuery) provider.ActivityPage {
 	limit := q.Limit
 	if limit <= 0 {
@@ -176,7 +182,7 @@ func (s *Store) Read(scope Scope, q provider.ActivityQuery) provider.ActivityPag
 	after, gap := s.resume(q)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.posted.IsZero() {
+	if s.posted.IsZero() && s.clock.Since(s.start) > silenceGrace {
 		gap = joinGaps(gap, fmt.Sprintf("the kube-apiserver has posted nothing to the operator's audit receiver since it started at %s: "+
 			"is its audit webhook configured (docs/activity.md)?", formatTime(s.start)))
 	}

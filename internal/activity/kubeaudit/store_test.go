@@ -211,10 +211,14 @@ func TestStoreReportsAGapForAWindowBeforeItStarted(t *testing.T) {
 	}
 }
 
-func TestStoreReportsAGapUntilTheAPIServerFirstPosts(t *testing.T) {
-	s, _ := newTestStore(10)
+func TestStoreReportsAGapWhileTheAPIServerHasNeverPosted(t *testing.T) {
+	s, c := newTestStore(10)
+	if p := s.Read(paymentsOps, query("", 10)); p.Gap != "" {
+		t.Errorf("just after the start, before the first batch could arrive: Gap %q, want none", p.Gap)
+	}
+	c.Step(silenceGrace + time.Second)
 	if p := s.Read(paymentsOps, query("", 10)); !strings.Contains(p.Gap, "has posted nothing") {
-		t.Errorf("before any post: Gap %q, want it to say the apiserver has posted nothing", p.Gap)
+		t.Errorf("no post long after the start: Gap %q, want it to say the apiserver has posted nothing", p.Gap)
 	}
 	s.Add([]Event{event(func(e *Event) { e.User = "someone-else" })})
 	if p := s.Read(paymentsOps, query("", 10)); p.Gap != "" {
