@@ -8,6 +8,9 @@
 // only name what is probed and are checked to exist, while the proof of
 // revocation is the fresh read of the bindings.
 //
+// Its activity source (activity.go) is the kube-apiserver's audit webhook,
+// posted to the operator's own receiver (internal/activity/kubeaudit).
+//
 // The operator's ServiceAccount needs the RBAC verb "bind" on exactly the
 // ClusterRoles it may hand out (Kubernetes refuses to let anyone create a binding
 // to permissions it does not hold itself, unless it may "bind" that role), plus
