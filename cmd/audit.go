@@ -53,8 +53,9 @@ func (a *auditOptions) validate() error {
 }
 
 // setupAuditReceiver adds the audit receiver to the manager when it is on,
-// and returns the kubernetes provider's options that read its store.
-func setupAuditReceiver(mgr ctrl.Manager, o options) ([]kubernetes.Option, error) {
+// and returns its store (nil when it is off): the kubernetes provider reads
+// it, and its Wakeups say whose activity to read now.
+func setupAuditReceiver(mgr ctrl.Manager, o options) (*kubeaudit.Store, error) {
 	a := o.audit
 	if a.bindAddress == "" {
 		return nil, nil
@@ -81,5 +82,14 @@ func setupAuditReceiver(mgr ctrl.Manager, o options) ([]kubernetes.Option, error
 	if err := mgr.Add(receiver); err != nil {
 		return nil, fmt.Errorf("add the audit receiver: %w", err)
 	}
-	return []kubernetes.Option{kubernetes.WithAuditStore(store, a.delay)}, nil
+	return store, nil
+}
+
+// kubernetesOptions are the kubernetes provider's options: its activity
+// source when the receiver is on.
+func kubernetesOptions(store *kubeaudit.Store, o options) []kubernetes.Option {
+	if store == nil {
+		return nil
+	}
+	return []kubernetes.Option{kubernetes.WithAuditStore(store, o.audit.delay)}
 }

@@ -171,12 +171,12 @@ func setup(mgr ctrl.Manager, o options, trusted trust) error {
 	if err != nil {
 		return err
 	}
-	kubeOpts, err := setupAuditReceiver(mgr, o)
+	auditStore, err := setupAuditReceiver(mgr, o)
 	if err != nil {
 		return err
 	}
 	if err := controller.Setup(mgr, controller.Options{
-		Providers: Providers(mgr, kubeOpts...), MaxDuration: o.maxDuration, ExpiryLead: o.expiryLead, ExpiryRate: o.expiryRate, Workers: o.workers, Records: trusted.signer,
+		Providers: Providers(mgr, kubernetesOptions(auditStore, o)...), MaxDuration: o.maxDuration, ExpiryLead: o.expiryLead, ExpiryRate: o.expiryRate, Workers: o.workers, Records: trusted.signer,
 		GrantableClusterRoles: o.grantableClusterRoles, AllowedEndpointHosts: hosts,
 	}); err != nil {
 		return err
