@@ -62,6 +62,7 @@ type options struct {
 	// empty means records.DefaultKeySecretName in the operator's own namespace.
 	recordsKeySecret string
 	maxOpenRequests  int
+	audit            auditOptions
 	// activityInterval is how often an open window's activity source is read.
 	activityInterval time.Duration
 	// allowInsecureNotificationURLs permits http:// notification sinks.
@@ -104,6 +105,7 @@ func parseFlags() (options, zap.Options, error) {
 		"Permit http:// notification sink URLs, which send every notification and any token unencrypted (for local development).")
 	flag.IntVar(&o.maxOpenRequests, "max-open-requests-per-subject", webhookv1alpha1.DefaultMaxOpenRequests,
 		"Most open (not yet ended) requests one subject may have on one connection; checked by the webhook on create. 0 means no cap.")
+	o.audit.bindFlags(flag.CommandLine)
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -114,6 +116,9 @@ func parseFlags() (options, zap.Options, error) {
 	}
 	if err == nil && o.expiryRate < 0 {
 		err = fmt.Errorf("--expiry-rate must not be negative, got %g", o.expiryRate)
+	}
+	if err == nil {
+		err = o.audit.validate()
 	}
 	return o, zapOpts, err
 }
@@ -161,7 +166,8 @@ func main() {
 		log.Error(err, "set up controllers")
 		os.Exit(1)
 	}
-	log.Info("starting manager", "maxDuration", o.maxDuration.String(), "expiryLead", o.expiryLead.String(), "expiryRate", o.expiryRate, "grantableClusterRoles", o.grantableClusterRoles.String(), "webhooks", o.enableWebhooks, "allowedEndpointHosts", o.endpointHosts)
+	log.Info("starting manager", "maxDuration", o.maxDuration.String(), "expiryLead", o.expiryLead.String(), "expiryRate", o.expiryRate, "grantableClusterRoles", o.grantableClusterRoles.String(), "webhooks", o.enableWebhooks, "allowedEndpointHosts", o.endpointHosts,
+		"auditReceiver", o.audit.bindAddress)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		log.Error(err, "run manager")
 		os.Exit(1)
@@ -173,10 +179,14 @@ func setup(mgr ctrl.Manager, o options, trusted trust) error {
 	if err != nil {
 		return err
 	}
+	auditStore, err := setupAuditReceiver(mgr, o)
+	if err != nil {
+		return err
+	}
 	if err := controller.Setup(mgr, controller.Options{
-		Providers: Providers(mgr), MaxDuration: o.maxDuration, ExpiryLead: o.expiryLead, ExpiryRate: o.expiryRate, Workers: o.workers, Records: trusted.signer,
+		Providers: Providers(mgr, kubernetesOptions(auditStore, o)...), MaxDuration: o.maxDuration, ExpiryLead: o.expiryLead, ExpiryRate: o.expiryRate, Workers: o.workers, Records: trusted.signer,
 		GrantableClusterRoles: o.grantableClusterRoles, AllowedEndpointHosts: hosts, ActivityInterval: o.activityInterval,
-		AllowInsecureNotificationURLs: o.allowInsecureNotificationURLs,
+		AllowInsecureNotificationURLs: o.allowInsecureNotificationURLs, ActivityWakeups: activityWakeups(auditStore),
 	}); err != nil {
 		return err
 	}
@@ -189,10 +199,11 @@ func setup(mgr ctrl.Manager, o options, trusted trust) error {
 	return mgr.AddReadyzCheck("readyz", healthz.Ping)
 }
 
-// Providers is every provider this operator can talk to.
-func Providers(mgr ctrl.Manager) *provider.Registry {
+// Providers is every provider this operator can talk to; kubeOpts configure
+// the kubernetes provider (its activity source).
+func Providers(mgr ctrl.Manager, kubeOpts ...kubernetes.Option) *provider.Registry {
 	return provider.NewRegistry(
-		kubernetes.Registration(mgr.GetClient(), mgr.GetAPIReader()),
+		kubernetes.Registration(mgr.GetClient(), mgr.GetAPIReader(), kubeOpts...),
 		scim.Registration(),
 		ldap.Registration(),
 		postgres.Registration(),

@@ -30,6 +30,7 @@ integration_patterns=(
 	./internal/provider/postgres/...     # PostgreSQL
 	./internal/provider/scim/...         # the scimmy SCIM server (node)
 	./test/providers/...                 # envtest, slapd, PostgreSQL and scimmy
+	./test/activity/...                  # kube-apiserver posting audit events to the receiver (localcluster)
 	./test/schema/...                    # envtest and kubectl
 )
 e2e_patterns=(

@@ -161,8 +161,9 @@ In another terminal, from %s:
 
 Users alice and bob also have kubeconfigs of their own: %s, %s.
 Operator log: %s   metrics: http://%s/metrics
+The apiserver posts its audit events to the operator's receiver on https://%s (docs/activity.md).
 Ctrl-C stops the operator and the control plane.
 `, took.Round(100*time.Millisecond), root, kubectlDir, c.AdminKubeconfig,
 		rel(root, c.UserKubeconfigs["alice"]), rel(root, c.UserKubeconfigs["bob"]),
-		rel(root, filepath.Join(root, "bin", "elevator.log")), metrics)
+		rel(root, filepath.Join(root, "bin", "elevator.log")), metrics, c.Audit.Address)
 }

@@ -3,8 +3,11 @@
 // envtest) set up for the Elevator operator as a real cluster would be: the CRDs,
 // the webhook configurations pointing at a locally served webhook with a
 // generated certificate, and the operator's own ServiceAccount bound by the RBAC
-// in config/rbac, with a token from the TokenRequest API. `make run` and the
-// end-to-end suite both use it, so what a newcomer sees is what the suite tests.
+// in config/rbac, with a token from the TokenRequest API. The apiserver runs
+// with the audit policy of config/audit and posts its audit events to the
+// operator's audit receiver (OperatorArgs turns it on). `make run`, `make
+// bench` and the end-to-end suite all use it, so what a newcomer sees is what
+// the suite tests.
 package localcluster
 
 import (
@@ -53,7 +56,10 @@ type Cluster struct {
 	UserKubeconfigs map[string]string
 	// ServiceAccount is the operator's, as namespace/name.
 	ServiceAccount string
-	written        []string
+	// Audit is where the apiserver posts its audit events: the operator's
+	// audit receiver, which OperatorArgs turns on.
+	Audit   *AuditReceiver
+	written []string
 }
 
 // Start starts the control plane and sets it up for the operator. On error,
@@ -67,11 +73,15 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		Paths:            []string{testenv.WebhookDir()},
 		LocalServingHost: "127.0.0.1",
 	}
+	audit, err := prepareAudit(env)
+	if err != nil {
+		return nil, err
+	}
 	cfg, err := env.Start()
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("start the local control plane: %w", err), env.Stop())
+		return nil, errors.Join(fmt.Errorf("start the local control plane: %w", err), env.Stop(), audit.remove())
 	}
-	c = &Cluster{env: env, Config: cfg, UserKubeconfigs: map[string]string{}}
+	c = &Cluster{env: env, Config: cfg, UserKubeconfigs: map[string]string{}, Audit: audit}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, c.Stop())
@@ -108,7 +118,7 @@ func RequireBinaries() error {
 // Stop stops the control plane and removes the kubeconfigs it wrote (they hold
 // credentials for a server that no longer exists).
 func (c *Cluster) Stop() error {
-	errs := []error{c.env.Stop()}
+	errs := []error{c.env.Stop(), c.Audit.remove()}
 	for _, path := range c.written {
 		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("remove %s: %w", path, err))
@@ -127,14 +137,15 @@ func (c *Cluster) WebhookAddress() string {
 }
 
 // OperatorArgs are the manager flags that make it serve the webhooks where the
-// apiserver calls them, with the locally generated certificate.
+// apiserver calls them, with the locally generated certificate, and the audit
+// receiver where the apiserver posts its audit events.
 func (c *Cluster) OperatorArgs() []string {
 	o := c.env.WebhookInstallOptions
-	return []string{
+	return append([]string{
 		"--webhook-host=" + o.LocalServingHost,
 		"--webhook-port=" + strconv.Itoa(o.LocalServingPort),
 		"--webhook-cert-path=" + o.LocalServingCertDir,
-	}
+	}, c.Audit.OperatorArgs()...)
 }
 
 // writeKubeconfigs writes the admin's and each user's kubeconfig.

@@ -8,6 +8,9 @@
 // only name what is probed and are checked to exist, while the proof of
 // revocation is the fresh read of the bindings.
 //
+// Its activity source (activity.go) is the kube-apiserver's audit webhook,
+// posted to the operator's own receiver (internal/activity/kubeaudit).
+//
 // The operator's ServiceAccount needs the RBAC verb "bind" on exactly the
 // ClusterRoles it may hand out (Kubernetes refuses to let anyone create a binding
 // to permissions it does not hold itself, unless it may "bind" that role), plus
@@ -20,6 +23,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -30,6 +34,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
+	"github.com/elevator-dev/elevator/internal/activity/kubeaudit"
 	"github.com/elevator-dev/elevator/internal/provider"
 )
 
@@ -45,6 +50,9 @@ type Client struct {
 	writer client.Client
 	reader client.Reader
 	conn   *accessv1alpha1.SaaSConnection
+	// audit is the operator's audit receiver's store; nil when it runs none.
+	audit         *kubeaudit.Store
+	activityDelay time.Duration
 }
 
 var _ provider.Client = (*Client)(nil)

@@ -18,14 +18,19 @@ const Kind = "kubernetes"
 // because Check is the proof of revocation.
 //
 // It reads no credentials Secret and has no endpoint or transport of its own:
-// it talks to the cluster the operator runs in, as the operator.
-func Registration(writer client.Client, reader client.Reader) provider.Registration {
+// it talks to the cluster the operator runs in, as the operator. WithAuditStore
+// gives its clients an activity source.
+func Registration(writer client.Client, reader client.Reader, opts ...Option) provider.Registration {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	return provider.Registration{
 		Kind:       Kind,
 		Configured: func(spec accessv1alpha1.ProviderSpec) bool { return spec.Kubernetes != nil },
 		Shared:     false,
 		New: func(_ context.Context, cfg provider.Config) (provider.Client, error) {
-			return &Client{writer: writer, reader: reader, conn: cfg.Connection}, nil
+			return &Client{writer: writer, reader: reader, conn: cfg.Connection, audit: o.store, activityDelay: o.delay}, nil
 		},
 	}
 }
