@@ -8,9 +8,11 @@ import (
 	"path/filepath"
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/elevator-dev/elevator/internal/activity/kubeaudit"
+	"github.com/elevator-dev/elevator/internal/activity/leaderlabel"
 	"github.com/elevator-dev/elevator/internal/provider/kubernetes"
 )
 
@@ -76,6 +78,7 @@ func setupAuditReceiver(mgr ctrl.Manager, o options) (*kubeaudit.Store, error) {
 		TokenFile:    a.tokenFile,
 		ClientCAFile: a.clientCAFile,
 		Log:          ctrl.Log.WithName("audit-receiver"),
+		Leading:      mgr.Elected(),
 	})
 	if err != nil {
 		return nil, err
@@ -83,7 +86,24 @@ func setupAuditReceiver(mgr ctrl.Manager, o options) (*kubeaudit.Store, error) {
 	if err := mgr.Add(receiver); err != nil {
 		return nil, fmt.Errorf("add the audit receiver: %w", err)
 	}
-	return store, nil
+	return store, labelLeader(mgr)
+}
+
+// labelLeader labels this replica's Pod while it leads, for the receiver's
+// Service to route to the leader only (config/audit), when the downward API
+// names the Pod (POD_NAME, POD_NAMESPACE); a local run has no Pod.
+func labelLeader(mgr ctrl.Manager) error {
+	pod := types.NamespacedName{Namespace: os.Getenv("POD_NAMESPACE"), Name: os.Getenv("POD_NAME")}
+	if pod.Name == "" || pod.Namespace == "" {
+		return nil
+	}
+	if err := leaderlabel.Clear(context.Background(), mgr.GetClient(), pod); err != nil {
+		return err
+	}
+	if err := mgr.Add(leaderlabel.Labeler{Client: mgr.GetClient(), Pod: pod}); err != nil {
+		return fmt.Errorf("add the leader labeler: %w", err)
+	}
+	return nil
 }
 
 // kubernetesOptions are the kubernetes provider's options: its activity

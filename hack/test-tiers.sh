@@ -26,6 +26,7 @@ integration_patterns=(
 	./internal/controller/...            # envtest, with the webhooks
 	./internal/webhook/...               # envtest, with the webhooks
 	./internal/localcluster/...          # starts kube-apiserver and etcd from bin/k8s
+	./internal/activity/leaderlabel/...  # envtest
 	./internal/provider/ldap/...         # slapd
 	./internal/provider/postgres/...     # PostgreSQL
 	./internal/provider/scim/...         # the scimmy SCIM server (node)

@@ -56,6 +56,11 @@ type ReceiverOptions struct {
 	MaxBodyBytes int64
 	// Log receives what the receiver refuses and why, never a body.
 	Log logr.Logger
+	// Leading, when set, is closed once this replica leads. Until then the
+	// receiver answers 503 with Retry-After, which the apiserver's webhook
+	// backend retries: only the leader reads the buffer, so a standby that
+	// kept a batch would lose it without anyone knowing.
+	Leading <-chan struct{}
 }
 
 // Receiver is the HTTPS endpoint the kube-apiserver's audit webhook backend
@@ -114,9 +119,26 @@ func (r *Receiver) TLSConfig() *tls.Config {
 }
 
 // ServeHTTP takes one posted EventList.
+func (r *Receiver) leading() bool {
+	if r.opts.Leading == nil {
+		return true
+	}
+	select {
+	case <-r.opts.Leading:
+		return true
+	default:
+		return false
+	}
+}
+
 func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if !r.authenticated(req) {
 		r.reject(w, "unauthenticated", http.StatusUnauthorized, "a bearer token or a client certificate of the receiver's CA is required")
+		return
+	}
+	if !r.leading() {
+		w.Header().Set("Retry-After", "1")
+		r.reject(w, "not_leader", http.StatusServiceUnavailable, "this replica does not lead; only the leader keeps audit events")
 		return
 	}
 	if req.Method != http.MethodPost {

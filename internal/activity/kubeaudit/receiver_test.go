@@ -22,6 +22,12 @@ const testToken = "s3cr3t-token-for-the-test"
 // and returns it with its CA (for client certificates) and the server's CA pool.
 func receiverServer(t *testing.T, store *Store) (*httptest.Server, *testenv.CA) {
 	t.Helper()
+	return receiverServerLeading(t, store, nil)
+}
+
+// receiverServerLeading is receiverServer with ReceiverOptions.Leading.
+func receiverServerLeading(t *testing.T, store *Store, leading <-chan struct{}) (*httptest.Server, *testenv.CA) {
+	t.Helper()
 	dir := t.TempDir()
 	clientCA, err := testenv.NewCA("apiserver client CA")
 	if err != nil {
@@ -29,7 +35,7 @@ func receiverServer(t *testing.T, store *Store) (*httptest.Server, *testenv.CA) 
 	}
 	write(t, filepath.Join(dir, "token"), []byte(testToken+"\n"))
 	write(t, filepath.Join(dir, "client-ca.crt"), clientCA.CertPEM)
-	r, err := NewReceiver(store, ReceiverOptions{TokenFile: filepath.Join(dir, "token"), ClientCAFile: filepath.Join(dir, "client-ca.crt"), MaxBodyBytes: 64 << 10})
+	r, err := NewReceiver(store, ReceiverOptions{TokenFile: filepath.Join(dir, "token"), ClientCAFile: filepath.Join(dir, "client-ca.crt"), MaxBodyBytes: 64 << 10, Leading: leading})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,5 +190,28 @@ func TestNewReceiverRefusesToRunUnauthenticated(t *testing.T) {
 	write(t, notPEM, bytes.Repeat([]byte("x"), 10))
 	if _, err := NewReceiver(store, ReceiverOptions{ClientCAFile: notPEM}); err == nil {
 		t.Error("a receiver with a client CA file without certificates was made")
+	}
+}
+
+func TestReceiverKeepsNothingUntilItsReplicaLeads(t *testing.T) {
+	store, _ := newTestStore(100)
+	leading := make(chan struct{})
+	srv, _ := receiverServerLeading(t, store, leading)
+	body := `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{"auditID":"a1","stage":"ResponseComplete","verb":"create","user":{"username":"alice"},"requestReceivedTimestamp":"2026-12-02T10:00:00.000000Z","stageTimestamp":"2026-12-02T10:00:00.100000Z"}]}`
+	if got := post(t, clientWith(srv, nil), srv.URL, testToken, body); got != http.StatusServiceUnavailable {
+		t.Fatalf("a standby answered %d, want 503 so that the apiserver retries", got)
+	}
+	if got := post(t, clientWith(srv, nil), srv.URL, "wrong", body); got != http.StatusUnauthorized {
+		t.Errorf("a standby answered an unauthenticated post with %d, want 401 first", got)
+	}
+	if store.Len() != 0 {
+		t.Fatal("a standby kept events the leader will never read")
+	}
+	close(leading)
+	if got := post(t, clientWith(srv, nil), srv.URL, testToken, body); got != http.StatusOK {
+		t.Fatalf("the leader answered %d", got)
+	}
+	if store.Len() != 1 {
+		t.Errorf("the leader kept %d events, want 1", store.Len())
 	}
 }
