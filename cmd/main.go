@@ -22,6 +22,7 @@ import (
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 	"github.com/elevator-dev/elevator/internal/controller"
+	"github.com/elevator-dev/elevator/internal/metrics"
 	"github.com/elevator-dev/elevator/internal/policy"
 	"github.com/elevator-dev/elevator/internal/provider"
 	"github.com/elevator-dev/elevator/internal/provider/endpoint"
@@ -202,10 +203,13 @@ func setup(mgr ctrl.Manager, o options, trusted trust) error {
 // Providers is every provider this operator can talk to; kubeOpts configure
 // the kubernetes provider (its activity source).
 func Providers(mgr ctrl.Manager, kubeOpts ...kubernetes.Option) *provider.Registry {
-	return provider.NewRegistry(
+	reg := provider.NewRegistry(
 		kubernetes.Registration(mgr.GetClient(), mgr.GetAPIReader(), kubeOpts...),
 		scim.Registration(),
 		ldap.Registration(),
 		postgres.Registration(),
 	)
+	// Served at 0 from the start, so that alerts see the first failure.
+	metrics.InitProviders(reg.Kinds()...)
+	return reg
 }

@@ -99,6 +99,41 @@ func init() {
 	crmetrics.Registry.MustRegister(elevations, approvalToGrant, expiryToVerified, verifiedBeforeExpiry, revocationFailures, missedNextLook, residualAccess, overdue,
 		activityActions, activityAccessChanges, activityToStatus, notificationsSent, notificationsFailed,
 		breakGlassUsed, breakGlassUnreviewed)
+	for _, phase := range []accessv1alpha1.Phase{accessv1alpha1.PhasePending, accessv1alpha1.PhaseApproved, accessv1alpha1.PhaseActive,
+		accessv1alpha1.PhaseRevoking, accessv1alpha1.PhaseRevoked, accessv1alpha1.PhaseDenied, accessv1alpha1.PhaseExpired, accessv1alpha1.PhaseFailed} {
+		elevations.WithLabelValues(string(phase))
+	}
+	for _, phase := range []accessv1alpha1.Phase{accessv1alpha1.PhasePending, accessv1alpha1.PhaseApproved, accessv1alpha1.PhaseActive, accessv1alpha1.PhaseRevoking} {
+		missedNextLook.WithLabelValues(string(phase))
+	}
+}
+
+// revocationFailureReasons are the reasons RevocationFailed is called with.
+var revocationFailureReasons = []string{accessv1alpha1.ReasonRevokeFailed, accessv1alpha1.ReasonVerifyFailed, accessv1alpha1.ReasonStillPresent}
+
+// activityCategories are the categories ActivityRecorded is called with.
+var activityCategories = []accessv1alpha1.ActivityCategory{accessv1alpha1.ActivityConfig, accessv1alpha1.ActivityAccess,
+	accessv1alpha1.ActivityData, accessv1alpha1.ActivityOther}
+
+// InitProviders creates, at 0, the series of every counter labelled by
+// provider kind, for the kinds given (the operator's provider registry). A
+// counter vector serves nothing until its first increment, and Prometheus
+// cannot see a first increment from "no series" to 1: rate() and increase()
+// over it stay empty, so an alert on the first revocation failure would never
+// fire. Zero is the true count before anything happened. Series labelled by
+// user data (a sink, a connection) appear with their first event.
+func InitProviders(kinds ...string) {
+	for _, kind := range kinds {
+		for _, reason := range revocationFailureReasons {
+			revocationFailures.WithLabelValues(kind, reason)
+		}
+		residualAccess.WithLabelValues(kind, "false")
+		residualAccess.WithLabelValues(kind, "true")
+		for _, category := range activityCategories {
+			activityActions.WithLabelValues(kind, string(category))
+		}
+		activityAccessChanges.WithLabelValues(kind)
+	}
 }
 
 // Tracker keeps the per-request state behind the gauges, so that a request

@@ -112,12 +112,13 @@ func (r *Registry) Lookup(conn *accessv1alpha1.SaaSConnection) (Registration, er
 	reg, ok := r.registrationFor(conn.Spec.Provider)
 	if !ok {
 		return Registration{}, Permanentf("connection %s/%s sets none of the providers enabled in this operator (%s)",
-			conn.Namespace, conn.Name, strings.Join(r.kinds(), ", "))
+			conn.Namespace, conn.Name, strings.Join(r.Kinds(), ", "))
 	}
 	return reg, nil
 }
 
-func (r *Registry) kinds() []string {
+// Kinds are the provider kinds of the registry, in registration order.
+func (r *Registry) Kinds() []string {
 	kinds := make([]string, 0, len(r.regs))
 	for _, reg := range r.regs {
 		kinds = append(kinds, reg.Kind)
