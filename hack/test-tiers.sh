@@ -36,6 +36,7 @@ integration_patterns=(
 )
 e2e_patterns=(
 	./test/e2e/...                       # the built operator, a local control plane, kubectl, kustomize
+	./test/alerts/...                    # the built operator, a local control plane, kubectl; its metrics in the PromQL engine
 )
 
 # Test imports that mean a package starts a server: a unit package with one of
