@@ -177,7 +177,7 @@ func (s *scraper) stop() error {
 	return s.err
 }
 
-var _ = Describe("the alert rules and dashboard queries", Ordered, func() {
+var _ = Describe("the alert rules and dashboard queries", Ordered, ContinueOnFailure, func() {
 	var (
 		scr    *scraper
 		served map[string]map[string]bool
@@ -224,24 +224,39 @@ var _ = Describe("the alert rules and dashboard queries", Ordered, func() {
 		at = scr.st.lastScrape()
 	})
 
+	// Every problem of every expression is reported at once.
 	It("uses only metrics and labels the operator serves, in every alert expression", func(ctx SpecContext) {
+		var problems []string
 		for _, r := range loadRules() {
-			checkServed(r.Alert, r.Expr, served)
-			evaluate(ctx, engine, scr.st, r.Expr, at)
+			problems = append(problems, checkServed(r.Alert, r.Expr, served)...)
+			if _, err := evaluate(ctx, engine, scr.st, r.Expr, at); err != nil {
+				problems = append(problems, fmt.Sprintf("%s: %v", r.Alert, err))
+			}
 		}
+		Expect(problems).To(BeEmpty())
 	})
 
 	It("uses only metrics and labels the operator serves, in every dashboard query, and each returns series", func(ctx SpecContext) {
+		var problems []string
 		for _, q := range loadDashboardQueries() {
-			checkServed(q.Panel, q.Expr, served)
-			Expect(evaluate(ctx, engine, scr.st, q.Expr, at)).NotTo(BeEmpty(), "panel %q: %s returns nothing", q.Panel, q.Expr)
+			problems = append(problems, checkServed(q.Panel, q.Expr, served)...)
+			vec, err := evaluate(ctx, engine, scr.st, q.Expr, at)
+			switch {
+			case err != nil:
+				problems = append(problems, fmt.Sprintf("panel %q: %v", q.Panel, err))
+			case len(vec) == 0:
+				problems = append(problems, fmt.Sprintf("panel %q: %s returns nothing", q.Panel, q.Expr))
+			}
 		}
+		Expect(problems).To(BeEmpty())
 	})
 
 	It("fires the alerts for what happened, and no other", func(ctx SpecContext) {
 		firing := map[string]bool{}
 		for _, r := range loadRules() {
-			firing[r.Alert] = len(evaluate(ctx, engine, scr.st, r.Expr, at)) > 0
+			vec, err := evaluate(ctx, engine, scr.st, r.Expr, at)
+			Expect(err).NotTo(HaveOccurred(), r.Alert)
+			firing[r.Alert] = len(vec) > 0
 		}
 		GinkgoWriter.Printf("firing: %v\n", firing)
 		Expect(firing).To(HaveKeyWithValue("ElevatorResidualAccessInsideWindow", true), "the backdoor RoleBinding was residual access created inside the window")
@@ -263,34 +278,47 @@ func seriesNames(st *store) []string {
 	return out
 }
 
-// checkServed parses expr and fails unless every metric it selects is served
-// and every label it matches on or groups by is on that metric's series.
-func checkServed(owner, expr string, served map[string]map[string]bool) {
+// checkServed parses expr and returns what is wrong with it: a parse error, a
+// metric it selects that the operator does not serve, a label it matches on or
+// groups by that is on none of that metric's series.
+func checkServed(owner, expr string, served map[string]map[string]bool) []string {
 	parsed, err := parser.NewParser(parser.Options{}).ParseExpr(expr)
-	ExpectWithOffset(1, err).NotTo(HaveOccurred(), "%s: %s", owner, expr)
-	selectors := 0
-	parser.Inspect(parsed, func(node parser.Node, _ []parser.Node) error {
-		switch n := node.(type) {
-		case *parser.VectorSelector:
-			selectors++
-			name := selectorName(n)
-			labelNames, ok := served[name]
-			ExpectWithOffset(4, ok).To(BeTrue(), "%s: the operator serves no %s (%s)", owner, name, expr)
-			for _, m := range n.LabelMatchers {
-				if m.Name != labels.MetricName {
-					ExpectWithOffset(4, labelNames).To(HaveKey(m.Name), "%s: %s has no label %s (%s)", owner, name, m.Name, expr)
-				}
+	if err != nil {
+		return []string{fmt.Sprintf("%s: %v (%s)", owner, err, expr)}
+	}
+	var problems []string
+	selectors := vectorSelectors(parsed)
+	if len(selectors) == 0 {
+		problems = append(problems, fmt.Sprintf("%s selects no metric (%s)", owner, expr))
+	}
+	for _, vs := range selectors {
+		name := selectorName(vs)
+		labelNames, ok := served[name]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("%s: the operator serves no %s (%s)", owner, name, expr))
+			continue
+		}
+		for _, m := range vs.LabelMatchers {
+			if m.Name != labels.MetricName && !labelNames[m.Name] {
+				problems = append(problems, fmt.Sprintf("%s: %s has no label %s (%s)", owner, name, m.Name, expr))
 			}
-		case *parser.AggregateExpr:
-			for _, vs := range vectorSelectors(n.Expr) {
-				for _, l := range n.Grouping {
-					ExpectWithOffset(4, served[selectorName(vs)]).To(HaveKey(l), "%s: grouped by %s, which %s does not have (%s)", owner, l, selectorName(vs), expr)
+		}
+	}
+	parser.Inspect(parsed, func(node parser.Node, _ []parser.Node) error {
+		agg, ok := node.(*parser.AggregateExpr)
+		if !ok {
+			return nil
+		}
+		for _, vs := range vectorSelectors(agg.Expr) {
+			for _, l := range agg.Grouping {
+				if labelNames, ok := served[selectorName(vs)]; ok && !labelNames[l] {
+					problems = append(problems, fmt.Sprintf("%s: grouped by %s, which %s does not have (%s)", owner, l, selectorName(vs), expr))
 				}
 			}
 		}
 		return nil
 	})
-	ExpectWithOffset(1, selectors).To(BeNumerically(">", 0), "%s selects no metric: %s", owner, expr)
+	return problems
 }
 
 func selectorName(vs *parser.VectorSelector) string {
@@ -317,15 +345,22 @@ func vectorSelectors(node parser.Node) []*parser.VectorSelector {
 	return out
 }
 
-// evaluate runs expr as an instant query at at and returns its vector.
-func evaluate(ctx context.Context, engine *promql.Engine, st *store, expr string, at time.Time) promql.Vector {
+// evaluate runs expr as an instant query at at and returns its vector, or
+// what went wrong.
+func evaluate(ctx context.Context, engine *promql.Engine, st *store, expr string, at time.Time) (promql.Vector, error) {
 	q, err := engine.NewInstantQuery(ctx, st, nil, expr, at)
-	ExpectWithOffset(1, err).NotTo(HaveOccurred(), expr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", expr, err)
+	}
 	defer q.Close()
 	res := q.Exec(ctx)
-	ExpectWithOffset(1, res.Err).NotTo(HaveOccurred(), expr)
+	if res.Err != nil {
+		return nil, fmt.Errorf("%s: %w", expr, res.Err)
+	}
 	vec, err := res.Vector()
-	ExpectWithOffset(1, err).NotTo(HaveOccurred(), "%s is not an instant vector", expr)
+	if err != nil {
+		return nil, fmt.Errorf("%s is not an instant vector: %w", expr, err)
+	}
 	GinkgoWriter.Printf("%s => %d series\n", expr, len(vec))
-	return vec
+	return vec, nil
 }
