@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -85,7 +86,7 @@ func (s *store) addMetric(mf *dto.MetricFamily, m *dto.Metric, job string, t int
 		base.Set(lp.GetName(), lp.GetValue())
 	}
 	add := func(name string, v float64, extra ...string) {
-		b := labels.NewBuilder(base.Labels()).Set(labels.MetricName, name)
+		b := labels.NewBuilder(base.Labels()).Set(model.MetricNameLabel, name)
 		for i := 0; i+1 < len(extra); i += 2 {
 			b.Set(extra[i], extra[i+1])
 		}
@@ -143,7 +144,7 @@ func (s *store) names() map[string]map[string]bool {
 	defer s.mu.Unlock()
 	out := map[string]map[string]bool{}
 	for _, ms := range s.series {
-		name := ms.lset.Get(labels.MetricName)
+		name := ms.lset.Get(model.MetricNameLabel)
 		if out[name] == nil {
 			out[name] = map[string]bool{}
 		}
@@ -233,3 +234,17 @@ func (s floatSample) H() *histogram.Histogram       { return nil }
 func (s floatSample) FH() *histogram.FloatHistogram { return nil }
 func (s floatSample) Type() chunkenc.ValueType      { return chunkenc.ValFloat }
 func (s floatSample) Copy() chunks.Sample           { return s }
+
+// without returns a copy of the store without the series whose name starts
+// with prefix, as if no target served them.
+func (s *store) without(prefix string) *store {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := &store{series: map[string]*memSeries{}, last: s.last}
+	for key, ms := range s.series {
+		if !strings.HasPrefix(ms.lset.Get(model.MetricNameLabel), prefix) {
+			out.series[key] = ms
+		}
+	}
+	return out
+}

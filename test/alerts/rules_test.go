@@ -2,8 +2,10 @@ package alerts
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -148,3 +150,75 @@ var _ = Describe("config/prometheus", func() {
 		Expect(len(panels)).To(BeNumerically(">=", 10))
 	})
 })
+
+// kustomizeBinary is $KUSTOMIZE, else the bin/kustomize-<version> that
+// `make kustomize` installs for the Makefile's KUSTOMIZE_VERSION.
+func kustomizeBinary() string {
+	if path := os.Getenv("KUSTOMIZE"); path != "" {
+		return path
+	}
+	makefile, err := os.ReadFile(filepath.Join(testenv.ModuleRoot(), "Makefile"))
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	m := regexp.MustCompile(`(?m)^KUSTOMIZE_VERSION \?= (\S+)$`).FindSubmatch(makefile)
+	ExpectWithOffset(1, m).NotTo(BeNil(), "the Makefile sets no KUSTOMIZE_VERSION")
+	path := filepath.Join(testenv.ModuleRoot(), "bin", "kustomize-"+string(m[1]))
+	_, err = os.Stat(path)
+	ExpectWithOffset(1, err).NotTo(HaveOccurred(), "run `make kustomize` to install kustomize")
+	return path
+}
+
+var _ = Describe("config/prometheus in config/default", func() {
+	It("builds when config/default includes it, and its Service selects the manager's pods", func() {
+		By("copying config/ and uncommenting ../prometheus in the copy of config/default")
+		dir := GinkgoT().TempDir()
+		Expect(os.CopyFS(dir, os.DirFS(filepath.Join(testenv.ModuleRoot(), "config")))).To(Succeed())
+		kpath := filepath.Join(dir, "default", "kustomization.yaml")
+		k, err := os.ReadFile(kpath)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(k)).To(ContainSubstring("\n#- ../prometheus\n"))
+		Expect(os.WriteFile(kpath, []byte(strings.Replace(string(k), "\n#- ../prometheus\n", "\n- ../prometheus\n", 1)), 0o600)).To(Succeed())
+
+		out, err := exec.Command(kustomizeBinary(), "build", filepath.Join(dir, "default")).Output()
+		Expect(err).NotTo(HaveOccurred(), "kustomize build: %s", exitStderr(err))
+		objs := map[string]map[string]any{}
+		for _, doc := range strings.Split(string(out), "\n---\n") {
+			var obj map[string]any
+			Expect(yaml.Unmarshal([]byte(doc), &obj)).To(Succeed())
+			meta, _ := obj["metadata"].(map[string]any)
+			objs[fmt.Sprintf("%s/%s", obj["kind"], meta["name"])] = obj
+		}
+		for _, name := range []string{"PrometheusRule/elevator-alerts", "ServiceMonitor/elevator-controller-manager-metrics-monitor",
+			"Service/elevator-controller-manager-metrics-service", "Deployment/elevator-controller-manager"} {
+			Expect(objs).To(HaveKey(name))
+			Expect(objs[name]["metadata"]).To(HaveKeyWithValue("namespace", "elevator-system"), name)
+		}
+		deployment := objs["Deployment/elevator-controller-manager"]
+		podLabels := nested(deployment, "spec", "template", "metadata", "labels")
+		for key, value := range nested(objs["Service/elevator-controller-manager-metrics-service"], "spec", "selector") {
+			Expect(podLabels).To(HaveKeyWithValue(key, value), "the metrics Service selects pods by %s", key)
+		}
+		serviceLabels := nested(objs["Service/elevator-controller-manager-metrics-service"], "metadata", "labels")
+		for key, value := range nested(objs["ServiceMonitor/elevator-controller-manager-metrics-monitor"], "spec", "selector", "matchLabels") {
+			Expect(serviceLabels).To(HaveKeyWithValue(key, value), "the ServiceMonitor selects the Service by %s", key)
+		}
+		Expect(fmt.Sprint(deployment)).To(ContainSubstring("--metrics-bind-address=:8080"), "the Service's port is the manager's metrics port")
+	})
+})
+
+// nested reads a map at a path of keys of a decoded object.
+func nested(obj map[string]any, keys ...string) map[string]any {
+	cur := obj
+	for _, k := range keys {
+		next, ok := cur[k].(map[string]any)
+		ExpectWithOffset(1, ok).To(BeTrue(), "no %v in the object", keys)
+		cur = next
+	}
+	return cur
+}
+
+func exitStderr(err error) string {
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+		return string(ee.Stderr)
+	}
+	return ""
+}

@@ -12,6 +12,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -261,10 +262,25 @@ var _ = Describe("the alert rules and dashboard queries", Ordered, ContinueOnFai
 		GinkgoWriter.Printf("firing: %v\n", firing)
 		Expect(firing).To(HaveKeyWithValue("ElevatorResidualAccessInsideWindow", true), "the backdoor RoleBinding was residual access created inside the window")
 		Expect(firing).To(HaveKeyWithValue("ElevatorNotificationFailures", true), "the sink that answers 503 failed every delivery")
+		// ElevatorReconcileErrors may fire too: the failing sink's deliveries are reconcile errors.
 		for _, quiet := range []string{"ElevatorRevocationOverdue", "ElevatorRevocationFailures", "ElevatorMissedNextLook",
 			"ElevatorBreakGlassReviewOverdue", "ElevatorNotLeading", "ElevatorWebhookErrors"} {
 			Expect(firing).To(HaveKeyWithValue(quiet, false), "nothing in this run should fire %s", quiet)
 		}
+	})
+
+	It("fires ElevatorNotLeading when no replica serves a leader", func(ctx SpecContext) {
+		var expr string
+		for _, r := range loadRules() {
+			if r.Alert == "ElevatorNotLeading" {
+				expr = r.Expr
+			}
+		}
+		Expect(expr).NotTo(BeEmpty())
+		vec, err := evaluate(ctx, engine, scr.st.without("leader_election_"), expr, at)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(vec).To(HaveLen(1), "a standby serves no leader_election_master_status: none leading must fire")
+		Expect(vec[0].F).To(BeZero())
 	})
 })
 
@@ -299,7 +315,7 @@ func checkServed(owner, expr string, served map[string]map[string]bool) []string
 			continue
 		}
 		for _, m := range vs.LabelMatchers {
-			if m.Name != labels.MetricName && !labelNames[m.Name] {
+			if m.Name != model.MetricNameLabel && !labelNames[m.Name] {
 				problems = append(problems, fmt.Sprintf("%s: %s has no label %s (%s)", owner, name, m.Name, expr))
 			}
 		}
@@ -326,7 +342,7 @@ func selectorName(vs *parser.VectorSelector) string {
 		return vs.Name
 	}
 	for _, m := range vs.LabelMatchers {
-		if m.Name == labels.MetricName && m.Type == labels.MatchEqual {
+		if m.Name == model.MetricNameLabel && m.Type == labels.MatchEqual {
 			return m.Value
 		}
 	}
