@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,9 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/rulefmt"
+	"github.com/prometheus/prometheus/promql/parser"
 	"sigs.k8s.io/yaml"
 
 	"github.com/elevator-dev/elevator/internal/testenv"
@@ -138,6 +142,22 @@ var _ = Describe("config/prometheus", func() {
 				Expect(seen).To(HaveKey(title), "docs/alerts.md documents %s, which rules.yaml does not define", title)
 			}
 		}
+	})
+
+	It("passes Prometheus's own rule-file checks (promtool's): expressions, durations, label and annotation templates", func() {
+		data, err := os.ReadFile(configPath("rules.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		var pr map[string]any
+		Expect(yaml.Unmarshal(data, &pr)).To(Succeed())
+		groups, err := yaml.Marshal(pr["spec"])
+		Expect(err).NotTo(HaveOccurred())
+		parsed, errs := rulefmt.Parse(groups, false, model.UTF8Validation, parser.NewParser(parser.Options{}), slog.New(slog.NewTextHandler(GinkgoWriter, nil)))
+		Expect(errs).To(BeEmpty())
+		n := 0
+		for _, g := range parsed.Groups {
+			n += len(g.Rules)
+		}
+		Expect(n).To(Equal(len(loadRules())))
 	})
 
 	It("has a dashboard whose every panel has a query", func() {
