@@ -263,7 +263,7 @@ var _ = Describe("the alert rules and dashboard queries", Ordered, ContinueOnFai
 		Expect(firing).To(HaveKeyWithValue("ElevatorResidualAccessInsideWindow", true), "the backdoor RoleBinding was residual access created inside the window")
 		Expect(firing).To(HaveKeyWithValue("ElevatorNotificationFailures", true), "the sink that answers 503 failed every delivery")
 		// ElevatorReconcileErrors may fire too: the failing sink's deliveries are reconcile errors.
-		for _, quiet := range []string{"ElevatorRevocationOverdue", "ElevatorRevocationFailures", "ElevatorMissedNextLook",
+		for _, quiet := range []string{"ElevatorRevocationOverdue", "ElevatorRevocationFailures", "ElevatorMissedNextLook", "ElevatorAuditEventsDropped",
 			"ElevatorBreakGlassReviewOverdue", "ElevatorNotLeading", "ElevatorWebhookErrors"} {
 			Expect(firing).To(HaveKeyWithValue(quiet, false), "nothing in this run should fire %s", quiet)
 		}
