@@ -39,7 +39,7 @@ func init() {
 	crmetrics.Registry.MustRegister(eventsReceived, postsRejected, eventsDropped)
 	// Every reason is served at 0 from the start, so that an alert's
 	// increase() sees the first drop or refusal (config/prometheus/rules.yaml).
-	for _, reason := range []string{"unauthenticated", "method", "too_large", "malformed", "read_error"} {
+	for _, reason := range []string{"unauthenticated", "not_leader", "method", "too_large", "malformed", "read_error"} {
 		postsRejected.WithLabelValues(reason)
 	}
 	for _, reason := range []string{"evicted", "invalid"} {
