@@ -28,5 +28,6 @@ fi
 
 mkdir -p bin
 go build -o bin/elevator-run ./hack/run
+go build -o bin/kubectl-elevate ./cmd/kubectl-elevate
 # shellcheck disable=SC2086
 exec bin/elevator-run ${ARGS:-}

@@ -138,32 +138,34 @@ func printWalkthrough(root string, c *localcluster.Cluster, metrics string, took
 Elevator is running on a local control plane (ready in %s).
 In another terminal, from %s:
 
-  export PATH=%s:$PATH KUBECONFIG=%s
+  export PATH=%s:%s:$PATH KUBECONFIG=%s
 
   # alice reads payments for 10 minutes: the viewer role needs no approval
-  kubectl --as alice create -f config/samples/elevationrequest_viewer.yaml
+  kubectl elevate request prod-cluster/viewer --for 10m --reason "INC-4711: look at the billing pods" -n payments --as alice --wait
   kubectl auth can-i list pods -n payments --as alice
 
   # alice asks for namespace-admin in payments for 2 minutes
-  kubectl --as alice create -f config/samples/elevationrequest.yaml
+  kubectl elevate request prod-cluster/namespace-admin --for 2m --reason "INC-4711: roll back the billing config" --ticket INC-4711 -n payments --as alice
   kubectl get elevations -n payments -w          # leave this running in a third terminal
 
   # alice cannot approve her own request; bob, in the group payments-approvers, can
-  kubectl --as alice annotate -n payments elevationrequest/inc-4711-alice elevator.dev/approve="lgtm"
-  kubectl --as bob --as-group payments-approvers annotate -n payments elevationrequest/inc-4711-alice elevator.dev/approve="INC-4711 confirmed"
+  kubectl elevate ls --to-approve -n payments --as bob --as-group payments-approvers
+  kubectl elevate approve NAME -n payments --as alice
+  kubectl elevate approve NAME -n payments --as bob --as-group payments-approvers --comment "INC-4711 confirmed"
 
-  # alice is admin of payments now, and no longer once the 2 minutes are over
-  kubectl auth can-i delete deployments -n payments --as alice
+  # alice is admin of payments now: what she does is recorded on the request
+  kubectl --as alice -n payments create configmap billing-rollback --from-literal=version=41
+  kubectl --as alice -n payments create rolebinding alice-keeps-admin --clusterrole=admin --user=alice
 
-  # how the access ended and how its removal was verified
-  kubectl get elevationrequest inc-4711-alice -n payments -o jsonpath='{.status.revocation}{"\n"}'
-  kubectl describe elevationrequest inc-4711-alice -n payments
+  # the timeline, how the removal was verified, the activity, once the 2 minutes are over
+  kubectl elevate status NAME -n payments
+  kubectl describe elevationrequest NAME -n payments
 
 Users alice and bob also have kubeconfigs of their own: %s, %s.
 Operator log: %s   metrics: http://%s/metrics
 The apiserver posts its audit events to the operator's receiver on https://%s (docs/activity.md).
 Ctrl-C stops the operator and the control plane.
-`, took.Round(100*time.Millisecond), root, kubectlDir, c.AdminKubeconfig,
+`, took.Round(100*time.Millisecond), root, filepath.Join(root, "bin"), kubectlDir, c.AdminKubeconfig,
 		rel(root, c.UserKubeconfigs["alice"]), rel(root, c.UserKubeconfigs["bob"]),
 		rel(root, filepath.Join(root, "bin", "elevator.log")), metrics, c.Audit.Address)
 }
