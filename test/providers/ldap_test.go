@@ -232,8 +232,10 @@ func (b *ldapBackend) ActAsOther(t target) {
 	Expect(ldapModify(c, t.GroupRef, replaceAttr("description", "changed by bob"))).To(Succeed())
 }
 
-// ActAfterRevocation changes the subject's own password again.
+// ActAfterRevocation changes the subject's own password again, in a later
+// second than the revocation's: the accesslog is exact to the second.
 func (b *ldapBackend) ActAfterRevocation(t target) {
 	GinkgoHelper()
+	nextSecond()
 	Expect(ldapModify(b.subjectConn(t), t.UserRef, replaceAttr("userPassword", "after-"+randomHex(8)))).To(Succeed())
 }
