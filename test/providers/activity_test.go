@@ -128,6 +128,8 @@ func activitySpecs(kind string) {
 		Expect(cond.Reason).To(Equal(accessv1alpha1.ReasonActivityComplete))
 		Expect(cond.Message).To(ContainSubstring(tgt.Subject))
 		expectAccessChangeEvents(ctx, er, want)
+		Eventually(func() []string { return eventReasons(ctx, er) }, eventually, poll).
+			Should(ContainElement(controller.EventActivityRecorded), "the summary of a final record is an Event")
 		AddReportEntry(kind+": revocation to finished activity record", got.Status.Activity.FinishedAt.Sub(got.Status.RevokedAt.Time).String())
 	})
 }
