@@ -37,8 +37,14 @@ func createNamespace(ctx context.Context, kind string) string {
 
 func createSecret(ctx context.Context, ns string, data map[string][]byte) {
 	GinkgoHelper()
+	createNamedSecret(ctx, ns, secretName, data)
+}
+
+// createNamedSecret makes a Secret labelled as credentials the operator may read.
+func createNamedSecret(ctx context.Context, ns, name string, data map[string][]byte) {
+	GinkgoHelper()
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{
-		Name: secretName, Namespace: ns, Labels: map[string]string{accessv1alpha1.LabelCredentials: "true"},
+		Name: name, Namespace: ns, Labels: map[string]string{accessv1alpha1.LabelCredentials: "true"},
 	}, Data: data}
 	Expect(k8sClient.Create(ctx, secret)).To(Succeed())
 }

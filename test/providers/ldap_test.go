@@ -1,9 +1,11 @@
 package providers
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"slices"
+	"sync"
 	"sync/atomic"
 
 	goldap "github.com/go-ldap/ldap/v3"
@@ -22,6 +24,11 @@ type ldapBackend struct {
 	srv   *slapdtest.Server
 	wrong string
 	seq   atomic.Int32
+	// mu guards what the activity specs keep per target (by its group DN):
+	// the subject's connection and the group it nests in the role's.
+	mu     sync.Mutex
+	actors map[string]*goldap.Conn
+	side   map[string]string
 }
 
 // ldapSubjects are fixture people; jsmith's DN, "cn=Smith\, John,...", needs
@@ -147,4 +154,88 @@ func (b *ldapBackend) AbsentEvidence(target) string { return "is not among them"
 
 func (b *ldapBackend) Secrets() []string {
 	return []string{b.srv.ServicePassword, b.srv.RootPassword, b.wrong}
+}
+
+// EnableActivity names the accesslog database slapdtest always runs.
+func (b *ldapBackend) EnableActivity(_ context.Context, _ string, spec *accessv1alpha1.ProviderSpec) {
+	spec.LDAP.AccessLogBaseDN = slapdtest.AccessLogDN
+}
+
+// subjectConn is a connection bound as the subject with a password of its
+// own, opened at the first act of a target and kept for its later ones (the
+// subject changes that password).
+func (b *ldapBackend) subjectConn(t target) *goldap.Conn {
+	GinkgoHelper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.actors == nil {
+		b.actors = map[string]*goldap.Conn{}
+	}
+	c, ok := b.actors[t.GroupRef]
+	if !ok {
+		c = b.srv.Conn(GinkgoTB(), t.UserRef, b.srv.SetPassword(GinkgoTB(), t.UserRef))
+		b.actors[t.GroupRef] = c
+	}
+	return c
+}
+
+func ldapModify(c *goldap.Conn, dn string, change func(*goldap.ModifyRequest)) error {
+	req := goldap.NewModifyRequest(dn, nil)
+	change(req)
+	return c.Modify(req)
+}
+
+func replaceAttr(attr, value string) func(*goldap.ModifyRequest) {
+	return func(r *goldap.ModifyRequest) { r.Replace(attr, []string{value}) }
+}
+
+// ActBeforeGrant changes the subject's own password (allowed) and tries the
+// role group's description (refused: not a member yet); it also makes the
+// side group, with the subject in it, that the subject nests while elevated.
+func (b *ldapBackend) ActBeforeGrant(t target) {
+	GinkgoHelper()
+	c := b.subjectConn(t)
+	Expect(ldapModify(c, t.UserRef, replaceAttr("userPassword", "before-"+randomHex(8)))).To(Succeed())
+	err := ldapModify(c, t.GroupRef, replaceAttr("description", "before the grant"))
+	Expect(goldap.IsErrorWithCode(err, goldap.LDAPResultInsufficientAccessRights)).To(BeTrue(), "the subject may not change the group before the grant: %v", err)
+	side := b.srv.AddGroup(GinkgoTB(), slapdtest.GroupsDN, "side", t.UserRef)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.side == nil {
+		b.side = map[string]string{}
+	}
+	b.side[t.GroupRef] = side
+}
+
+// ActWhileElevated nests the side group, of which the subject is a member,
+// in the role's group (a backdoor: residual access after the revocation) and
+// changes the group's description.
+func (b *ldapBackend) ActWhileElevated(t target) []wantActivity {
+	GinkgoHelper()
+	c := b.subjectConn(t)
+	b.mu.Lock()
+	side := b.side[t.GroupRef]
+	b.mu.Unlock()
+	Expect(ldapModify(c, t.GroupRef, func(r *goldap.ModifyRequest) { r.Add("member", []string{side}) })).To(Succeed())
+	Expect(ldapModify(c, t.GroupRef, replaceAttr("description", "changed while elevated"))).To(Succeed())
+	return []wantActivity{
+		{Category: accessv1alpha1.ActivityAccess, Action: "modify member", Object: t.GroupRef, Residual: true},
+		{Category: accessv1alpha1.ActivityConfig, Action: "modify description", Object: t.GroupRef},
+	}
+}
+
+// ActAsOther has bob, a member of the group from before, change its
+// description too.
+func (b *ldapBackend) ActAsOther(t target) {
+	GinkgoHelper()
+	c := b.srv.Conn(GinkgoTB(), t.Bystander, b.srv.SetPassword(GinkgoTB(), t.Bystander))
+	Expect(ldapModify(c, t.GroupRef, replaceAttr("description", "changed by bob"))).To(Succeed())
+}
+
+// ActAfterRevocation changes the subject's own password again, in a later
+// second than the revocation's: the accesslog is exact to the second.
+func (b *ldapBackend) ActAfterRevocation(t target) {
+	GinkgoHelper()
+	nextSecond()
+	Expect(ldapModify(b.subjectConn(t), t.UserRef, replaceAttr("userPassword", "after-"+randomHex(8)))).To(Succeed())
 }

@@ -3,6 +3,8 @@ package providers
 import (
 	"context"
 	"fmt"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,13 +34,17 @@ type postgresBackend struct {
 	password string
 	wrong    string
 	seq      atomic.Int32
+	// mu guards the passwords the activity specs give logins, by name.
+	mu     sync.Mutex
+	logins map[string]string
 }
 
 func startPostgres() backend {
 	GinkgoHelper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	srv, err := pgtest.Start(ctx)
+	// With pgaudit and the jsonlog collector, for the activity specs.
+	srv, err := pgtest.StartWith(ctx, pgtest.Options{Audit: true})
 	Expect(err).NotTo(HaveOccurred(), "start PostgreSQL (run `make test-deps` if it is missing)")
 	DeferCleanup(srv.Stop)
 	b := &postgresBackend{srv: srv, password: randomHex(16), wrong: "wrong-" + randomHex(12)}
@@ -46,6 +52,13 @@ func startPostgres() backend {
 		"CREATE DATABASE "+pgDatabase,
 		fmt.Sprintf("CREATE ROLE %s LOGIN CREATEROLE PASSWORD '%s'", pgOperator, b.password),
 		"GRANT pg_signal_backend TO "+pgOperator,
+	)).To(Succeed())
+	// The three grants the activity source needs (docs/providers/postgres.md),
+	// in the connection's database.
+	Expect(srv.Exec(ctx, pgDatabase,
+		"GRANT EXECUTE ON FUNCTION pg_catalog.pg_current_logfile(text) TO "+pgOperator,
+		"GRANT EXECUTE ON FUNCTION pg_catalog.pg_ls_logdir() TO "+pgOperator,
+		"GRANT EXECUTE ON FUNCTION pg_catalog.pg_read_binary_file(text, bigint, bigint, boolean) TO "+pgOperator,
 	)).To(Succeed())
 	return b
 }
@@ -145,3 +158,92 @@ func (b *postgresBackend) superExec(statements ...string) {
 }
 
 func quoteIdent(name string) string { return pgx.Identifier{name}.Sanitize() }
+
+// EnableActivity changes nothing: the suite's server runs pgaudit with the
+// jsonlog collector, and the operator's login has the grants to read it, so
+// every connection to it has an activity source.
+func (b *postgresBackend) EnableActivity(context.Context, string, *accessv1alpha1.ProviderSpec) {}
+
+// activityTables are the tables of one target's activity spec: acts, which
+// the role may write, scratch, which the subject may write without it, made,
+// which the subject creates while elevated, and reader, a role it grants to.
+func activityTables(t target) (acts, scratch, made, reader string) {
+	return t.GroupRef + "_acts", t.GroupRef + "_scratch", t.GroupRef + "_made", t.GroupRef + "_reader"
+}
+
+// ActBeforeGrant gives the subject and the bystander passwords, makes the
+// tables, and has the subject write the one it may write without the role.
+func (b *postgresBackend) ActBeforeGrant(t target) {
+	GinkgoHelper()
+	acts, scratch, _, reader := activityTables(t)
+	b.superExec(
+		"CREATE TABLE "+quoteIdent(acts)+" (v text)",
+		"CREATE TABLE "+quoteIdent(scratch)+" (v text)",
+		"CREATE ROLE "+quoteIdent(reader)+" NOLOGIN",
+		"GRANT SELECT, INSERT ON "+quoteIdent(acts)+" TO "+quoteIdent(t.GroupRef),
+		"GRANT CREATE ON SCHEMA public TO "+quoteIdent(t.GroupRef),
+		"GRANT INSERT ON "+quoteIdent(scratch)+" TO "+quoteIdent(t.UserRef),
+	)
+	b.psql(t.UserRef, "INSERT INTO "+quoteIdent(scratch)+" VALUES ('before');")
+}
+
+// ActWhileElevated has the subject, through the role, write, create a table
+// and grant on it.
+func (b *postgresBackend) ActWhileElevated(t target) []wantActivity {
+	GinkgoHelper()
+	acts, _, made, reader := activityTables(t)
+	b.psql(t.UserRef, strings.Join([]string{
+		"SET ROLE " + quoteIdent(t.GroupRef) + ";",
+		"INSERT INTO " + quoteIdent(acts) + " VALUES ('while elevated');",
+		"CREATE TABLE " + quoteIdent(made) + " (v text);",
+		"GRANT SELECT ON " + quoteIdent(made) + " TO " + quoteIdent(reader) + ";",
+		"RESET ROLE;",
+	}, "\n"))
+	return []wantActivity{
+		{Category: accessv1alpha1.ActivityData, Action: "INSERT", Object: "TABLE public." + acts},
+		{Category: accessv1alpha1.ActivityConfig, Action: "CREATE TABLE", Object: "TABLE public." + made},
+		{Category: accessv1alpha1.ActivityAccess, Action: "GRANT", Object: "TABLE " + made + " TO " + reader},
+	}
+}
+
+// ActAsOther has the bystander, also a member of the role, write the table.
+func (b *postgresBackend) ActAsOther(t target) {
+	GinkgoHelper()
+	acts, _, _, _ := activityTables(t)
+	b.psql(t.Bystander, "INSERT INTO "+quoteIdent(acts)+" VALUES ('by the bystander');")
+}
+
+// ActAfterRevocation has the subject write its own table again.
+func (b *postgresBackend) ActAfterRevocation(t target) {
+	GinkgoHelper()
+	_, scratch, _, _ := activityTables(t)
+	b.psql(t.UserRef, "INSERT INTO "+quoteIdent(scratch)+" VALUES ('after');")
+}
+
+// psql runs script as login with the psql binary, giving the login a
+// password first if it has none yet, and fails the spec on any error.
+func (b *postgresBackend) psql(login, script string) {
+	GinkgoHelper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := b.srv.Psql(ctx, pgDatabase, login, b.loginPassword(login), script)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(out).NotTo(ContainSubstring("ERROR"), "psql as %s", login)
+}
+
+func (b *postgresBackend) loginPassword(login string) string {
+	GinkgoHelper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if pw, ok := b.logins[login]; ok {
+		return pw
+	}
+	if b.logins == nil {
+		b.logins = map[string]string{}
+	}
+	pw := randomHex(16)
+	// Hex: safe in a literal.
+	b.superExec("ALTER ROLE " + quoteIdent(login) + " PASSWORD '" + pw + "'")
+	b.logins[login] = pw
+	return pw
+}

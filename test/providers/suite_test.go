@@ -35,6 +35,9 @@ import (
 const (
 	eventually = 30 * time.Second
 	poll       = 100 * time.Millisecond
+	// activityInterval is the operators' --activity-interval: short, so that
+	// a record is final soon after its source's delivery delay.
+	activityInterval = time.Second
 )
 
 var (
@@ -108,7 +111,7 @@ func startOperatorAllowing(b backend, ns string, wrap func(provider.Client) prov
 		Setup: func(mgr ctrl.Manager, tracker *metrics.Tracker) error {
 			return controller.Setup(mgr, controller.Options{
 				Providers: provider.NewRegistry(providertest.Wrap(reg, wrap)), Metrics: tracker, HealthTimeout: 10 * time.Second,
-				AllowedEndpointHosts: hosts, Records: recordSigner(),
+				AllowedEndpointHosts: hosts, Records: recordSigner(), ActivityInterval: activityInterval,
 			})
 		},
 	})
