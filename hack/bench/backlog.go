@@ -101,3 +101,11 @@ func maxTime(a, b time.Time) time.Time {
 	}
 	return a
 }
+
+// setBacklog records what -pattern backlog measured.
+func (r *result) setBacklog(held *backlog, t *timeline) {
+	r.backlog = held
+	if held != nil {
+		r.drainRevoked, r.drainGone = held.drain(t)
+	}
+}

@@ -73,29 +73,15 @@ func runOne(ctx context.Context, cfg config, n int) (res *result, err error) {
 	defer cancelRun()
 	load := sampleLoad(runCtx)
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); d.approveAll(runCtx, cfg.approvers, d.approvalOrder(runCtx, cfg.pattern)) }()
-	if cfg.activity > 0 {
-		a, err := newActor(e.adminCfg, t, cfg.activity)
-		if err != nil {
-			return nil, err
-		}
-		wg.Add(1)
-		go func() { defer wg.Done(); a.actAll(runCtx, cfg.approvers) }()
+	if err := d.startWorkers(runCtx, &wg, cfg); err != nil {
+		return nil, err
 	}
 	d.createAll(runCtx, cfg.rate, cfg.pattern != patternPaced)
 	created := time.Now()
 	close(d.allCreated)
-	var held *backlog
-	if cfg.pattern == patternBacklog {
-		if held, err = d.downAcrossExpiry(runCtx, e, cfg); err != nil {
-			return nil, err
-		}
-		// The restarted operator's counters start at zero: what follows
-		// is the drain's cost.
-		if before, err = readCounters(ctx, e); err != nil {
-			return nil, err
-		}
+	held, err := d.backlogIfAsked(runCtx, e, cfg, &before)
+	if err != nil {
+		return nil, err
 	}
 	waitDone(runCtx, d, t, planned, cfg.grace)
 	cancelRun()
@@ -121,10 +107,7 @@ func runOne(ctx context.Context, cfg config, n int) (res *result, err error) {
 	res.runTime = after.at.Sub(before.at)
 	res.rss, res.bindingsLeft, res.load = rss, left, <-load
 	res.operatorArgs, res.pattern, res.sink, res.activityWrites = cfg.operatorArgs, cfg.pattern, cfg.sink, cfg.activity
-	res.backlog = held
-	if held != nil {
-		res.drainRevoked, res.drainGone = held.drain(t)
-	}
+	res.setBacklog(held, t)
 	if e.sink != nil {
 		res.sinkPosts = e.sink.received.Load()
 	}
@@ -192,4 +175,38 @@ func bindingsLeft(ctx context.Context, e *env) (int, error) {
 		return 0, fmt.Errorf("list the bindings left: %w", err)
 	}
 	return len(list.Items), nil
+}
+
+// startWorkers starts the approvers and, with -activity, the subjects that
+// act while elevated.
+func (d *driver) startWorkers(ctx context.Context, wg *sync.WaitGroup, cfg config) error {
+	wg.Add(1)
+	go func() { defer wg.Done(); d.approveAll(ctx, cfg.approvers, d.approvalOrder(ctx, cfg.pattern)) }()
+	if cfg.activity == 0 {
+		return nil
+	}
+	a, err := newActor(d.e.adminCfg, d.t, cfg.activity)
+	if err != nil {
+		return err
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); a.actAll(ctx, cfg.approvers) }()
+	return nil
+}
+
+// backlogIfAsked runs -pattern backlog's kill and restart, and then starts
+// the counters again (the restarted operator's start at zero: what follows
+// is the drain's cost); nil for the other patterns.
+func (d *driver) backlogIfAsked(ctx context.Context, e *env, cfg config, before *counters) (*backlog, error) {
+	if cfg.pattern != patternBacklog {
+		return nil, nil
+	}
+	held, err := d.downAcrossExpiry(ctx, e, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if *before, err = readCounters(ctx, e); err != nil {
+		return nil, err
+	}
+	return held, nil
 }

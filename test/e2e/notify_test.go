@@ -111,6 +111,20 @@ func (s *sinks) payload(name string, t notify.Type) notify.Payload {
 	return p
 }
 
+// firstEvent is the first CloudEvent of a type for a request, as JSON.
+func (s *sinks) firstEvent(name string, t notify.Type) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range s.events {
+		if e.Subject() == name && e.Type() == notify.CloudEventTypePrefix+string(t) {
+			b, err := json.MarshalIndent(e, "", "  ")
+			Expect(err).NotTo(HaveOccurred())
+			return string(b)
+		}
+	}
+	return ""
+}
+
 func (s *sinks) chatTexts() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -214,6 +228,8 @@ var _ = Describe("notifications in the shipped configuration", func() {
 			ContainSubstring("ends at"),
 			ContainSubstring("was removed and verified gone")))
 		Expect(mustElevate(requester, "status", name)).To(ContainSubstring("Verified at:"))
+		AddReportEntry("the granted CloudEvent as received", s.firstEvent(name, notify.Granted))
+		AddReportEntry("the Slack messages as received", s.chatTexts())
 		Consistently(func() []string { return s.ofRequest(name) }).WithTimeout(2*time.Second).Should(HaveLen(5), "each delivered once")
 	})
 })
