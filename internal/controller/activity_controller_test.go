@@ -94,8 +94,11 @@ var _ = Describe("Activity while elevated", func() {
 
 	It("records the subject's actions inside the window, flags access changes, and ends Complete", func() {
 		log.act(accessv1alpha1.ActivityConfig, "create", "ConfigMap "+ns+"/before-the-grant")
+		// The window's start is stored to the second: grant in a later one.
+		time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
 		op = startWithLog()
-		er := createRequest(ctx, ns, "acts", "edit", "4s")
+		// Long enough that the acts below land inside the window on a loaded machine.
+		er := createRequest(ctx, ns, "acts", "edit", "10s")
 		approveAsAdmin(ctx, er, approver)
 		waitPhase(ctx, er, accessv1alpha1.PhaseActive)
 		log.act(accessv1alpha1.ActivityConfig, "update", "Deployment "+ns+"/billing")

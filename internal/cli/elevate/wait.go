@@ -49,7 +49,11 @@ func (o *Options) waitActive(ctx context.Context, s *session, name string, timeo
 				}
 				return err
 			}
-		case !errors.Is(ctx.Err(), context.DeadlineExceeded):
+		case nearDeadline(ctx):
+			// A read that fails as the timeout runs out (client-go's rate
+			// limiter refuses to wait past the deadline) is the timeout.
+			return timedOut(name, timeout, last)
+		default:
 			return err
 		}
 		select {
@@ -58,6 +62,15 @@ func (o *Options) waitActive(ctx context.Context, s *session, name string, timeo
 		case <-ticker.C:
 		}
 	}
+}
+
+// nearDeadline reports whether ctx has ended or ends within a poll.
+func nearDeadline(ctx context.Context) bool {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return true
+	}
+	deadline, ok := ctx.Deadline()
+	return ok && time.Until(deadline) < pollInterval
 }
 
 // activeLine tells when an Active request's access ends.

@@ -268,7 +268,7 @@ var _ = Describe("Approving", func() {
 		req := createAs(requester, subject, "viewer")
 		patch := []byte(`{"metadata":{"annotations":{"elevator.dev/approve":"ok","elevator.dev/deny":"no"}}}`)
 		err := as[approver1].Patch(context.Background(), req.DeepCopy(), client.RawPatch(types.MergePatchType, patch))
-		Expect(err).To(MatchError(mutDenied("set one of elevator.dev/approve, elevator.dev/deny, elevator.dev/revoke at a time, got elevator.dev/approve, elevator.dev/deny")))
+		Expect(err).To(MatchError(mutDenied("set one of elevator.dev/approve, elevator.dev/deny, elevator.dev/revoke, elevator.dev/break-glass, elevator.dev/review at a time, got elevator.dev/approve, elevator.dev/deny")))
 	})
 
 	It("rejects a spec edit after approval (spec is immutable)", func() {
