@@ -54,4 +54,8 @@ func (l *leaderElection) apply(o *ctrl.Options) {
 	o.RenewDeadline = &l.renewDeadline
 	o.RetryPeriod = &l.retryPeriod
 	o.LeaderElectionNamespace = l.namespace
+	// A replica stopped with SIGTERM (a rollout) hands the lease over at once
+	// instead of leaving the standby to wait out the lease. Safe because main
+	// exits as soon as the manager returns.
+	o.LeaderElectionReleaseOnCancel = true
 }

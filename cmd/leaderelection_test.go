@@ -24,6 +24,9 @@ func TestLeaderElectionDefaultsReachTheManager(t *testing.T) {
 	if *o.LeaseDuration != 15*time.Second || *o.RenewDeadline != 10*time.Second || *o.RetryPeriod != 2*time.Second {
 		t.Errorf("lease %s, renew %s, retry %s; want 15s, 10s, 2s", *o.LeaseDuration, *o.RenewDeadline, *o.RetryPeriod)
 	}
+	if !o.LeaderElectionReleaseOnCancel {
+		t.Error("a replica stopped gracefully must release its lease")
+	}
 	if o.LeaderElectionNamespace != "elevator-system" {
 		t.Errorf("namespace %q, want elevator-system", o.LeaderElectionNamespace)
 	}
