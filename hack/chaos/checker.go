@@ -43,6 +43,9 @@ type checker struct {
 	reported   map[string]bool
 	ticks      int
 	readErrors int
+	// leading says a replica led at the last pass, since leaderSince.
+	leading     bool
+	leaderSince time.Time
 }
 
 func newChecker(e *env, w *workload, rs *replicas) *checker {
@@ -99,7 +102,11 @@ func (c *checker) check(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	leading, since := c.rs.observeLeader(ctx)
 	now := time.Now()
+	c.mu.Lock()
+	c.leading, c.leaderSince = leading, since
+	c.mu.Unlock()
 	c.observe(before, now)
 	c.observe(after, now)
 	tracked := c.w.snapshot()
@@ -200,15 +207,16 @@ func end(s *seen, t tracked) time.Time {
 }
 
 // overdue says whether access that had to end at endAt is past the bound at
-// now. Time with no operator running does not count: the bound starts again
-// when one comes up.
+// now; the caller holds mu. The bound counts from when the current leader
+// was first seen leading if that is later: while no replica leads (both
+// killed in turn faster than a lease) no operator is up to revoke, and the
+// failover measurement bounds that gap on its own.
 func (c *checker) overdue(endAt, now time.Time) bool {
-	up, since := c.rs.operatorUp()
-	if !up || endAt.IsZero() {
+	if !c.leading || endAt.IsZero() {
 		return false
 	}
-	if since.After(endAt) {
-		endAt = since
+	if c.leaderSince.After(endAt) {
+		endAt = c.leaderSince
 	}
 	return now.After(endAt.Add(accessBound))
 }

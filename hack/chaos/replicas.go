@@ -38,10 +38,11 @@ type replicas struct {
 	logDir string
 	mu     sync.Mutex
 	slots  [replicaCount]*replica
-	// upSince is when, after a time with no replica running, one ran again
-	// (zero: one has run since the start). downNow says none runs now.
-	upSince time.Time
-	downNow bool
+	// leaderSlot and leaderStart name the replica (and its incarnation) last
+	// seen leading, -1 for none; leaderSince is when it was first seen so.
+	leaderSlot  int
+	leaderStart int
+	leaderSince time.Time
 	// next picks the replica the forwarder tries first, round robin.
 	next     int
 	listener net.Listener
@@ -51,7 +52,7 @@ func newReplicas(e *env, logDir string) (*replicas, error) {
 	if err := os.MkdirAll(logDir, 0o750); err != nil {
 		return nil, fmt.Errorf("create %s: %w", logDir, err)
 	}
-	rs := &replicas{e: e, logDir: logDir, downNow: true}
+	rs := &replicas{e: e, logDir: logDir, leaderSlot: -1}
 	for i := range rs.slots {
 		port, err := freePort()
 		if err != nil {
@@ -85,7 +86,7 @@ func (rs *replicas) args() []string {
 		"--leader-elect-lease-duration=" + leaseDuration.String(),
 		"--leader-elect-renew-deadline=" + renewDeadline.String(),
 		"--leader-elect-retry-period=" + retryPeriod.String(),
-		"--max-open-requests-per-subject=8",
+		"--max-open-requests-per-subject=20",
 	}
 }
 
@@ -108,9 +109,6 @@ func (rs *replicas) start(ctx context.Context, i int) error {
 	go func() { <-op.Done(); _ = logFile.Close() }()
 	rs.mu.Lock()
 	r.op, r.starts = op, r.starts+1
-	if rs.downNow {
-		rs.downNow, rs.upSince = false, time.Now()
-	}
 	rs.mu.Unlock()
 	if err := op.WaitReady(ctx, 2*time.Minute); err != nil {
 		return fmt.Errorf("replica %d: %w", i, err)
@@ -135,21 +133,7 @@ func (rs *replicas) kill(i int, graceful bool) error {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	rs.slots[i].op = nil
-	if rs.running() == 0 {
-		rs.downNow = true
-	}
 	return err
-}
-
-// running counts the replicas up; the caller holds mu.
-func (rs *replicas) running() int {
-	n := 0
-	for _, r := range rs.slots {
-		if r.op != nil {
-			n++
-		}
-	}
-	return n
 }
 
 // up lists the slots of the running replicas.
@@ -165,12 +149,20 @@ func (rs *replicas) up() []int {
 	return out
 }
 
-// operatorUp says whether an operator runs now, and since when without a
-// gap (zero when one ran since the first start).
-func (rs *replicas) operatorUp() (up bool, since time.Time) {
+// observeLeader asks the replicas which one leads and remembers since when
+// the same process does. It returns whether one leads, and since when.
+func (rs *replicas) observeLeader(ctx context.Context) (bool, time.Time) {
+	slot := rs.leader(ctx)
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	return !rs.downNow, rs.upSince
+	start := -1
+	if slot >= 0 {
+		start = rs.slots[slot].starts
+	}
+	if slot != rs.leaderSlot || start != rs.leaderStart {
+		rs.leaderSlot, rs.leaderStart, rs.leaderSince = slot, start, time.Now()
+	}
+	return slot >= 0, rs.leaderSince
 }
 
 func (rs *replicas) stopAll() error {

@@ -200,14 +200,16 @@ func (w *workload) endEarly(ctx context.Context, name, scenario string) {
 }
 
 // waitPhase polls the request until it is in phase (true), terminal or gone
-// (false), or timeout.
+// once it existed (false), or timeout.
 func (w *workload) waitPhase(ctx context.Context, name string, phase accessv1alpha1.Phase, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
+	existed := false
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		er := &accessv1alpha1.ElevationRequest{}
 		err := w.e.admin.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, er)
+		existed = existed || err == nil
 		switch {
-		case apierrors.IsNotFound(err):
+		case apierrors.IsNotFound(err) && existed:
 			return false
 		case err == nil && er.Status.Phase == phase:
 			return true
