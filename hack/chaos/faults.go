@@ -93,6 +93,10 @@ func (f *faults) sweep(ctx context.Context, kills int, d time.Duration) {
 // failoverBatch is how many requests expire together across the failover.
 const failoverBatch = 6
 
+// killBeforeExpiry is when, before the batch's expiresAt, the leader is
+// killed: --expiry-lead (1 s, the operator's default) plus 500 ms.
+const killBeforeExpiry = 1500 * time.Millisecond
+
 // failover grants a batch of requests that expire together, kills the leader
 // with SIGKILL just before they are due, and measures, per request, expiresAt
 // → the checker's first read of it Revoked and verified.
@@ -107,15 +111,16 @@ func (f *faults) failover(ctx context.Context) {
 		f.fail(err)
 		return
 	}
-	// The leader starts a revocation up to --expiry-lead (1 s) before
-	// expiresAt; killing it 300 ms before leaves the revocations due or under way.
-	sleep(ctx, time.Until(expires.Add(-300*time.Millisecond)))
+	// The leader starts a revocation --expiry-lead (1 s) before expiresAt;
+	// killing it 500 ms before that leaves every revocation of the batch due
+	// to a leader that is gone, so the standby must take over to do them.
+	sleep(ctx, time.Until(expires.Add(-killBeforeExpiry)))
 	leader := f.rs.leader(ctx)
 	if leader < 0 {
 		f.fail(fmt.Errorf("failover: no replica reports itself leader"))
 		return
 	}
-	step("failover: kill -9 the leader (replica %d) 300 ms before %d requests expire at %s", leader, failoverBatch, expires.Format("15:04:05"))
+	step("failover: kill -9 the leader (replica %d) %s before %d requests expire at %s", leader, killBeforeExpiry, failoverBatch, expires.Format("15:04:05"))
 	if err := f.rs.kill(leader, false); err != nil {
 		f.fail(err)
 	}
