@@ -55,7 +55,7 @@ func TestLeaderElectionRejectsTimingsOutOfOrder(t *testing.T) {
 }
 
 func TestLeaderElectionChaosTimingsAreValid(t *testing.T) {
-	l := leaderElection{leaseDuration: 4 * time.Second, renewDeadline: 3 * time.Second, retryPeriod: time.Second}
+	l := leaderElection{leaseDuration: 4 * time.Second, renewDeadline: 3 * time.Second, retryPeriod: 500 * time.Millisecond}
 	if err := l.validate(); err != nil {
 		t.Errorf("the timings hack/chaos runs with must be valid: %v", err)
 	}
