@@ -111,6 +111,14 @@ func (rs *replicas) start(ctx context.Context, i int) error {
 	r.op, r.starts = op, r.starts+1
 	rs.mu.Unlock()
 	if err := op.WaitReady(ctx, 2*time.Minute); err != nil {
+		rs.mu.Lock()
+		killed := r.op != op
+		rs.mu.Unlock()
+		if killed {
+			// A kill of the sweep hit it while it was starting: a fault, not
+			// a failure; the sweep restarts it.
+			return nil
+		}
 		return fmt.Errorf("replica %d: %w", i, err)
 	}
 	return nil
