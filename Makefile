@@ -78,14 +78,16 @@ PKGS ?=
 # integration and e2e tiers in one `go test`: go test runs packages in parallel,
 # so the e2e suite overlaps the long integration suites as it did when
 # everything was one `go test ./...`, instead of starting after the slowest of
-# them. The log of all of it, lint and fuzz included, is bin/test.log.
+# them. The short fault suite (make chaos-short, about 2 minutes) runs after
+# them, alone, since it measures lags. The log of all of it, lint and fuzz
+# included, is bin/test.log.
 #
 # make runs this recipe even under `make -n`, since it calls $(MAKE): a dry run
 # must not overwrite the last real log.
 TEE_TEST_LOG = $(if $(findstring n,$(firstword -$(MAKEFLAGS))),,| tee $(LOCALBIN)/test.log)
 
 .PHONY: test
-test: manifests generate fmt vet ## Run everything CI runs: lint, the tier check, unit, integration and e2e tests, fuzz.
+test: manifests generate fmt vet ## Run everything CI runs: lint, the tier check, unit, integration and e2e tests, the short fault suite, fuzz.
 	@{ $(MAKE) --no-print-directory lint && \
 		$(MAKE) --no-print-directory check-test-tiers && \
 		$(MAKE) --no-print-directory test-unit && \
