@@ -41,11 +41,11 @@ func init() {
 }
 
 type options struct {
-	metricsAddr     string
-	probeAddr       string
-	leaderElect     bool
+	metricsAddr string
+	probeAddr   string
+	leaderElect bool
 	// leaderElection holds the lease timings and namespace of --leader-elect.
-	leaderElection leaderElection
+	leaderElection  leaderElection
 	maxDuration     time.Duration
 	expiryLead      time.Duration
 	expiryRate      float64

@@ -49,7 +49,7 @@ func run(ctx context.Context, cfg config, rng *rand.Rand) (res *result, err erro
 
 	creating, stopCreating := context.WithCancel(ctx)
 	defer stopCreating()
-	go w.run(creating, ctx, createInterval)
+	go w.run(ctx, creating, createInterval)
 	driven := time.Now()
 	step("workload running; sweep of %d kills over %s", cfg.kills, cfg.duration)
 	f.sweep(ctx, cfg.kills, cfg.duration)

@@ -98,8 +98,7 @@ func (w *workload) noteError(counter *int, err error) {
 
 // run starts a random lifecycle every interval until creating ends; the
 // lifecycles themselves run until ctx ends.
-func (w *workload) run(creating, ctx context.Context, interval time.Duration) { //nolint:revive // two contexts: one stops creating, one the lifecycles
-
+func (w *workload) run(ctx, creating context.Context, interval time.Duration) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	scenarios := []string{scenarioExpire, scenarioExpire, scenarioOverlap, scenarioRevoke, scenarioDelete, scenarioPending}

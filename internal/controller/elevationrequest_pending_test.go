@@ -45,12 +45,12 @@ func TestApprovedInTime(t *testing.T) {
 		want      bool
 	}{
 		{"approved in time", "one", []accessv1alpha1.ApprovalRecord{approval("bob", time.Second)}, conn, true},
-		{"approved after the deadline", "one", []accessv1alpha1.ApprovalRecord{approval("bob", 9 * time.Second)}, conn, false},
-		{"approved exactly at the deadline", "one", []accessv1alpha1.ApprovalRecord{approval("bob", 8 * time.Second)}, conn, false},
+		{"approved after the deadline", "one", []accessv1alpha1.ApprovalRecord{approval("bob", 9*time.Second)}, conn, false},
+		{"approved exactly at the deadline", "one", []accessv1alpha1.ApprovalRecord{approval("bob", 8*time.Second)}, conn, false},
 		{"no approval", "one", nil, conn, false},
 		{"one of two", "two", []accessv1alpha1.ApprovalRecord{approval("bob", time.Second)}, conn, false},
-		{"second of two after the deadline", "two", []accessv1alpha1.ApprovalRecord{approval("bob", time.Second), approval("carol", 9 * time.Second)}, conn, false},
-		{"two of three in time", "two", []accessv1alpha1.ApprovalRecord{approval("dave", 10 * time.Second), approval("bob", time.Second), approval("carol", 2 * time.Second)}, conn, true},
+		{"second of two after the deadline", "two", []accessv1alpha1.ApprovalRecord{approval("bob", time.Second), approval("carol", 9*time.Second)}, conn, false},
+		{"two of three in time", "two", []accessv1alpha1.ApprovalRecord{approval("dave", 10*time.Second), approval("bob", time.Second), approval("carol", 2*time.Second)}, conn, true},
 		{"the subject's own approval does not count", "one", []accessv1alpha1.ApprovalRecord{approval("alice@example.com", time.Second)}, conn, false},
 		{"auto-approved roles are not rescued", "auto", nil, conn, false},
 		{"unknown role", "gone", []accessv1alpha1.ApprovalRecord{approval("bob", time.Second)}, conn, false},
