@@ -43,6 +43,9 @@ type checker struct {
 	reported   map[string]bool
 	ticks      int
 	readErrors int
+	// lateApprovals counts approvals admitted after the pending timeout of a
+	// request not yet marked Expired (not a violation: it expires).
+	lateApprovals int
 	// leading says a replica led at the last pass, since leaderSince.
 	leading     bool
 	leaderSince time.Time

@@ -12,6 +12,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -71,7 +72,7 @@ func parseFlags(args []string) (config, error) {
 		cfg.kills = max(10, int(cfg.duration/(6*time.Second)))
 	}
 	if cfg.seed == 0 {
-		cfg.seed = uint64(time.Now().UnixNano()) //nolint:gosec // a seed, printed to reproduce the run
+		cfg.seed = uint64(time.Now().UnixNano())
 	}
 	return cfg, nil
 }
@@ -89,7 +90,7 @@ func main() {
 	rng := rand.New(rand.NewPCG(cfg.seed, cfg.seed^0x9e3779b97f4a7c15)) //nolint:gosec // a reproducible fault schedule, not a secret
 	res, err := run(ctx, cfg, rng)
 	if res != nil {
-		res.print(os.Stdout)
+		err = errors.Join(err, res.print(os.Stdout))
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "chaos:", err)
