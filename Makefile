@@ -78,18 +78,21 @@ PKGS ?=
 # integration and e2e tiers in one `go test`: go test runs packages in parallel,
 # so the e2e suite overlaps the long integration suites as it did when
 # everything was one `go test ./...`, instead of starting after the slowest of
-# them. The log of all of it, lint and fuzz included, is bin/test.log.
+# them. The short fault suite (make chaos-short, about 2 minutes) runs after
+# them, alone, since it measures lags. The log of all of it, lint and fuzz
+# included, is bin/test.log.
 #
 # make runs this recipe even under `make -n`, since it calls $(MAKE): a dry run
 # must not overwrite the last real log.
 TEE_TEST_LOG = $(if $(findstring n,$(firstword -$(MAKEFLAGS))),,| tee $(LOCALBIN)/test.log)
 
 .PHONY: test
-test: manifests generate fmt vet ## Run everything CI runs: lint, the tier check, unit, integration and e2e tests, fuzz.
+test: manifests generate fmt vet ## Run everything CI runs: lint, the tier check, unit, integration and e2e tests, the short fault suite, fuzz.
 	@{ $(MAKE) --no-print-directory lint && \
 		$(MAKE) --no-print-directory check-test-tiers && \
 		$(MAKE) --no-print-directory test-unit && \
 		$(MAKE) --no-print-directory test-integration-e2e && \
+		$(MAKE) --no-print-directory chaos-short && \
 		$(MAKE) --no-print-directory fuzz; } 2>&1 $(TEE_TEST_LOG)
 
 .PHONY: check-test-tiers
@@ -114,6 +117,18 @@ test-e2e: controlplane kustomize ## End-to-end tests: the built operator on a lo
 .PHONY: test-integration-e2e
 test-integration-e2e: controlplane test-deps kustomize ## The integration and e2e tiers in one parallel `go test` (what `make test` runs).
 	pkgs="$(or $(PKGS),$$(hack/test-tiers.sh integration e2e))"; go test $(GO_TEST_FLAGS) $$pkgs
+
+# The fault suite (docs/reliability.md): two operator replicas with leader
+# election, kill -9, a leader failover at expiry and a rollout, under an
+# independent checker; non-zero on any invariant violation. CHAOS_ARGS passes
+# flags, e.g. CHAOS_ARGS="-seed 42 -duration 10m". Logs in bin/chaos/.
+.PHONY: chaos-short
+chaos-short: controlplane ## The short fault suite (a few minutes; part of test): 10 kills, one failover, one rollout.
+	go run ./hack/chaos -short $(CHAOS_ARGS)
+
+.PHONY: chaos
+chaos: manifests generate controlplane ## The full fault suite: a longer kill sweep, three failovers, a rollout.
+	go run ./hack/chaos $(CHAOS_ARGS)
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME.

@@ -42,9 +42,11 @@ func init() {
 }
 
 type options struct {
-	metricsAddr     string
-	probeAddr       string
-	leaderElect     bool
+	metricsAddr string
+	probeAddr   string
+	leaderElect bool
+	// leaderElection holds the lease timings and namespace of --leader-elect.
+	leaderElection  leaderElection
 	maxDuration     time.Duration
 	expiryLead      time.Duration
 	expiryRate      float64
@@ -76,6 +78,7 @@ func parseFlags() (options, zap.Options, error) {
 	flag.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Address the metrics endpoint binds to; 0 disables it.")
 	flag.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address the health probes bind to.")
 	flag.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader, so only one replica acts at a time.")
+	o.leaderElection.bindFlags(flag.CommandLine)
 	flag.DurationVar(&o.maxDuration, "max-duration", 8*time.Hour, "Global cap on any elevation's duration; 0 means none.")
 	flag.DurationVar(&o.expiryLead, "expiry-lead", controller.DefaultExpiryLead,
 		"How long before expiresAt an expiring elevation's revocation starts, so that access is gone by expiresAt; at most a tenth of the window. 0 starts it at expiresAt.")
@@ -112,6 +115,9 @@ func parseFlags() (options, zap.Options, error) {
 	flag.Parse()
 	var err error
 	o.grantableClusterRoles, err = policy.ParseGrantableClusterRoles(grantable)
+	if err == nil {
+		err = o.leaderElection.validate()
+	}
 	if err == nil && o.expiryLead < 0 {
 		err = fmt.Errorf("--expiry-lead must not be negative, got %s", o.expiryLead)
 	}
@@ -136,7 +142,7 @@ func main() {
 	cfg := ctrl.GetConfigOrDie()
 	cfg.QPS, cfg.Burst = float32(o.qps), o.burst
 	disableHTTP2 := func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	mgrOpts := ctrl.Options{
 		Scheme: scheme,
 		// Nothing reads managedFields; keeping them out of the cache saves
 		// memory at scale (measured by make bench).
@@ -147,7 +153,9 @@ func main() {
 		LeaderElection:         o.leaderElect,
 		LeaderElectionID:       "elevator.access.elevator.dev",
 		WebhookServer:          webhook.NewServer(webhook.Options{Host: o.webhookHost, Port: o.webhookPort, CertDir: o.webhookCertPath, TLSOpts: []func(*tls.Config){disableHTTP2}}),
-	})
+	}
+	o.leaderElection.apply(&mgrOpts)
+	mgr, err := ctrl.NewManager(cfg, mgrOpts)
 	if err != nil {
 		log.Error(err, "create manager")
 		os.Exit(1)

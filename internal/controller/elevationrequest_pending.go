@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -41,7 +42,7 @@ func (r *ElevationRequestReconciler) reconcilePending(ctx context.Context, er *a
 		return ctrl.Result{}, err
 	}
 	timeout := pendingTimeout(conn)
-	if deadline := er.CreationTimestamp.Add(timeout); !now.Before(deadline) {
+	if deadline := er.CreationTimestamp.Add(timeout); !now.Before(deadline) && !approvedInTime(er, conn, deadline) {
 		r.finishNeverGranted(er, accessv1alpha1.PhaseExpired, accessv1alpha1.ReasonPendingTimeout, fmt.Sprintf("not approved within the pending timeout of %s", timeout))
 		r.Audit.Record(audit.ActionExpire, er, "")
 		return ctrl.Result{}, nil
@@ -85,6 +86,32 @@ func (r *ElevationRequestReconciler) reconcilePending(ctx context.Context, er *a
 		r.event(er, corev1.EventTypeNormal, accessv1alpha1.ReasonApproved, "Approve", "%s", er.Status.Message)
 	}
 	return result, err
+}
+
+// approvedInTime says whether the request had all the approvals its role needs
+// before deadline, by the times the webhook recorded (signed) on them. Such a
+// request is approved even if the controller sees it only later, e.g. after
+// no leader ran across its pending timeout: the approval was admitted in time
+// and must not be lost.
+func approvedInTime(er *accessv1alpha1.ElevationRequest, conn *accessv1alpha1.SaaSConnection, deadline time.Time) bool {
+	if conn == nil {
+		return false
+	}
+	role, err := policy.FindRole(conn, er.Spec.Role)
+	if err != nil {
+		return false
+	}
+	need := policy.RequiredApprovals(role)
+	approvals := countedApprovals(er)
+	if need == 0 || len(approvals) < need {
+		return false
+	}
+	times := make([]time.Time, 0, len(approvals))
+	for _, a := range approvals {
+		times = append(times, a.At.Time)
+	}
+	slices.SortFunc(times, time.Time.Compare)
+	return times[need-1].Before(deadline)
 }
 
 // approve records that the request has all the approvals its role needs, as

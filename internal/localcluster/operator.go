@@ -47,6 +47,10 @@ type OperatorOptions struct {
 	MetricsAddr string
 	// Args are more flags, e.g. --max-duration.
 	Args []string
+	// WebhookPort, when not 0, is the port this operator serves the webhooks
+	// on instead of the one the apiserver calls; a caller running several
+	// replicas puts its own forwarder on WebhookAddress.
+	WebhookPort int
 }
 
 // StartOperator starts the manager against the cluster, as its ServiceAccount,
@@ -68,6 +72,12 @@ func (c *Cluster) StartOperator(opts OperatorOptions) (*Operator, error) {
 		"--metrics-bind-address=" + metrics,
 		"--leader-elect=false",
 	}, c.OperatorArgs()...)
+	webhook := c.WebhookAddress()
+	if opts.WebhookPort != 0 {
+		// The last of a repeated flag wins.
+		args = append(args, "--webhook-port="+strconv.Itoa(opts.WebhookPort))
+		webhook = c.env.WebhookInstallOptions.LocalServingHost + ":" + strconv.Itoa(opts.WebhookPort)
+	}
 	cmd := exec.Command(opts.Binary, append(args, opts.Args...)...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.OperatorKubeconfig)
 	cmd.Stdout, cmd.Stderr = opts.Output, opts.Output
@@ -75,7 +85,7 @@ func (c *Cluster) StartOperator(opts OperatorOptions) (*Operator, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", opts.Binary, err)
 	}
-	op := &Operator{cmd: cmd, done: make(chan struct{}), probeAddr: probe, webhook: c.WebhookAddress()}
+	op := &Operator{cmd: cmd, done: make(chan struct{}), probeAddr: probe, webhook: webhook}
 	go func() {
 		op.err = cmd.Wait()
 		close(op.done)
@@ -88,6 +98,9 @@ func (o *Operator) Done() <-chan struct{} { return o.done }
 
 // Err is how the process exited; valid once Done is closed.
 func (o *Operator) Err() error { return o.err }
+
+// ProbeAddr is where the operator serves /healthz and /readyz.
+func (o *Operator) ProbeAddr() string { return o.probeAddr }
 
 // PID is the operator's process id.
 func (o *Operator) PID() int { return o.cmd.Process.Pid }
