@@ -18,6 +18,8 @@ var _ = Describe("activity while elevated, in the shipped configuration", func()
 		const name, backdoor = "e2e-activity", "erin-activity-backdoor"
 		_, _, err := kubectl("create", "configmap", "erin-before-the-grant", "-n", ns, "--from-literal=k=v", "--as="+requester)
 		Expect(err).To(HaveOccurred(), "erin may not create ConfigMaps before the grant: an attempt outside the window")
+		// The window's start is stored to the second: let the grant fall in a later one.
+		time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
 		DeferCleanup(func() {
 			mustKubectl("delete", "configmap", "-n", ns, "erin-before-the-grant", "erin-while-elevated", "abe-while-erin-is-elevated", "--ignore-not-found")
 			mustKubectl("delete", "rolebinding", backdoor, "-n", ns, "--ignore-not-found")
