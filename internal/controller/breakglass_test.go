@@ -37,67 +37,49 @@ func breakGlassAsSubject(ctx context.Context, er *accessv1alpha1.ElevationReques
 }
 
 var _ = Describe("Break-glass", func() {
-	var (
-		ctx context.Context
-		ns  string
-		op  *operator
-	)
-
-	BeforeEach(func() {
-		ctx = context.Background()
-		ns = createNamespace(ctx)
-		ensureClusterRole(ctx)
-		createConnection(ctx, ns, "1h", "1h")
-	})
-
-	AfterEach(func() {
-		if op != nil {
-			op.stop()
-			op = nil
-		}
-	})
+	s := newLifecycleSpec()
 
 	It("grants on the subject's own break-glass, loudly, and counts the review overdue until an approver gives it", func() {
-		allowBreakGlass(ctx, ns, "3s")
-		op = startOperator(operatorOptions{})
-		er := newRequest(ns, "glass", "edit", "20m")
+		allowBreakGlass(s.ctx, s.ns, "3s")
+		s.op = startOperator(operatorOptions{})
+		er := newRequest(s.ns, "glass", "edit", "20m")
 		er.Spec.Justification = emergency
-		Expect(k8sClient.Create(ctx, er)).To(Succeed())
-		waitPhase(ctx, er, accessv1alpha1.PhasePending)
+		Expect(k8sClient.Create(s.ctx, er)).To(Succeed())
+		waitPhase(s.ctx, er, accessv1alpha1.PhasePending)
 
-		breakGlassAsSubject(ctx, er)
-		got := waitPhase(ctx, er, accessv1alpha1.PhaseActive)
-		Expect(canGetPods(ctx, ns)).To(BeTrue())
+		breakGlassAsSubject(s.ctx, er)
+		got := waitPhase(s.ctx, er, accessv1alpha1.PhaseActive)
+		Expect(canGetPods(s.ctx, s.ns)).To(BeTrue())
 		Expect(got.Status.Approvals).To(BeEmpty())
 		approved := findCondition(got, accessv1alpha1.ConditionApproved)
 		Expect(approved.Reason).To(Equal(accessv1alpha1.ReasonBreakGlass))
 		Expect(approved.Message).To(Equal("approved by break-glass of " + subject + ": pager unanswered; not reviewed yet"))
 		Expect(got.Status.BreakGlass.ReviewDeadline.Time).To(Equal(got.Status.BreakGlass.Used.At.Add(3 * time.Second)))
-		Eventually(func() []string { return warningReasons(ctx, er) }, eventually, poll).Should(ContainElement(accessv1alpha1.ReasonBreakGlass))
+		Eventually(func() []string { return warningReasons(s.ctx, er) }, eventually, poll).Should(ContainElement(accessv1alpha1.ReasonBreakGlass))
 
-		Eventually(func() []string { return warningReasons(ctx, er) }, eventually, poll).Should(ContainElement(accessv1alpha1.ReasonReviewOverdue),
+		Eventually(func() []string { return warningReasons(s.ctx, er) }, eventually, poll).Should(ContainElement(accessv1alpha1.ReasonReviewOverdue),
 			"the review deadline passed without a review")
-		Expect(op.Tracker.Unreviewed()).To(Equal(1))
+		Expect(s.op.Tracker.Unreviewed()).To(Equal(1))
 
-		writeRecords(ctx, er, func(rec *records.Records) {
+		writeRecords(s.ctx, er, func(rec *records.Records) {
 			rec.Review = &accessv1alpha1.ReviewRecord{User: approver, At: metav1.Now(), Comment: "justified: INC-4711"}
 		})
-		Eventually(func() *accessv1alpha1.ReviewRecord { return get(ctx, er).Status.BreakGlass.Review }, eventually, poll).
+		Eventually(func() *accessv1alpha1.ReviewRecord { return get(s.ctx, er).Status.BreakGlass.Review }, eventually, poll).
 			Should(HaveField("User", approver))
-		Eventually(op.Tracker.Unreviewed, eventually, poll).Should(BeZero())
-		Expect(findCondition(get(ctx, er), accessv1alpha1.ConditionApproved).Message).To(HaveSuffix("reviewed by " + approver))
+		Eventually(s.op.Tracker.Unreviewed, eventually, poll).Should(BeZero())
+		Expect(findCondition(get(s.ctx, er), accessv1alpha1.ConditionApproved).Message).To(HaveSuffix("reviewed by " + approver))
 	})
 
 	It("refuses a break-glass that the role's policy does not allow, even with a signed record", func() {
-		allowBreakGlass(ctx, ns, "24h")
-		op = startOperator(operatorOptions{})
-		er := newRequest(ns, "too-long", "edit", "45m")
+		allowBreakGlass(s.ctx, s.ns, "24h")
+		s.op = startOperator(operatorOptions{})
+		er := newRequest(s.ns, "too-long", "edit", "45m")
 		er.Spec.Justification = emergency
-		Expect(k8sClient.Create(ctx, er)).To(Succeed())
-		waitPhase(ctx, er, accessv1alpha1.PhasePending)
-		breakGlassAsSubject(ctx, er)
-		got := waitPhase(ctx, er, accessv1alpha1.PhaseFailed)
+		Expect(k8sClient.Create(s.ctx, er)).To(Succeed())
+		waitPhase(s.ctx, er, accessv1alpha1.PhasePending)
+		breakGlassAsSubject(s.ctx, er)
+		got := waitPhase(s.ctx, er, accessv1alpha1.PhaseFailed)
 		Expect(got.Status.Message).To(ContainSubstring("break-glass: spec.duration 45m is longer than break-glass allows: at most 30m0s"))
-		Expect(bindingNames(ctx, ns)).To(BeEmpty())
+		Expect(bindingNames(s.ctx, s.ns)).To(BeEmpty())
 	})
 })

@@ -130,54 +130,36 @@ func createSinkSecret(ctx context.Context, ns, name, url string) {
 }
 
 var _ = Describe("Notifications", func() {
-	var (
-		ctx context.Context
-		ns  string
-		op  *operator
-	)
-
-	BeforeEach(func() {
-		ctx = context.Background()
-		ns = createNamespace(ctx)
-		ensureClusterRole(ctx)
-		createConnection(ctx, ns, "1h", "1h")
-	})
-
-	AfterEach(func() {
-		if op != nil {
-			op.stop()
-			op = nil
-		}
-	})
+	s := newLifecycleSpec()
 
 	It("tells a CloudEvents and a Slack sink every step once, and catches up with a sink that was down", func() {
-		ce := startCloudEventsReceiver(ctx)
+		ce := startCloudEventsReceiver(s.ctx)
 		slack := reserveSlackReceiver()
-		createSinkSecret(ctx, ns, "ce-sink", ce.url)
-		createSinkSecret(ctx, ns, "slack-sink", "http://"+slack.addr+"/hooks/T000/B000")
+		createSinkSecret(s.ctx, s.ns, "ce-sink", ce.url)
+		createSinkSecret(s.ctx, s.ns, "slack-sink", "http://"+slack.addr+"/hooks/T000/B000")
 		conn := &accessv1alpha1.SaaSConnection{}
-		Expect(k8sClient.Get(ctx, types.NamespacedName{Namespace: ns, Name: "cluster"}, conn)).To(Succeed())
+		Expect(k8sClient.Get(s.ctx, types.NamespacedName{Namespace: s.ns, Name: "cluster"}, conn)).To(Succeed())
 		conn.Spec.Notifications = []accessv1alpha1.NotificationSink{
 			{Name: "events", Type: accessv1alpha1.SinkCloudEvents, SecretRef: accessv1alpha1.LocalSecretReference{Name: "ce-sink"}, ExpiringSoon: "3s"},
 			{Name: "chat", Type: accessv1alpha1.SinkSlack, SecretRef: accessv1alpha1.LocalSecretReference{Name: "slack-sink"}, ExpiringSoon: "3s"},
 		}
-		Expect(k8sClient.Update(ctx, conn)).To(Succeed())
+		Expect(k8sClient.Update(s.ctx, conn)).To(Succeed())
 
-		op = startOperator(operatorOptions{})
-		er := createRequest(ctx, ns, "notify", "edit", "6s")
-		waitPhase(ctx, er, accessv1alpha1.PhasePending)
+		s.op = startOperator(operatorOptions{})
+		er := createRequest(s.ctx, s.ns, "notify", "edit", "6s")
+		waitPhase(s.ctx, er, accessv1alpha1.PhasePending)
 		Eventually(func() map[string]int { return ce.idsOfType(notify.Requested) }, eventually, poll).Should(HaveLen(1))
-		Expect(ce.payload(notify.Requested).ApproveCommand).To(Equal("kubectl elevate approve notify -n " + ns))
-		Eventually(func() []string { return warningReasons(ctx, er) }, eventually, poll).Should(ContainElement(EventNotificationFailed),
+		Expect(ce.payload(notify.Requested).ApproveCommand).To(Equal("kubectl elevate approve notify -n " + s.ns))
+		Eventually(func() []string { return warningReasons(s.ctx, er) }, eventually, poll).Should(ContainElement(EventNotificationFailed),
 			"the Slack sink is down: a Warning Event says so")
-		Expect(eventNote(ctx, er, EventNotificationFailed)).NotTo(ContainSubstring("/hooks/T000"), "the webhook URL is a credential")
+		Expect(eventNote(s.ctx, er, EventNotificationFailed)).NotTo(ContainSubstring("/hooks/T000"), "the webhook URL is a credential")
 
 		slack.start()
-		Eventually(slack.received, eventually, poll).Should(ContainElement(ContainSubstring("Approve: `kubectl elevate approve notify -n " + ns + "`")))
+		Eventually(slack.received, eventually, poll).Should(ContainElement(ContainSubstring("Approve: `kubectl elevate approve notify -n " + s.ns + "`")))
 
-		approveAsAdmin(ctx, er, approver)
-		waitPhase(ctx, er, accessv1alpha1.PhaseActive)
-		waitPhase(ctx, er, accessv1alpha1.PhaseRevoked)
+		approveAsAdmin(s.ctx, er, approver)
+		waitPhase(s.ctx, er, accessv1alpha1.PhaseActive)
+		waitPhase(s.ctx, er, accessv1alpha1.PhaseRevoked)
 		for _, t := range []notify.Type{notify.Requested, notify.Approved, notify.Granted, notify.ExpiringSoon, notify.Revoked} {
 			Eventually(func() map[string]int { return ce.idsOfType(t) }, eventually, poll).Should(Equal(map[string]int{string(er.UID) + "/" + string(t): 1}),
 				"one %s event, delivered once", t)
@@ -186,7 +168,7 @@ var _ = Describe("Notifications", func() {
 		Expect(ce.payload(notify.Revoked).VerifiedBy).To(ContainSubstring("GET of the request's bindings"))
 		Eventually(slack.received, eventually, poll).Should(HaveLen(5))
 		Expect(strings.Join(slack.received(), "\n")).To(ContainSubstring("was removed and verified gone"))
-		Eventually(func() []accessv1alpha1.NotificationRecord { return get(ctx, er).Status.Notified }, eventually, poll).Should(HaveLen(10))
+		Eventually(func() []accessv1alpha1.NotificationRecord { return get(s.ctx, er).Status.Notified }, eventually, poll).Should(HaveLen(10))
 		Consistently(func() map[string]int { return ce.idsOfType(notify.Granted) }, time.Second, poll).Should(HaveLen(1))
 	})
 })

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -100,4 +101,33 @@ func suiteSigner() *records.Signer {
 func (o *operator) stop() {
 	GinkgoHelper()
 	Expect(o.Stop(30 * time.Second)).To(Succeed())
+}
+
+// lifecycleSpec is what a lifecycle spec starts from: a fresh namespace with
+// the suite's ClusterRole and its "cluster" connection, and the operator the
+// spec starts, stopped after it.
+type lifecycleSpec struct {
+	ctx context.Context
+	ns  string
+	op  *operator
+}
+
+// newLifecycleSpec registers, in the calling Describe, the BeforeEach that
+// makes the namespace and connection and the AfterEach that stops the
+// spec's operator.
+func newLifecycleSpec() *lifecycleSpec {
+	s := &lifecycleSpec{}
+	BeforeEach(func() {
+		s.ctx = context.Background()
+		s.ns = createNamespace(s.ctx)
+		ensureClusterRole(s.ctx)
+		createConnection(s.ctx, s.ns, "1h", "1h")
+	})
+	AfterEach(func() {
+		if s.op != nil {
+			s.op.stop()
+			s.op = nil
+		}
+	})
+	return s
 }
