@@ -8,8 +8,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -96,10 +94,7 @@ func (r *ActivityReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	}
 	prepareStatusWrite(er)
 	if perr := r.Client.Status().Patch(ctx, er, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); perr != nil {
-		if apierrors.IsConflict(perr) {
-			return ctrl.Result{RequeueAfter: retryBaseDelay}, nil
-		}
-		return ctrl.Result{}, fmt.Errorf("patch activity of %s: %w", req.NamespacedName, perr)
+		return conflictRetry(fmt.Errorf("patch activity of %s: %w", req.NamespacedName, perr))
 	}
 	r.report(er, found)
 	return result, err
@@ -135,15 +130,15 @@ func collectsActivity(er *accessv1alpha1.ElevationRequest) bool {
 }
 
 func (r *ActivityReconciler) collect(ctx context.Context, er *accessv1alpha1.ElevationRequest, now time.Time) (collection, ctrl.Result, error) {
-	conn := &accessv1alpha1.SaaSConnection{}
-	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: er.Namespace, Name: er.Spec.Connection}, conn); err != nil {
-		if apierrors.IsNotFound(err) {
-			closeRecord(er, accessv1alpha1.ReasonActivityConnectionGone, fmt.Sprintf("connection %q was deleted before collection finished", er.Spec.Connection), now)
-			return collection{}, ctrl.Result{}, nil
-		}
-		return collection{}, ctrl.Result{}, fmt.Errorf("read SaaSConnection %q: %w", er.Spec.Connection, err)
+	conn, err := connectionOf(ctx, r.Client, er)
+	if err != nil {
+		return collection{}, ctrl.Result{}, err
 	}
-	cl, reg, err := r.Providers.Connect(ctx, provider.Config{Connection: conn, Secrets: SecretReader(r.APIReader, conn.Namespace)})
+	if conn == nil {
+		closeRecord(er, accessv1alpha1.ReasonActivityConnectionGone, fmt.Sprintf("connection %q was deleted before collection finished", er.Spec.Connection), now)
+		return collection{}, ctrl.Result{}, nil
+	}
+	cl, reg, err := connectTo(ctx, r.Providers, r.APIReader, conn)
 	if err != nil {
 		return r.sourceFailed(er, err, now)
 	}

@@ -62,22 +62,18 @@ func (r *ElevationRequestReconciler) reconcilePending(ctx context.Context, er *a
 		return ctrl.Result{}, nil
 	}
 	er.Status.RequiredApprovals = int32(policy.RequiredApprovals(role))
-	byBreakGlass := false
-	if len(countedApprovals(er)) < int(er.Status.RequiredApprovals) {
-		if er.Status.BreakGlass == nil {
-			er.Status.Message = "waiting for approval: " + awaitingMessage(er)
-			return ctrl.Result{RequeueAfter: er.CreationTimestamp.Add(timeout).Sub(now)}, nil
-		}
+	switch {
+	case len(countedApprovals(er)) >= int(er.Status.RequiredApprovals):
+		r.approve(er)
+	case er.Status.BreakGlass == nil:
+		er.Status.Message = "waiting for approval: " + awaitingMessage(er)
+		return ctrl.Result{RequeueAfter: er.CreationTimestamp.Add(timeout).Sub(now)}, nil
+	default:
 		if err := policy.CheckBreakGlass(er, role); err != nil {
 			r.refuse(er, fmt.Errorf("break-glass: %w", err))
 			return ctrl.Result{}, nil
 		}
-		byBreakGlass = true
-	}
-	if byBreakGlass {
 		r.approveByBreakGlass(er, role)
-	} else {
-		r.approve(er)
 	}
 	result, err := r.reconcileApproved(ctx, er, now)
 	if er.Status.Phase == accessv1alpha1.PhaseApproved {

@@ -26,8 +26,14 @@ func entitlementKey(er *accessv1alpha1.ElevationRequest) string {
 
 // connection reads the request's SaaSConnection; nil when it does not exist.
 func (r *ElevationRequestReconciler) connection(ctx context.Context, er *accessv1alpha1.ElevationRequest) (*accessv1alpha1.SaaSConnection, error) {
+	return connectionOf(ctx, r.Client, er)
+}
+
+// connectionOf reads the request's SaaSConnection with c; nil when it does
+// not exist. Every controller of a request finds its connection this way.
+func connectionOf(ctx context.Context, c client.Reader, er *accessv1alpha1.ElevationRequest) (*accessv1alpha1.SaaSConnection, error) {
 	conn := &accessv1alpha1.SaaSConnection{}
-	err := r.Client.Get(ctx, types.NamespacedName{Namespace: er.Namespace, Name: er.Spec.Connection}, conn)
+	err := c.Get(ctx, types.NamespacedName{Namespace: er.Namespace, Name: er.Spec.Connection}, conn)
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}
@@ -38,7 +44,13 @@ func (r *ElevationRequestReconciler) connection(ctx context.Context, er *accessv
 }
 
 func (r *ElevationRequestReconciler) connect(ctx context.Context, conn *accessv1alpha1.SaaSConnection) (provider.Client, provider.Registration, error) {
-	return r.Providers.Connect(ctx, provider.Config{Connection: conn, Secrets: SecretReader(r.APIReader, conn.Namespace)})
+	return connectTo(ctx, r.Providers, r.APIReader, conn)
+}
+
+// connectTo builds the provider client of the connection, its credentials
+// read from the API server with reader.
+func connectTo(ctx context.Context, providers *provider.Registry, reader client.Reader, conn *accessv1alpha1.SaaSConnection) (provider.Client, provider.Registration, error) {
+	return providers.Connect(ctx, provider.Config{Connection: conn, Secrets: SecretReader(reader, conn.Namespace)})
 }
 
 // ensureFresh fails when the cache is behind the API server, so that nothing is

@@ -54,9 +54,9 @@ func (r *NotificationReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	if err := r.Client.Get(ctx, req.NamespacedName, er); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	conn := &accessv1alpha1.SaaSConnection{}
-	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: er.Namespace, Name: er.Spec.Connection}, conn); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+	conn, err := connectionOf(ctx, r.Client, er)
+	if err != nil || conn == nil {
+		return ctrl.Result{}, err
 	}
 	if len(conn.Spec.Notifications) == 0 || !anythingDue(er, conn, r.Clock.Now()) {
 		return r.nextReminder(er, conn, r.Clock.Now()), nil
