@@ -36,16 +36,24 @@ func breakGlassAsSubject(ctx context.Context, er *accessv1alpha1.ElevationReques
 	})
 }
 
+// createEmergencyRequest creates a request for the "edit" role with a
+// justification long enough for break-glass, and waits until it is Pending.
+func createEmergencyRequest(ctx context.Context, ns, name, duration string) *accessv1alpha1.ElevationRequest {
+	GinkgoHelper()
+	er := newRequest(ns, name, "edit", duration)
+	er.Spec.Justification = emergency
+	Expect(k8sClient.Create(ctx, er)).To(Succeed())
+	waitPhase(ctx, er, accessv1alpha1.PhasePending)
+	return er
+}
+
 var _ = Describe("Break-glass", func() {
 	s := newLifecycleSpec()
 
 	It("grants on the subject's own break-glass, loudly, and counts the review overdue until an approver gives it", func() {
 		allowBreakGlass(s.ctx, s.ns, "3s")
 		s.op = startOperator(operatorOptions{})
-		er := newRequest(s.ns, "glass", "edit", "20m")
-		er.Spec.Justification = emergency
-		Expect(k8sClient.Create(s.ctx, er)).To(Succeed())
-		waitPhase(s.ctx, er, accessv1alpha1.PhasePending)
+		er := createEmergencyRequest(s.ctx, s.ns, "glass", "20m")
 
 		breakGlassAsSubject(s.ctx, er)
 		got := waitPhase(s.ctx, er, accessv1alpha1.PhaseActive)
@@ -73,10 +81,7 @@ var _ = Describe("Break-glass", func() {
 	It("refuses a break-glass that the role's policy does not allow, even with a signed record", func() {
 		allowBreakGlass(s.ctx, s.ns, "24h")
 		s.op = startOperator(operatorOptions{})
-		er := newRequest(s.ns, "too-long", "edit", "45m")
-		er.Spec.Justification = emergency
-		Expect(k8sClient.Create(s.ctx, er)).To(Succeed())
-		waitPhase(s.ctx, er, accessv1alpha1.PhasePending)
+		er := createEmergencyRequest(s.ctx, s.ns, "too-long", "45m")
 		breakGlassAsSubject(s.ctx, er)
 		got := waitPhase(s.ctx, er, accessv1alpha1.PhaseFailed)
 		Expect(got.Status.Message).To(ContainSubstring("break-glass: spec.duration 45m is longer than break-glass allows: at most 30m0s"))

@@ -2,16 +2,10 @@ package controller
 
 import (
 	"context"
-	"encoding/json"
-	"io"
 	"net"
-	"net/http"
 	"strings"
-	"sync"
 	"time"
 
-	cloudevents "github.com/cloudevents/sdk-go/v2"
-	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -20,44 +14,30 @@ import (
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 	"github.com/elevator-dev/elevator/internal/notify"
+	"github.com/elevator-dev/elevator/internal/testenv"
 )
 
 // cloudEventsReceiver is a CloudEvents receiver built from the SDK, on a
 // loopback port: the consumer side a platform team would run.
 type cloudEventsReceiver struct {
-	mu     sync.Mutex
-	events []cloudevents.Event
-	url    string
+	*testenv.CloudEventsReceiver
+	url string
 }
 
 func startCloudEventsReceiver(ctx context.Context) *cloudEventsReceiver {
 	GinkgoHelper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	Expect(err).NotTo(HaveOccurred())
-	p, err := cloudevents.NewHTTP(cehttp.WithListener(ln))
-	Expect(err).NotTo(HaveOccurred())
-	c, err := cloudevents.NewClient(p)
-	Expect(err).NotTo(HaveOccurred())
-	r := &cloudEventsReceiver{url: "http://" + ln.Addr().String()}
 	ctx, cancel := context.WithCancel(ctx)
 	DeferCleanup(cancel)
-	go func() {
-		_ = c.StartReceiver(ctx, func(e cloudevents.Event) {
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			r.events = append(r.events, e)
-		})
-	}()
-	return r
+	r, err := testenv.StartCloudEventsReceiver(ctx, nil)
+	Expect(err).NotTo(HaveOccurred())
+	return &cloudEventsReceiver{CloudEventsReceiver: r, url: r.URL}
 }
 
 // idsOfType counts the received events of a type by id: redeliveries show up
 // as a count above 1.
 func (r *cloudEventsReceiver) idsOfType(t notify.Type) map[string]int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	out := map[string]int{}
-	for _, e := range r.events {
+	for _, e := range r.Events() {
 		if e.Type() == notify.CloudEventTypePrefix+string(t) {
 			out[e.ID()]++
 		}
@@ -66,10 +46,8 @@ func (r *cloudEventsReceiver) idsOfType(t notify.Type) map[string]int {
 }
 
 func (r *cloudEventsReceiver) payload(t notify.Type) notify.Payload {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	var p notify.Payload
-	for _, e := range r.events {
+	for _, e := range r.Events() {
 		if e.Type() == notify.CloudEventTypePrefix+string(t) {
 			Expect(e.DataAs(&p)).To(Succeed())
 		}
@@ -80,9 +58,8 @@ func (r *cloudEventsReceiver) payload(t notify.Type) notify.Payload {
 // slackReceiver checks each post is incoming-webhook JSON with a text, and
 // keeps the texts; it is down until started.
 type slackReceiver struct {
-	mu    sync.Mutex
-	texts []string
-	addr  string
+	testenv.ChatReceiver
+	addr string
 }
 
 func reserveSlackReceiver() *slackReceiver {
@@ -96,30 +73,12 @@ func reserveSlackReceiver() *slackReceiver {
 
 func (s *slackReceiver) start() {
 	GinkgoHelper()
-	ln, err := net.Listen("tcp", s.addr)
+	_, stop, err := s.Serve(s.addr, nil)
 	Expect(err).NotTo(HaveOccurred())
-	srv := &http.Server{ReadHeaderTimeout: time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		var msg struct {
-			Text string `json:"text"`
-		}
-		body, _ := io.ReadAll(req.Body)
-		if req.Header.Get("Content-Type") != "application/json" || json.Unmarshal(body, &msg) != nil || msg.Text == "" {
-			http.Error(w, "not incoming-webhook JSON", http.StatusBadRequest)
-			return
-		}
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.texts = append(s.texts, msg.Text)
-	})}
-	go func() { _ = srv.Serve(ln) }()
-	DeferCleanup(srv.Close)
+	DeferCleanup(stop)
 }
 
-func (s *slackReceiver) received() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.texts...)
-}
+func (s *slackReceiver) received() []string { return s.Texts() }
 
 func createSinkSecret(ctx context.Context, ns, name, url string) {
 	GinkgoHelper()

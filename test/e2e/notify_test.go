@@ -4,17 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
@@ -26,9 +21,8 @@ import (
 // over TLS with a CA of the run: a CloudEvents receiver built from the SDK,
 // and an HTTP receiver that checks the Slack incoming-webhook payload.
 type sinks struct {
-	mu     sync.Mutex
-	events []cloudevents.Event
-	texts  []string
+	ce     *testenv.CloudEventsReceiver
+	chatRx testenv.ChatReceiver
 	caFile string
 	ceURL  string
 	chat   string
@@ -46,52 +40,22 @@ func startSinks(ctx context.Context) *sinks {
 	s := &sinks{caFile: filepath.Join(workDir, "sinks-ca.crt")}
 	Expect(os.WriteFile(s.caFile, ca.CertPEM, 0o600)).To(Succeed())
 
-	ceLn, err := net.Listen("tcp", "127.0.0.1:0")
-	Expect(err).NotTo(HaveOccurred())
-	p, err := cloudevents.NewHTTP(cehttp.WithListener(tls.NewListener(ceLn, tlsConfig)))
-	Expect(err).NotTo(HaveOccurred())
-	c, err := cloudevents.NewClient(p)
-	Expect(err).NotTo(HaveOccurred())
 	ctx, cancel := context.WithCancel(ctx)
 	DeferCleanup(cancel)
-	go func() {
-		_ = c.StartReceiver(ctx, func(e cloudevents.Event) {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			s.events = append(s.events, e)
-		})
-	}()
-	s.ceURL = "https://" + ceLn.Addr().String()
-
-	chatLn, err := net.Listen("tcp", "127.0.0.1:0")
+	s.ce, err = testenv.StartCloudEventsReceiver(ctx, tlsConfig)
 	Expect(err).NotTo(HaveOccurred())
-	srv := &http.Server{ReadHeaderTimeout: time.Second, Handler: http.HandlerFunc(s.serveChat)}
-	go func() { _ = srv.Serve(tls.NewListener(chatLn, tlsConfig)) }()
-	DeferCleanup(srv.Close)
-	s.chat = "https://" + chatLn.Addr().String() + "/hooks/T000/B000"
+	s.ceURL = s.ce.URL
+	base, stop, err := s.chatRx.Serve("", tlsConfig)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(stop)
+	s.chat = base + "/hooks/T000/B000"
 	return s
-}
-
-func (s *sinks) serveChat(w http.ResponseWriter, req *http.Request) {
-	var msg struct {
-		Text string `json:"text"`
-	}
-	body, _ := io.ReadAll(io.LimitReader(req.Body, 1<<20))
-	if req.Header.Get("Content-Type") != "application/json" || json.Unmarshal(body, &msg) != nil || msg.Text == "" {
-		http.Error(w, "not incoming-webhook JSON", http.StatusBadRequest)
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.texts = append(s.texts, msg.Text)
 }
 
 // ofRequest lists the CloudEvent types received for a request, in order.
 func (s *sinks) ofRequest(name string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var out []string
-	for _, e := range s.events {
+	for _, e := range s.ce.Events() {
 		if e.Subject() == name {
 			out = append(out, strings.TrimPrefix(e.Type(), notify.CloudEventTypePrefix))
 		}
@@ -99,37 +63,36 @@ func (s *sinks) ofRequest(name string) []string {
 	return out
 }
 
-func (s *sinks) payload(name string, t notify.Type) notify.Payload {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var p notify.Payload
-	for _, e := range s.events {
+// event is the first CloudEvent of a type for a request, if any.
+func (s *sinks) event(name string, t notify.Type) (cloudevents.Event, bool) {
+	for _, e := range s.ce.Events() {
 		if e.Subject() == name && e.Type() == notify.CloudEventTypePrefix+string(t) {
-			Expect(e.DataAs(&p)).To(Succeed())
+			return e, true
 		}
+	}
+	return cloudevents.Event{}, false
+}
+
+func (s *sinks) payload(name string, t notify.Type) notify.Payload {
+	var p notify.Payload
+	if e, ok := s.event(name, t); ok {
+		Expect(e.DataAs(&p)).To(Succeed())
 	}
 	return p
 }
 
 // firstEvent is the first CloudEvent of a type for a request, as JSON.
 func (s *sinks) firstEvent(name string, t notify.Type) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, e := range s.events {
-		if e.Subject() == name && e.Type() == notify.CloudEventTypePrefix+string(t) {
-			b, err := json.MarshalIndent(e, "", "  ")
-			Expect(err).NotTo(HaveOccurred())
-			return string(b)
-		}
+	e, ok := s.event(name, t)
+	if !ok {
+		return ""
 	}
-	return ""
+	b, err := json.MarshalIndent(e, "", "  ")
+	Expect(err).NotTo(HaveOccurred())
+	return string(b)
 }
 
-func (s *sinks) chatTexts() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Join(s.texts, "\n---\n")
-}
+func (s *sinks) chatTexts() string { return strings.Join(s.chatRx.Texts(), "\n---\n") }
 
 // sinkSecret creates a labelled Secret with the sink's URL and CA.
 func sinkSecret(name, url, caFile string) {
