@@ -10,11 +10,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -115,7 +113,7 @@ func start(ctx context.Context, cfg config, n int) (e *env, stop func() error, e
 	if err := e.installFixture(ctx); err != nil {
 		return nil, nil, err
 	}
-	if err := e.waitConnectionReady(ctx); err != nil {
+	if err := localcluster.WaitConnectionReady(ctx, e.admin, client.ObjectKey{Namespace: namespace, Name: connection}); err != nil {
 		return nil, nil, err
 	}
 	return e, stopAll, nil
@@ -187,13 +185,13 @@ func (e *env) installFixture(ctx context.Context) error {
 			Rules: []rbacv1.PolicyRule{{APIGroups: []string{accessv1alpha1.GroupVersion.Group}, Resources: []string{"elevationrequests"}, Verbs: []string{"create", "get", "list", "watch", "patch"}},
 				{APIGroups: []string{accessv1alpha1.GroupVersion.Group}, Resources: []string{"saasconnections"}, Verbs: []string{"get", "list", "watch"}}},
 		},
-		roleBinding("bench-requester", rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: requester}),
+		localcluster.RoleBindingTo(namespace, "bench-requester", rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: requester}),
 		&rbacv1.Role{
 			ObjectMeta: metav1.ObjectMeta{Name: "bench-approver", Namespace: namespace},
 			Rules: []rbacv1.PolicyRule{{APIGroups: []string{accessv1alpha1.GroupVersion.Group}, Resources: []string{"saasconnections"}, ResourceNames: []string{connection}, Verbs: []string{"approve"}},
 				{APIGroups: []string{accessv1alpha1.GroupVersion.Group}, Resources: []string{"elevationrequests"}, Verbs: []string{"get", "list", "watch", "patch"}}},
 		},
-		roleBinding("bench-approver", rbacv1.Subject{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: approverGroup}),
+		localcluster.RoleBindingTo(namespace, "bench-approver", rbacv1.Subject{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: approverGroup}),
 		&accessv1alpha1.SaaSConnection{
 			ObjectMeta: metav1.ObjectMeta{Name: connection, Namespace: namespace},
 			Spec: accessv1alpha1.SaaSConnectionSpec{
@@ -216,28 +214,6 @@ func (e *env) installFixture(ctx context.Context) error {
 		if err := e.admin.Create(ctx, obj); err != nil {
 			return fmt.Errorf("create %T %s: %w", obj, obj.GetName(), err)
 		}
-	}
-	return nil
-}
-
-func roleBinding(name string, subject rbacv1.Subject) *rbacv1.RoleBinding {
-	return &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
-		Subjects:   []rbacv1.Subject{subject},
-	}
-}
-
-func (e *env) waitConnectionReady(ctx context.Context) error {
-	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		conn := &accessv1alpha1.SaaSConnection{}
-		if err := e.admin.Get(ctx, client.ObjectKey{Namespace: namespace, Name: connection}, conn); err != nil {
-			return false, err
-		}
-		return apimeta.IsStatusConditionTrue(conn.Status.Conditions, accessv1alpha1.ConditionReady), nil
-	})
-	if err != nil {
-		return fmt.Errorf("SaaSConnection %s/%s did not become Ready: %w", namespace, connection, err)
 	}
 	return nil
 }

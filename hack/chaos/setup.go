@@ -11,11 +11,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -132,7 +130,7 @@ func (e *env) installFixture(ctx context.Context) error {
 				{APIGroups: []string{group}, Resources: []string{"saasconnections"}, Verbs: []string{"get", "list", "watch"}},
 			},
 		},
-		binding("chaos-requester", rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: requester}),
+		localcluster.RoleBindingTo(namespace, "chaos-requester", rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: requester}),
 		&rbacv1.Role{
 			ObjectMeta: metav1.ObjectMeta{Name: "chaos-approver", Namespace: namespace},
 			Rules: []rbacv1.PolicyRule{
@@ -140,7 +138,7 @@ func (e *env) installFixture(ctx context.Context) error {
 				{APIGroups: []string{group}, Resources: []string{"elevationrequests"}, Verbs: []string{"get", "list", "watch", "patch"}},
 			},
 		},
-		binding("chaos-approver", rbacv1.Subject{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: approverGroup}),
+		localcluster.RoleBindingTo(namespace, "chaos-approver", rbacv1.Subject{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: approverGroup}),
 		&accessv1alpha1.SaaSConnection{
 			ObjectMeta: metav1.ObjectMeta{Name: connection, Namespace: namespace},
 			Spec: accessv1alpha1.SaaSConnectionSpec{
@@ -159,27 +157,5 @@ func (e *env) installFixture(ctx context.Context) error {
 			return fmt.Errorf("create %T %s: %w", obj, obj.GetName(), err)
 		}
 	}
-	return e.waitConnectionReady(ctx)
-}
-
-func binding(name string, subject rbacv1.Subject) *rbacv1.RoleBinding {
-	return &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
-		Subjects:   []rbacv1.Subject{subject},
-	}
-}
-
-func (e *env) waitConnectionReady(ctx context.Context) error {
-	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		conn := &accessv1alpha1.SaaSConnection{}
-		if err := e.admin.Get(ctx, client.ObjectKey{Namespace: namespace, Name: connection}, conn); err != nil {
-			return false, err
-		}
-		return apimeta.IsStatusConditionTrue(conn.Status.Conditions, accessv1alpha1.ConditionReady), nil
-	})
-	if err != nil {
-		return fmt.Errorf("SaaSConnection %s/%s did not become Ready: %w", namespace, connection, err)
-	}
-	return nil
+	return localcluster.WaitConnectionReady(ctx, e.admin, client.ObjectKey{Namespace: namespace, Name: connection})
 }
