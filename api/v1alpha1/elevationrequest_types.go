@@ -28,8 +28,13 @@ func (p Phase) IsTerminal() bool {
 	return false
 }
 
-// ElevationRequestSpec asks for one role of one connection, for one subject, for a
-// fixed duration. It cannot be changed once created.
+// MaxTargets bounds spec.targets: how many systems one request may reach.
+const MaxTargets = 16
+
+// ElevationRequestSpec asks for one role of one connection (connection and
+// role), or for one role in each of several connections (targets), for one
+// subject, for a fixed duration. It cannot be changed once created.
+// +kubebuilder:validation:XValidation:rule="has(self.targets) ? !has(self.connection) && !has(self.role) : has(self.connection) && has(self.role)",message="spec: give either connection and role, or targets, not both"
 type ElevationRequestSpec struct {
 	// Subject is who gets the role: the user name in the target system.
 	// +required
@@ -39,16 +44,29 @@ type ElevationRequestSpec struct {
 	Subject string `json:"subject"`
 
 	// Connection is the name of a SaaSConnection in the request's namespace.
-	// +required
+	// Set with role, unless targets is set.
+	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
-	Connection string `json:"connection"`
+	Connection string `json:"connection,omitempty"`
 
-	// Role is the name of a role of the connection.
-	// +required
+	// Role is the name of a role of the connection. Set with connection,
+	// unless targets is set.
+	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
-	Role string `json:"role"`
+	Role string `json:"role,omitempty"`
+
+	// Targets asks for several roles at once, each of a connection in the
+	// request's namespace, instead of connection and role: granted all or
+	// nothing, approved per target by the approvers of its connection, ended
+	// together at one expiresAt, each removal verified on its own.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:XValidation:rule="self.all(t, self.exists_one(u, u.connection == t.connection && u.role == t.role))",message="spec.targets must not name the same connection and role twice"
+	Targets []Target `json:"targets,omitempty"`
 
 	// Duration of the access, as a Go duration such as 30m. Counted from the
 	// moment access is granted. At most the role's maxDuration.
@@ -69,6 +87,36 @@ type ElevationRequestSpec struct {
 	// +kubebuilder:validation:MaxLength=128
 	Ticket string `json:"ticket,omitempty"`
 }
+
+// Target is one role of one connection.
+type Target struct {
+	// Connection is the name of a SaaSConnection in the request's namespace.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Connection string `json:"connection"`
+	// Role is the name of a role of the connection.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Role string `json:"role"`
+}
+
+// String is the target as connection/role.
+func (t Target) String() string { return t.Connection + "/" + t.Role }
+
+// TargetsOf is what the spec asks for: its targets, or its one connection and
+// role as a single target.
+func (s *ElevationRequestSpec) TargetsOf() []Target {
+	if len(s.Targets) > 0 {
+		return s.Targets
+	}
+	return []Target{{Connection: s.Connection, Role: s.Role}}
+}
+
+// IsMultiTarget reports whether the request uses spec.targets: its per-target
+// state is then in status.targets, and the top-level grant fields sum it up.
+func (s *ElevationRequestSpec) IsMultiTarget() bool { return len(s.Targets) > 0 }
 
 // Bounds of what a request holds. The webhook enforces the same numbers on the
 // annotations it accepts, so a write is refused at the door rather than by the
@@ -94,6 +142,14 @@ type ApprovalRecord struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024
 	Comment string `json:"comment,omitempty"`
+	// Connections are the connections of spec.targets the approver held the
+	// approve verb on when the approval was admitted: the approval counts
+	// for those targets only. Empty on a request with one connection.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=253
+	Connections []string `json:"connections,omitempty"`
 }
 
 // DenialRecord is the denial of a request, by the user the API server authenticated.
@@ -266,6 +322,63 @@ type Revocation struct {
 	Attempts int32 `json:"attempts,omitempty"`
 }
 
+// TargetState is what a request holds in one target system: the grant, how
+// it ended, what access remained and what the subject did.
+type TargetState struct {
+	// Grant is the operator's record of the grant: the role as it was when the
+	// grant began, which revocation removes even if the connection changes.
+	// +optional
+	Grant *GrantAttempt `json:"grant,omitempty"`
+	// GrantedAt is when the access was granted and read back from the target,
+	// to the second.
+	// +optional
+	GrantedAt *metav1.Time `json:"grantedAt,omitempty"`
+	// Revocation is how the access ended and how its removal was verified.
+	// +optional
+	Revocation *Revocation `json:"revocation,omitempty"`
+	// ResidualAccess lists the paths by which the subject still held the role's
+	// access when Elevator's grant was verified gone (see the ResidualAccess
+	// condition).
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=32
+	ResidualAccess []ResidualAccessPath `json:"residualAccess,omitempty"`
+	// Activity is what the subject did in the target while elevated, read
+	// from the target's own audit log (see docs/activity.md).
+	// +optional
+	Activity *Activity `json:"activity,omitempty"`
+}
+
+// TargetStatus is the state of one target of spec.targets.
+type TargetStatus struct {
+	// Connection and Role are the target's, as in spec.targets.
+	// +kubebuilder:validation:MaxLength=253
+	Connection string `json:"connection"`
+	// +kubebuilder:validation:MaxLength=63
+	Role string `json:"role"`
+	// Phase is where this target is: Pending (waiting for its approvals),
+	// Approved (granting), Active, Revoking, Revoked, or Failed (its grant
+	// failed for good, and anything partly granted was removed).
+	// +optional
+	Phase Phase `json:"phase,omitempty"`
+	// RequiredApprovals is how many approvals the target's role needs.
+	// +optional
+	RequiredApprovals int32 `json:"requiredApprovals,omitempty"`
+	// Approvals is how many of status.approvals count for this target: those
+	// by an approver of its connection.
+	// +optional
+	Approvals int32 `json:"approvals,omitempty"`
+	// TargetState is the target's grant, revocation, residual access and
+	// activity.
+	TargetState `json:",inline"`
+	// Blocked is what keeps this target from moving on at its last look.
+	// +optional
+	Blocked *Blocker `json:"blocked,omitempty"`
+}
+
+// String is the target as connection/role.
+func (t *TargetStatus) String() string { return t.Connection + "/" + t.Role }
+
 // ElevationRequestStatus is the lifecycle of a request, written by the operator only.
 type ElevationRequestStatus struct {
 	// Phase is where the request is in its lifecycle: Pending (waiting for
@@ -288,7 +401,9 @@ type ElevationRequestStatus struct {
 	// +kubebuilder:validation:MaxItems=16
 	Approvals []ApprovalRecord `json:"approvals,omitempty"`
 	// RequiredApprovals is how many approvals the role needs, as its
-	// connection said when the request was last looked at before approval.
+	// connection said when the request was last looked at before approval;
+	// with spec.targets, the most any target needs (each target's own count
+	// is in status.targets).
 	// +optional
 	RequiredApprovals int32 `json:"requiredApprovals,omitempty"`
 	// ApprovedAt is when the request had all the approvals its role needs.
@@ -305,35 +420,35 @@ type ElevationRequestStatus struct {
 	// Denial is the denial that ended the request, if an approver denied it.
 	// +optional
 	Denial *DenialRecord `json:"denial,omitempty"`
-	// Grant is the operator's record of the grant: the role as it was when the
-	// grant began, which revocation removes even if the connection changes.
-	// +optional
-	Grant *GrantAttempt `json:"grant,omitempty"`
-	// GrantedAt is when the access was granted and read back from the target,
-	// to the second.
-	// +optional
-	GrantedAt *metav1.Time `json:"grantedAt,omitempty"`
-	// ExpiresAt is grantedAt + spec.duration.
+	// TargetState is, for a request with one connection, its grant,
+	// revocation, residual access and activity. For a request with
+	// spec.targets each target has its own in status.targets; here grant and
+	// activity are then unset, grantedAt is when the last target was
+	// granted, and revocation sums up the targets' revocations (verifiedAt
+	// is set only once every target's removal was verified).
+	TargetState `json:",inline"`
+	// ExpiresAt is grantedAt + spec.duration; with spec.targets, the first
+	// target's grant + spec.duration, one instant for all targets.
 	// +optional
 	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
 	// RevokedAt is when the request ended: the access was verified gone, or the
 	// request was withdrawn before anything was granted.
 	// +optional
 	RevokedAt *metav1.Time `json:"revokedAt,omitempty"`
-	// Revocation is how the access ended and how its removal was verified.
-	// +optional
-	Revocation *Revocation `json:"revocation,omitempty"`
-	// ResidualAccess lists the paths by which the subject still held the role's
-	// access when Elevator's grant was verified gone (see the ResidualAccess
-	// condition).
+	// Targets is the state of each target of spec.targets, in its order.
 	// +optional
 	// +listType=atomic
-	// +kubebuilder:validation:MaxItems=32
-	ResidualAccess []ResidualAccessPath `json:"residualAccess,omitempty"`
-	// Activity is what the subject did in the target while elevated, read
-	// from the target's own audit log (see docs/activity.md).
+	// +kubebuilder:validation:MaxItems=16
+	Targets []TargetStatus `json:"targets,omitempty"`
+	// Target names what the request is for, compactly, for kubectl get:
+	// "connection/role", or the first target and how many more.
 	// +optional
-	Activity *Activity `json:"activity,omitempty"`
+	// +kubebuilder:validation:MaxLength=512
+	Target string `json:"target,omitempty"`
+	// TargetList names every target, comma-separated, for kubectl get -o wide.
+	// +optional
+	// +kubebuilder:validation:MaxLength=8192
+	TargetList string `json:"targetList,omitempty"`
 	// Notified lists the notifications delivered, one per sink and event, so
 	// that none is sent twice across restarts.
 	// +optional
@@ -372,12 +487,12 @@ type ElevationRequestStatus struct {
 // +kubebuilder:resource:shortName=elevation;elevations;elev,categories=elevator
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Subject",type=string,JSONPath=`.spec.subject`
-// +kubebuilder:printcolumn:name="Connection",type=string,JSONPath=`.spec.connection`
-// +kubebuilder:printcolumn:name="Role",type=string,JSONPath=`.spec.role`
+// +kubebuilder:printcolumn:name="Target",type=string,JSONPath=`.status.target`
 // +kubebuilder:printcolumn:name="Expires",type=string,JSONPath=`.status.expiresAt`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="Requested-By",type=string,JSONPath=`.status.requestedBy`,priority=1
 // +kubebuilder:printcolumn:name="Approved-By",type=string,JSONPath=`.status.approvedBy`,priority=1
+// +kubebuilder:printcolumn:name="Targets",type=string,JSONPath=`.status.targetList`,priority=1
 // +kubebuilder:printcolumn:name="Verified",type=string,JSONPath=`.status.revocation.verifiedAt`,priority=1
 // +kubebuilder:printcolumn:name="Message",type=string,JSONPath=`.status.message`,priority=1
 type ElevationRequest struct {

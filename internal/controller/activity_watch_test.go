@@ -60,7 +60,7 @@ func TestWorthWritingSkipsACursorThatMovedWithoutNews(t *testing.T) {
 	emptyCollecting := accessv1alpha1.Activity{State: accessv1alpha1.ActivityCollecting, Cursor: "c"}
 	unavailable := accessv1alpha1.Activity{State: accessv1alpha1.ActivityUnavailable, FinishedAt: &now}
 	status := func(a *accessv1alpha1.Activity) accessv1alpha1.ElevationRequestStatus {
-		return accessv1alpha1.ElevationRequestStatus{Activity: a}
+		return accessv1alpha1.ElevationRequestStatus{TargetState: accessv1alpha1.TargetState{Activity: a}}
 	}
 	tests := []struct {
 		name          string

@@ -81,7 +81,7 @@ func TestGrantedTarget(t *testing.T) {
 	if grantedTarget(&accessv1alpha1.ElevationRequest{}) != nil {
 		t.Error("no grant: want no target")
 	}
-	er := &accessv1alpha1.ElevationRequest{Status: accessv1alpha1.ElevationRequestStatus{Grant: &accessv1alpha1.GrantAttempt{Target: target}}}
+	er := &accessv1alpha1.ElevationRequest{Status: accessv1alpha1.ElevationRequestStatus{TargetState: accessv1alpha1.TargetState{Grant: &accessv1alpha1.GrantAttempt{Target: target}}}}
 	if grantedTarget(er) != target {
 		t.Error("want the stored target")
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -149,7 +150,7 @@ func TestFollowOn(t *testing.T) {
 		t.Errorf("follow-on metadata = %+v", next.ObjectMeta)
 	}
 	want := accessv1alpha1.ElevationRequestSpec{Subject: "alice", Connection: "prod-cluster", Role: "namespace-admin", Duration: "45m", Justification: "needs longer", Ticket: "INC-1"}
-	if next.Spec != want {
+	if !reflect.DeepEqual(next.Spec, want) {
 		t.Errorf("follow-on spec = %+v, want %+v", next.Spec, want)
 	}
 	for _, phase := range []accessv1alpha1.Phase{accessv1alpha1.PhaseRevoked, accessv1alpha1.PhaseRevoking, accessv1alpha1.PhaseDenied, accessv1alpha1.PhaseExpired} {

@@ -40,30 +40,30 @@ func revokedRequest() *accessv1alpha1.ElevationRequest {
 				{User: "bob", At: at(2 * time.Minute), Comment: "looks right"},
 				{User: "carol", At: at(3 * time.Minute)},
 			},
-			ApprovedAt: atp(3 * time.Minute), GrantedAt: atp(3*time.Minute + time.Second), ExpiresAt: atp(33*time.Minute + time.Second),
+			ApprovedAt: atp(3 * time.Minute), ExpiresAt: atp(33*time.Minute + time.Second),
 			RevokedAt: atp(20*time.Minute + 2*time.Second),
-			Revocation: &accessv1alpha1.Revocation{
+			Message:   "access removed (EarlyRevoke) and verified gone at 2026-12-02T09:20:02Z",
+			TargetState: accessv1alpha1.TargetState{GrantedAt: atp(3*time.Minute + time.Second), Revocation: &accessv1alpha1.Revocation{
 				Reason: "EarlyRevoke", RequestedBy: "alice", StartedAt: atp(20*time.Minute + time.Second),
 				VerifiedAt: atp(20*time.Minute + 2*time.Second), Method: "SubjectAccessReview",
 				Detail: "RoleBinding payments/elevator-inc-4711-alice gone; alice may not delete deployments",
 			},
-			ResidualAccess: []accessv1alpha1.ResidualAccessPath{{
-				Name: "RoleBinding payments/backdoor", CreatedAt: atp(10 * time.Minute), InsideWindow: true,
-				MadeWhileElevated: "create RoleBinding payments/backdoor",
-			}},
-			Message: "access removed (EarlyRevoke) and verified gone at 2026-12-02T09:20:02Z",
-			Activity: &accessv1alpha1.Activity{
-				State: accessv1alpha1.ActivityComplete, Source: "kube-apiserver audit webhook",
-				Counts: accessv1alpha1.ActivityCounts{Total: 3, Config: 1, Access: 1, Data: 1, Denied: 1},
-				AccessChanges: []accessv1alpha1.ActivityAction{{
-					At: metav1.NewMicroTime(t0.Add(10 * time.Minute)), ID: "a2", Category: accessv1alpha1.ActivityAccess,
-					Action: "create", Object: "RoleBinding payments/backdoor",
+				ResidualAccess: []accessv1alpha1.ResidualAccessPath{{
+					Name: "RoleBinding payments/backdoor", CreatedAt: atp(10 * time.Minute), InsideWindow: true,
+					MadeWhileElevated: "create RoleBinding payments/backdoor",
 				}},
-				Recent: []accessv1alpha1.ActivityAction{
-					{At: metav1.NewMicroTime(t0.Add(5 * time.Minute)), ID: "a1", Category: accessv1alpha1.ActivityConfig, Action: "update", Object: "ConfigMap payments/billing"},
-					{At: metav1.NewMicroTime(t0.Add(12 * time.Minute)), ID: "a3", Category: accessv1alpha1.ActivityData, Action: "delete", Object: "Secret payments/db", Denied: true},
-				},
-			},
+				Activity: &accessv1alpha1.Activity{
+					State: accessv1alpha1.ActivityComplete, Source: "kube-apiserver audit webhook",
+					Counts: accessv1alpha1.ActivityCounts{Total: 3, Config: 1, Access: 1, Data: 1, Denied: 1},
+					AccessChanges: []accessv1alpha1.ActivityAction{{
+						At: metav1.NewMicroTime(t0.Add(10 * time.Minute)), ID: "a2", Category: accessv1alpha1.ActivityAccess,
+						Action: "create", Object: "RoleBinding payments/backdoor",
+					}},
+					Recent: []accessv1alpha1.ActivityAction{
+						{At: metav1.NewMicroTime(t0.Add(5 * time.Minute)), ID: "a1", Category: accessv1alpha1.ActivityConfig, Action: "update", Object: "ConfigMap payments/billing"},
+						{At: metav1.NewMicroTime(t0.Add(12 * time.Minute)), ID: "a3", Category: accessv1alpha1.ActivityData, Action: "delete", Object: "Secret payments/db", Denied: true},
+					},
+				}},
 		},
 	}
 }
