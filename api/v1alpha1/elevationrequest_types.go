@@ -114,6 +114,14 @@ func (s *ElevationRequestSpec) TargetsOf() []Target {
 	return []Target{{Connection: s.Connection, Role: s.Role}}
 }
 
+// ForTarget is the spec as if it asked for target alone: the checks of one
+// connection and role apply to each target of a request unchanged.
+func (s *ElevationRequestSpec) ForTarget(t Target) ElevationRequestSpec {
+	one := *s
+	one.Connection, one.Role, one.Targets = t.Connection, t.Role, nil
+	return one
+}
+
 // IsMultiTarget reports whether the request uses spec.targets: its per-target
 // state is then in status.targets, and the top-level grant fields sum it up.
 func (s *ElevationRequestSpec) IsMultiTarget() bool { return len(s.Targets) > 0 }
