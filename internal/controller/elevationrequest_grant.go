@@ -88,6 +88,7 @@ func (r *ElevationRequestReconciler) checkpoint(ctx context.Context, er *accessv
 	if err := r.Client.Status().Update(ctx, er); err != nil {
 		return fmt.Errorf("store the intent to grant: %w", err)
 	}
+	r.held.flush(r.Recorder, er, true)
 	return nil
 }
 
@@ -195,7 +196,7 @@ func (r *ElevationRequestReconciler) activate(er *accessv1alpha1.ElevationReques
 	msg := grantedMessage(er)
 	er.Status.Message = msg
 	r.event(er, corev1.EventTypeNormal, accessv1alpha1.ReasonGranted, "Grant", "%s; %s", approvalMessage(er), msg)
-	r.Audit.Record(audit.ActionGrant, er, "", "verificationMethod", obs.Method, "evidence", obs.Evidence, "preexisting", er.Status.Grant.Preexisting)
+	r.record(audit.ActionGrant, er, "", "verificationMethod", obs.Method, "evidence", obs.Evidence, "preexisting", er.Status.Grant.Preexisting)
 	observeApprovalToGrant(er, now)
 }
 

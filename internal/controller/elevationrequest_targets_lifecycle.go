@@ -64,7 +64,7 @@ func (r *ElevationRequestReconciler) reconcilePendingTargets(ctx context.Context
 	if !now.Before(deadline) && !targetsApprovedInTime(views, conns, deadline) {
 		r.finishNeverGranted(er, accessv1alpha1.PhaseExpired, accessv1alpha1.ReasonPendingTimeout,
 			fmt.Sprintf("not approved within the pending timeout of %s", targetsPendingTimeout(conns)))
-		r.Audit.Record(audit.ActionExpire, er, "")
+		r.record(audit.ActionExpire, er, "")
 		return ctrl.Result{}, nil
 	}
 	approved, err := r.countTargetApprovals(er, views, conns)
@@ -91,7 +91,7 @@ func (r *ElevationRequestReconciler) reconcilePendingTargets(ctx context.Context
 func (r *ElevationRequestReconciler) denyTargets(er *accessv1alpha1.ElevationRequest) {
 	d := er.Status.Denial
 	r.finishNeverGranted(er, accessv1alpha1.PhaseDenied, accessv1alpha1.ReasonDenied, denialMessage(d))
-	r.Audit.Record(audit.ActionDeny, er, d.User, "reason", d.Reason)
+	r.record(audit.ActionDeny, er, d.User, "reason", d.Reason)
 	for i := range er.Status.Targets {
 		er.Status.Targets[i].Phase = accessv1alpha1.PhaseDenied
 	}
@@ -183,7 +183,7 @@ func (r *ElevationRequestReconciler) approveTargets(er *accessv1alpha1.Elevation
 		er.Status.Targets[i].Message = "approved"
 	}
 	for _, a := range approvals {
-		r.Audit.Record(audit.ActionApprove, er, a.User, "comment", a.Comment, "at", a.At.UTC().Format(time.RFC3339), "connections", a.Connections)
+		r.record(audit.ActionApprove, er, a.User, "comment", a.Comment, "at", a.At.UTC().Format(time.RFC3339), "connections", a.Connections)
 	}
 }
 
@@ -323,7 +323,7 @@ func (r *ElevationRequestReconciler) grantTarget(ctx context.Context, v *accessv
 	v.Status.GrantedAt = timePtr(grantStart.Truncate(time.Second))
 	v.Status.Blocked = nil
 	v.Status.Message = "granted; verified: " + obs.Evidence
-	r.Audit.Record(audit.ActionGrant, v, "", "verificationMethod", obs.Method, "evidence", obs.Evidence, "preexisting", v.Status.Grant.Preexisting)
+	r.record(audit.ActionGrant, v, "", "verificationMethod", obs.Method, "evidence", obs.Evidence, "preexisting", v.Status.Grant.Preexisting)
 	return nil
 }
 
@@ -388,7 +388,7 @@ func (r *ElevationRequestReconciler) revokeTargets(er *accessv1alpha1.ElevationR
 	er.Status.Phase = accessv1alpha1.PhaseRevoking
 	er.Status.Revocation = &accessv1alpha1.Revocation{Reason: reason, RequestedBy: user, StartedAt: timePtr(now)}
 	er.Status.Message = revokingMessage(er.Status.Revocation)
-	r.Audit.Record(audit.ActionRevoke, er, user, "reason", reason)
+	r.record(audit.ActionRevoke, er, user, "reason", reason)
 	for i := range er.Status.Targets {
 		ts := &er.Status.Targets[i]
 		if ts.Phase.IsTerminal() {
@@ -425,7 +425,7 @@ func (r *ElevationRequestReconciler) reconcileRevokingTargets(ctx context.Contex
 	}
 	rev := er.Status.Revocation
 	r.event(er, corev1.EventTypeNormal, accessv1alpha1.ReasonVerified, "Verify", "%s; %s", er.Status.Message, rev.Detail)
-	r.Audit.Record(audit.ActionVerify, er, rev.RequestedBy, "evidence", rev.Detail, "verifiedAll", rev.VerifiedAt != nil)
+	r.record(audit.ActionVerify, er, rev.RequestedBy, "evidence", rev.Detail, "verifiedAll", rev.VerifiedAt != nil)
 	return ctrl.Result{}, nil
 }
 
