@@ -36,8 +36,8 @@ func newListCommand(o *Options) *cobra.Command {
 you hold RBAC verb approve on (asked with a SelfSubjectAccessReview, the check
 the elevator webhook makes), leaving out those you are the subject or the
 requester of and those you already approved. A request with several targets is
-listed when you may approve for any target that still needs approvals; the
-APPROVE FOR column names those targets, the ones your approval counts for.`,
+listed when you may approve for any target that still needs approvals, and
+an APPROVE FOR column names those targets: the ones your approval counts for.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.mine && f.toApprove {
@@ -169,12 +169,15 @@ func filter(items []accessv1alpha1.ElevationRequest, keep func(*accessv1alpha1.E
 }
 
 // listView is what ls shows: the requests, with a NAMESPACE column for -A,
-// and with --to-approve an APPROVE FOR column naming, per namespace/name,
-// the targets the caller's approval would count for.
+// and with --to-approve, when a request listed has several targets, an
+// APPROVE FOR column naming, per namespace/name, the targets the caller's
+// approval would count for (for one target, that is the TARGET).
 type listView struct {
 	items         []accessv1alpha1.ElevationRequest
 	withNamespace bool
 	approveFor    map[string][]accessv1alpha1.Target
+	// showApproveFor is set by renderList.
+	showApproveFor bool
 }
 
 // renderList writes the table of ls, oldest first.
@@ -183,6 +186,7 @@ func renderList(w io.Writer, view listView, now time.Time) error {
 		_, err := fmt.Fprintln(w, "No elevation requests found.")
 		return err
 	}
+	view.showApproveFor = view.approveFor != nil && slices.ContainsFunc(view.items, func(er accessv1alpha1.ElevationRequest) bool { return er.Spec.IsMultiTarget() })
 	items := slices.Clone(view.items)
 	sort.SliceStable(items, func(i, j int) bool {
 		return items[i].CreationTimestamp.Before(&items[j].CreationTimestamp)
@@ -200,7 +204,7 @@ func renderList(w io.Writer, view listView, now time.Time) error {
 
 func (v listView) columns() []string {
 	cols := []string{"NAME", "PHASE", "SUBJECT", "TARGET"}
-	if v.approveFor != nil {
+	if v.showApproveFor {
 		cols = append(cols, "APPROVE FOR")
 	}
 	cols = append(cols, "EXPIRES/TIME LEFT", "AGE")
@@ -212,7 +216,7 @@ func (v listView) columns() []string {
 
 func (v listView) row(er *accessv1alpha1.ElevationRequest, now time.Time) []string {
 	row := []string{er.Name, orDash(string(er.Status.Phase)), er.Spec.Subject, targetColumn(er)}
-	if v.approveFor != nil {
+	if v.showApproveFor {
 		// Comma without a space, like status.targetList: one field per column.
 		row = append(row, strings.Join(targetNames(v.approveFor[er.Namespace+"/"+er.Name]), ","))
 	}

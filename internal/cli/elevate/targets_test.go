@@ -169,6 +169,16 @@ viewer     Pending   bob       prod-cluster/namespace-admin      prod-cluster/na
 	if got := out.String(); got != want {
 		t.Errorf("ls --to-approve:\n%s\nwant:\n%s", got, want)
 	}
+
+	// With one target each, APPROVE FOR would repeat TARGET: not shown.
+	out.Reset()
+	view.items = view.items[:1]
+	if err := renderList(&out, view, t0.Add(5*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); strings.Contains(got, "APPROVE FOR") || !strings.HasPrefix(got, "NAME     PHASE     SUBJECT   TARGET                         EXPIRES/TIME LEFT   AGE\n") {
+		t.Errorf("ls --to-approve of single-target requests:\n%s", got)
+	}
 }
 
 // fakeApprover answers the SelfSubjectAccessReview from a set of
