@@ -77,11 +77,8 @@ func specFor(spec accessv1alpha1.ElevationRequestSpec, targets []accessv1alpha1.
 
 // compactTargets is what the TARGET column shows, the way the operator
 // writes status.target: "connection/role", or the first target and how many
-// more.
+// more. targets is never empty (spec.TargetsOf).
 func compactTargets(targets []accessv1alpha1.Target) string {
-	if len(targets) == 0 {
-		return "-"
-	}
 	if len(targets) == 1 {
 		return targets[0].String()
 	}
