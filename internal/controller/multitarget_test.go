@@ -7,6 +7,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -126,6 +127,30 @@ var _ = Describe("A request with several targets", func() {
 		Expect(k8sClient.Delete(s.ctx, multi)).To(Succeed())
 		Eventually(func() []string { return bindingNames(s.ctx, s.ns) }, eventually, poll).Should(HaveLen(1))
 		Expect(canGetPods(s.ctx, s.ns)).To(BeTrue(), "the single request's own binding stays")
+	})
+
+	It("reports a backdoor binding made to look like the request's own as residual access", func() {
+		s.op = startOperator(operatorOptions{})
+		er := newTargetsRequest("disguised", both...)
+		approveFor(er, map[string]string{"cluster": "approver-a", "second": "approver-b"})
+		waitPhase(s.ctx, er, accessv1alpha1.PhaseActive)
+
+		backdoor := &rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "looks-like-elevator", Namespace: s.ns,
+				Labels: map[string]string{accessv1alpha1.LabelManagedBy: accessv1alpha1.ManagedByValue,
+					accessv1alpha1.LabelRequestNamespace: s.ns, accessv1alpha1.LabelRequestName: er.Name},
+				Annotations: map[string]string{accessv1alpha1.AnnotationPrefix + "request": s.ns + "/" + er.Name}},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: clusterRoleName},
+			Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: subject}},
+		}
+		Expect(k8sClient.Create(s.ctx, backdoor)).To(Succeed())
+		revokeAsAdmin(s.ctx, er, subject, "done")
+		got := waitPhase(s.ctx, er, accessv1alpha1.PhaseRevoked)
+		Expect(meta.IsStatusConditionTrue(got.Status.Conditions, accessv1alpha1.ConditionResidualAccess)).To(BeTrue())
+		for _, ts := range got.Status.Targets {
+			Expect(ts.ResidualAccess).To(ContainElement(HaveField("Name", ContainSubstring("looks-like-elevator"))))
+			Expect(ts.ResidualAccess).To(HaveLen(1), "the other target's recorded binding is not listed")
+		}
 	})
 
 	It("names every target in its Requested Event", func() {
