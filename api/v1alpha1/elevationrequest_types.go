@@ -359,9 +359,10 @@ type TargetState struct {
 
 // TargetStatus is the state of one target of spec.targets.
 type TargetStatus struct {
-	// Connection and Role are the target's, as in spec.targets.
+	// Connection is the target's connection, as in spec.targets.
 	// +kubebuilder:validation:MaxLength=253
 	Connection string `json:"connection"`
+	// Role is the target's role, as in spec.targets.
 	// +kubebuilder:validation:MaxLength=63
 	Role string `json:"role"`
 	// Phase is where this target is: Pending (waiting for its approvals),
