@@ -2,6 +2,7 @@ package controller
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,7 +31,7 @@ func (r *ElevationRequestReconciler) recordConnectionChange(er *accessv1alpha1.E
 		return
 	}
 	r.event(er, corev1.EventTypeWarning, accessv1alpha1.ReasonConnectionChanged, "Revoke", "%s", change)
-	r.Audit.Record(audit.ActionConnectionChanged, er, "", "change", change)
+	r.record(audit.ActionConnectionChanged, er, "", "change", change)
 }
 
 // recordResidual records what the subject still holds by other paths once
@@ -38,7 +39,7 @@ func (r *ElevationRequestReconciler) recordConnectionChange(er *accessv1alpha1.E
 // ResidualAccess condition is derived), a Warning Event, an audit line and the
 // metric.
 func (r *ElevationRequestReconciler) recordResidual(er *accessv1alpha1.ElevationRequest, kind string, found []provider.ResidualPath, now time.Time) {
-	paths := residualPaths(found, er.Status.GrantedAt, now)
+	paths := residualPaths(notSiblings(found, er), er.Status.GrantedAt, now)
 	er.Status.ResidualAccess = paths
 	if len(paths) == 0 {
 		return
@@ -53,8 +54,30 @@ func (r *ElevationRequestReconciler) recordResidual(er *accessv1alpha1.Elevation
 			inside++
 		}
 	}
-	r.Audit.Record(audit.ActionResidual, er, "", "paths", names, "createdInsideWindow", inside)
+	r.record(audit.ActionResidual, er, "", "paths", names, "createdInsideWindow", inside)
 	metrics.ResidualAccess(kind, len(paths)-inside, inside)
+}
+
+// notSiblings drops the paths that are the bindings recorded for the other
+// targets of the same multi-target request (a view's status.targets holds
+// them, see targetView): they are revoked and verified with this target, and
+// are not a way around its revocation. Only bindings the grants recorded, by
+// name, are dropped: a binding the subject made to look like Elevator's
+// (with its labels) is still reported.
+func notSiblings(found []provider.ResidualPath, er *accessv1alpha1.ElevationRequest) []provider.ResidualPath {
+	var siblings []accessv1alpha1.BindingRef
+	for _, ts := range er.Status.Targets {
+		if ts.Grant != nil && ts.Grant.Target != nil {
+			siblings = append(siblings, ts.Grant.Target.Bindings...)
+		}
+	}
+	var out []provider.ResidualPath
+	for _, f := range found {
+		if f.Binding == nil || !slices.Contains(siblings, *f.Binding) {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // residualPaths converts what the provider found, marking each path created

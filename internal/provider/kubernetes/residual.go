@@ -90,7 +90,12 @@ func residualOf(obj client.Object) provider.ResidualPath {
 		name += " (made by Elevator for request " + holder + ")"
 	}
 	created := obj.GetCreationTimestamp().Time
-	return provider.ResidualPath{Name: name, CreatedAt: &created}
+	kind := "RoleBinding"
+	if obj.GetNamespace() == "" {
+		kind = "ClusterRoleBinding"
+	}
+	ref := &accessv1alpha1.BindingRef{Kind: kind, Namespace: obj.GetNamespace(), Name: obj.GetName()}
+	return provider.ResidualPath{Name: name, CreatedAt: &created, Binding: ref}
 }
 
 func authorizerPath(reason string) string {
