@@ -42,7 +42,7 @@ func (r *ElevationRequestReconciler) reconcilePending(ctx context.Context, er *a
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	timeout := pendingTimeout(conn)
+	timeout := policy.PendingTimeout(conn)
 	if deadline := er.CreationTimestamp.Add(timeout); !now.Before(deadline) && !approvedInTime(er, conn, deadline) {
 		r.finishNeverGranted(er, accessv1alpha1.PhaseExpired, accessv1alpha1.ReasonPendingTimeout, fmt.Sprintf("not approved within the pending timeout of %s", timeout))
 		r.record(audit.ActionExpire, er, "")
@@ -152,18 +152,6 @@ func (r *ElevationRequestReconciler) finishNeverGranted(er *accessv1alpha1.Eleva
 		eventType = corev1.EventTypeWarning
 	}
 	r.event(er, eventType, reason, string(phase), "%s", msg)
-}
-
-func pendingTimeout(conn *accessv1alpha1.SaaSConnection) time.Duration {
-	value := accessv1alpha1.DefaultPendingTimeout
-	if conn != nil && conn.Spec.PendingTimeout != "" {
-		value = conn.Spec.PendingTimeout
-	}
-	d, err := time.ParseDuration(value)
-	if err != nil || d <= 0 {
-		d, _ = time.ParseDuration(accessv1alpha1.DefaultPendingTimeout)
-	}
-	return d
 }
 
 // askedFor names what the spec asks for: "role R of C", or each target's.

@@ -144,7 +144,7 @@ func targetRole(v *accessv1alpha1.ElevationRequest, conn *accessv1alpha1.SaaSCon
 func targetsPendingTimeout(conns map[string]*accessv1alpha1.SaaSConnection) time.Duration {
 	var out time.Duration
 	for _, conn := range conns {
-		if d := pendingTimeout(conn); out == 0 || d < out {
+		if d := policy.PendingTimeout(conn); out == 0 || d < out {
 			out = d
 		}
 	}

@@ -96,8 +96,8 @@ var _ = Describe("an elevation through kubectl", Ordered, func() {
 		Expect(field("elevationrequest/"+name, ns, ".status.requestedBy")).To(Equal(requester))
 
 		header, row := elevationsRow(name)
-		Expect(header).To(Equal([]string{"NAME", "PHASE", "SUBJECT", "CONNECTION", "ROLE", "EXPIRES", "AGE"}))
-		Expect(strings.Fields(row)[:5]).To(Equal([]string{name, "Pending", requester, "e2e-cluster", "ns-admin"}))
+		Expect(header).To(Equal([]string{"NAME", "PHASE", "SUBJECT", "TARGET", "EXPIRES", "AGE"}))
+		Expect(strings.Fields(row)[:4]).To(Equal([]string{name, "Pending", requester, "e2e-cluster/ns-admin"}))
 		Expect(canI(requester, verb, resource, ns)).To(Equal("no"))
 	})
 
@@ -118,15 +118,15 @@ var _ = Describe("an elevation through kubectl", Ordered, func() {
 		expiresAt := field("elevationrequest/"+name, ns, ".status.expiresAt")
 		Expect(expiresAt).NotTo(BeEmpty())
 		header, row := elevationsRow(name)
-		Expect(header[5]).To(Equal("EXPIRES"))
-		Expect(strings.Fields(row)[:6]).To(Equal([]string{name, "Active", requester, "e2e-cluster", "ns-admin", expiresAt}))
+		Expect(header[4]).To(Equal("EXPIRES"))
+		Expect(strings.Fields(row)[:5]).To(Equal([]string{name, "Active", requester, "e2e-cluster/ns-admin", expiresAt}))
 		Expect(canI(requester, verb, resource, ns)).To(Equal("yes"))
 		Expect(field("elevationrequest/"+name, ns, `.status.conditions[?(@.type=="Ready")].status`)).To(Equal("True"))
 		Expect(field("elevationrequest/"+name, ns, `.status.conditions[?(@.type=="Reconciling")].status`)).To(BeEmpty(), "an Active request is not reconciling")
 
 		wideHeader, wideRow := elevationsRow(name, "-o", "wide")
-		Expect(wideHeader).To(Equal([]string{"NAME", "PHASE", "SUBJECT", "CONNECTION", "ROLE", "EXPIRES", "AGE", "REQUESTED-BY", "APPROVED-BY", "VERIFIED", "MESSAGE"}))
-		Expect(strings.Fields(wideRow)[7:9]).To(Equal([]string{requester, approver}))
+		Expect(wideHeader).To(Equal([]string{"NAME", "PHASE", "SUBJECT", "TARGET", "EXPIRES", "AGE", "REQUESTED-BY", "APPROVED-BY", "TARGETS", "VERIFIED", "MESSAGE"}))
+		Expect(strings.Fields(wideRow)[6:9]).To(Equal([]string{requester, approver, "e2e-cluster/ns-admin"}))
 	})
 
 	It("revokes the role at expiry and records how the removal was verified", func() {
