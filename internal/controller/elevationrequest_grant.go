@@ -187,12 +187,8 @@ func (r *ElevationRequestReconciler) grantFailed(ctx context.Context, er *access
 
 func (r *ElevationRequestReconciler) activate(er *accessv1alpha1.ElevationRequest, now time.Time, duration time.Duration, obs provider.Observation) {
 	er.Status.Phase = accessv1alpha1.PhaseActive
-	// The API stores times to the second. Both are cut to the second here, so
-	// that the expiry acted on is the one users read, and the window is never
-	// longer than asked for.
-	granted := now.Truncate(time.Second)
-	er.Status.GrantedAt = timePtr(granted)
-	er.Status.ExpiresAt = timePtr(granted.Add(duration))
+	er.Status.GrantedAt = timePtr(now.Truncate(time.Second))
+	er.Status.ExpiresAt = timePtr(expiryOf(now, duration, r.ExpiryLead))
 	msg := grantedMessage(er)
 	er.Status.Message = msg
 	r.event(er, corev1.EventTypeNormal, accessv1alpha1.ReasonGranted, "Grant", "%s; %s", approvalMessage(er), msg)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -65,11 +66,13 @@ func (r *ElevationRequestReconciler) reconcilePendingTargets(ctx context.Context
 		r.finishNeverGranted(er, accessv1alpha1.PhaseExpired, accessv1alpha1.ReasonPendingTimeout,
 			fmt.Sprintf("not approved within the pending timeout of %s", targetsPendingTimeout(conns)))
 		r.record(audit.ActionExpire, er, "")
+		endTargets(er, accessv1alpha1.PhaseExpired)
 		return ctrl.Result{}, nil
 	}
 	approved, err := r.countTargetApprovals(er, views, conns)
 	if err != nil {
 		r.refuse(er, err)
+		endTargets(er, accessv1alpha1.PhaseFailed)
 		return ctrl.Result{}, nil
 	}
 	if er.Status.Blocked != nil {
@@ -92,8 +95,14 @@ func (r *ElevationRequestReconciler) denyTargets(er *accessv1alpha1.ElevationReq
 	d := er.Status.Denial
 	r.finishNeverGranted(er, accessv1alpha1.PhaseDenied, accessv1alpha1.ReasonDenied, denialMessage(d))
 	r.record(audit.ActionDeny, er, d.User, "reason", d.Reason)
+	endTargets(er, accessv1alpha1.PhaseDenied)
+}
+
+// endTargets ends every target of a request that ended before any grant
+// began, in the request's terminal phase.
+func endTargets(er *accessv1alpha1.ElevationRequest, phase accessv1alpha1.Phase) {
 	for i := range er.Status.Targets {
-		er.Status.Targets[i].Phase = accessv1alpha1.PhaseDenied
+		er.Status.Targets[i].Phase = phase
 	}
 }
 
@@ -359,9 +368,7 @@ func (r *ElevationRequestReconciler) refuseTargets(ctx context.Context, er *acce
 		}
 	}
 	r.refuse(er, refusal)
-	for i := range er.Status.Targets {
-		er.Status.Targets[i].Phase = accessv1alpha1.PhaseFailed
-	}
+	endTargets(er, accessv1alpha1.PhaseFailed)
 	return ctrl.Result{}, nil
 }
 
@@ -369,14 +376,15 @@ func (r *ElevationRequestReconciler) refuseTargets(ctx context.Context, er *acce
 // window counts from the first target's grant, so that no target holds access
 // for longer than asked for.
 func (r *ElevationRequestReconciler) activateTargets(er *accessv1alpha1.ElevationRequest, duration time.Duration, now time.Time) {
-	first, last := er.Status.Targets[0].GrantedAt.Time, er.Status.Targets[0].GrantedAt.Time
-	for _, ts := range er.Status.Targets[1:] {
-		first, last = minTime(first, ts.GrantedAt.Time), maxTime(last, ts.GrantedAt.Time)
+	granted := make([]time.Time, len(er.Status.Targets))
+	for i, ts := range er.Status.Targets {
+		granted[i] = ts.GrantedAt.Time
 	}
+	first, last := slices.MinFunc(granted, time.Time.Compare), slices.MaxFunc(granted, time.Time.Compare)
 	er.Status.Phase = accessv1alpha1.PhaseActive
 	er.Status.Blocked = nil
 	er.Status.GrantedAt = timePtr(last)
-	er.Status.ExpiresAt = timePtr(first.Add(duration))
+	er.Status.ExpiresAt = timePtr(expiryOf(first, duration, r.ExpiryLead))
 	msg := fmt.Sprintf("%s on all %d targets", grantedMessage(er), len(er.Status.Targets))
 	er.Status.Message = msg
 	r.event(er, corev1.EventTypeNormal, accessv1alpha1.ReasonGranted, "Grant", "%s; %s", approvalMessage(er), msg)
@@ -455,9 +463,9 @@ func summariseRevocation(er *accessv1alpha1.ElevationRequest) {
 			ended = false
 			continue
 		}
-		if t.VerifiedAt != nil {
-			last = maxTime(last, t.VerifiedAt.Time)
-		} else if ts.Grant != nil {
+		if t.VerifiedAt != nil && t.VerifiedAt.After(last) {
+			last = t.VerifiedAt.Time
+		} else if t.VerifiedAt == nil && ts.Grant != nil {
 			verifiedAll = false
 		}
 		methods = append(methods, ts.String()+": "+t.Method)
@@ -522,18 +530,4 @@ func soonest(results []ctrl.Result) ctrl.Result {
 		}
 	}
 	return out
-}
-
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }
