@@ -625,4 +625,46 @@ var _ = Describe("A multi-target request against the real kube-apiserver, slapd,
 			f.expectTargetVerified(got, s, accessv1alpha1.RevocationExpired, accessv1alpha1.PhaseRevoked)
 		}
 	})
+	It("keeps a membership another request holds: the overlap rule works per target", func() {
+		cluster := f.addCluster()
+		directory := f.addShared(directoryConn, ldap.Kind, nil)
+		f.start(nil)
+		single := &accessv1alpha1.ElevationRequest{
+			ObjectMeta: metav1.ObjectMeta{Name: "single", Namespace: f.ns},
+			Spec: accessv1alpha1.ElevationRequestSpec{Subject: f.subject, Connection: directory.conn, Role: directory.role,
+				Duration: "1h", Justification: "INC-4711: the directory part, for longer"},
+		}
+		Expect(k8sClient.Create(f.ctx, single)).To(Succeed())
+		f.approve(single, approver)
+		waitMultiPhase(f.ctx, single, accessv1alpha1.PhaseActive)
+
+		multi := f.createRequest("multi", "1h", cluster, directory)
+		f.approve(multi, approver, clusterConn, directoryConn)
+		got := waitMultiPhase(f.ctx, multi, accessv1alpha1.PhaseActive)
+		Expect(targetStatus(got, directory).Grant.Preexisting).To(BeFalse(), "a membership another request made is not standing access")
+
+		Expect(k8sClient.Delete(f.ctx, multi)).To(Succeed())
+		Eventually(func(g Gomega) {
+			got := get(f.ctx, multi)
+			g.Expect(targetStatus(got, cluster).Phase).To(Equal(accessv1alpha1.PhaseRevoked))
+			g.Expect(targetStatus(got, directory).Revocation.RetainedBy).To(Equal(f.ns + "/single"))
+			g.Expect(got.Status.Phase).To(Equal(accessv1alpha1.PhaseRevoking))
+			g.Expect(condition(got.Status.Conditions, accessv1alpha1.ConditionRevocationVerified).Status).NotTo(Equal(metav1.ConditionTrue))
+		}, eventually, poll).Should(Succeed())
+		f.expectAccess(multi, cluster, false)
+		Expect(directory.b.IsMember(directory.tgt)).To(BeTrue(), "the single request still holds the membership")
+
+		revokeSingle := func(rec *records.Records) {
+			rec.Revocation = &accessv1alpha1.RevokeRecord{User: approver, At: metav1.Now(), Reason: "done"}
+		}
+		Eventually(func() error {
+			return testenv.UpdateSignedRecords(f.ctx, k8sClient, recordSigner(), client.ObjectKeyFromObject(single), revokeSingle)
+		}, eventually, poll).Should(Succeed())
+		waitMultiPhase(f.ctx, single, accessv1alpha1.PhaseRevoked)
+		Eventually(func() bool {
+			err := k8sClient.Get(f.ctx, client.ObjectKeyFromObject(multi), &accessv1alpha1.ElevationRequest{})
+			return apierrors.IsNotFound(err)
+		}, eventually, poll).Should(BeTrue(), "the last holder's end lets the deleted request finish and go")
+		Expect(directory.b.IsMember(directory.tgt)).To(BeFalse())
+	})
 })
