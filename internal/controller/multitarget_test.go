@@ -2,7 +2,7 @@ package controller
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"strings"
 	"time"
 
@@ -17,30 +17,18 @@ import (
 	"github.com/elevator-dev/elevator/internal/records"
 )
 
-// refuseTarget is a real provider client that refuses, for good, to grant
-// one target of a multi-target request: a target the provider cannot grant.
-type refuseTarget struct {
+// failingTarget is a real provider client whose grant of one target of a
+// multi-target request fails with err: for good (a target the provider cannot
+// grant) or again and again (a server that is down).
+type failingTarget struct {
 	provider.Client
 	target string
+	err    error
 }
 
-func (c refuseTarget) Grant(ctx context.Context, e provider.Entitlement) (provider.Grant, error) {
+func (c failingTarget) Grant(ctx context.Context, e provider.Entitlement) (provider.Grant, error) {
 	if e.Part == c.target {
-		return provider.Grant{}, provider.Permanentf("target %s cannot be granted here", c.target)
-	}
-	return c.Client.Grant(ctx, e)
-}
-
-// failTarget is a real provider client whose grant of one target of a
-// multi-target request keeps failing, as a server that is down would.
-type failTarget struct {
-	provider.Client
-	target string
-}
-
-func (c failTarget) Grant(ctx context.Context, e provider.Entitlement) (provider.Grant, error) {
-	if e.Part == c.target {
-		return provider.Grant{}, fmt.Errorf("target %s: connection refused", c.target)
+		return provider.Grant{}, c.err
 	}
 	return c.Client.Grant(ctx, e)
 }
@@ -112,7 +100,9 @@ var _ = Describe("A request with several targets", func() {
 	})
 
 	It("undoes every target when one is refused for good, and ends Failed naming it", func() {
-		s.op = startOperator(operatorOptions{wrap: func(c provider.Client) provider.Client { return refuseTarget{Client: c, target: "second/edit"} }})
+		s.op = startOperator(operatorOptions{wrap: func(c provider.Client) provider.Client {
+			return failingTarget{Client: c, target: "second/edit", err: provider.Permanentf("target second/edit cannot be granted here")}
+		}})
 		er := newTargetsRequest("refused", both...)
 		approveFor(er, map[string]string{"cluster": "approver-a", "second": "approver-b"})
 
@@ -132,7 +122,9 @@ var _ = Describe("A request with several targets", func() {
 	})
 
 	It("undoes the granted targets when another cannot be granted within the window", func() {
-		s.op = startOperator(operatorOptions{wrap: func(c provider.Client) provider.Client { return failTarget{Client: c, target: "second/edit"} }})
+		s.op = startOperator(operatorOptions{wrap: func(c provider.Client) provider.Client {
+			return failingTarget{Client: c, target: "second/edit", err: errors.New("target second/edit: connection refused")}
+		}})
 		er := newRequest(s.ns, "never-both", "", "3s")
 		er.Spec.Connection, er.Spec.Role, er.Spec.Targets = "", "", both
 		Expect(k8sClient.Create(s.ctx, er)).To(Succeed())

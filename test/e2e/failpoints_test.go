@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -30,32 +31,9 @@ var _ = Describe("an operator killed with SIGKILL at a chosen point of the lifec
 
 	BeforeAll(func(ctx SpecContext) {
 		applyFixtures()
-		held = filepath.Join(workDir, "elevator-failpoints")
-		By("building the operator with the failpoints tag")
-		Expect(localcluster.BuildOperatorWithTags(ctx, held, "failpoints")).To(Succeed())
+		held = failpointBinary(ctx)
 	}, NodeTimeout(5*time.Minute))
 
-	// killAt replaces the running operator with one that holds at point, does
-	// act, and kills the operator with SIGKILL once it holds there.
-	killAt := func(ctx SpecContext, point string, act func()) {
-		Expect(operator.Stop(15 * time.Second)).To(Succeed())
-		out := &testenv.LockedBuffer{}
-		var err error
-		metricsAddr, err = localcluster.FreeLoopbackAddr()
-		Expect(err).NotTo(HaveOccurred())
-		op, err := cluster.StartOperator(localcluster.OperatorOptions{
-			Binary: held, Output: io.MultiWriter(out, GinkgoWriter), MetricsAddr: metricsAddr,
-			Env: []string{failpoint.Env + "=" + point},
-		})
-		Expect(err).NotTo(HaveOccurred())
-		operator = op
-		Expect(op.WaitReady(ctx, 2*time.Minute)).To(Succeed())
-		act()
-		Eventually(out.String).WithTimeout(30*time.Second).Should(ContainSubstring(failpoint.Marker(point)), "the operator reached %s", point)
-		By("SIGKILL at " + point)
-		Expect(operator.Kill()).To(Succeed())
-		Eventually(operator.Done()).WithTimeout(10 * time.Second).Should(BeClosed())
-	}
 	bindingsOf := func(name string) []string {
 		return strings.Fields(mustKubectl("get", "rolebindings", "-n", ns, "-l", "elevator.dev/request-name="+name, "-o", "name"))
 	}
@@ -71,7 +49,7 @@ var _ = Describe("an operator killed with SIGKILL at a chosen point of the lifec
 
 	It("after the grant, before its status is written: the restart grants once and ends it", func(ctx SpecContext) {
 		const name = "e2e-kill-after-grant"
-		killAt(ctx, failpoint.AfterGrant, func() {
+		killAt(ctx, held, failpoint.AfterGrant, func() {
 			request(name)
 			approve(name)
 		})
@@ -94,7 +72,7 @@ var _ = Describe("an operator killed with SIGKILL at a chosen point of the lifec
 		request(name)
 		approve(name)
 		Eventually(phaseOf(name)).WithTimeout(30 * time.Second).Should(Equal("Active"))
-		killAt(ctx, failpoint.AfterRevoke, func() { revoke(name) })
+		killAt(ctx, held, failpoint.AfterRevoke, func() { revoke(name) })
 		Expect(bindingsOf(name)).To(BeEmpty(), "the revoke reached the cluster")
 		Expect(phaseOf(name)()).NotTo(Equal("Revoked"))
 		Expect(field("elevationrequest/"+name, ns, ".status.revocation.verifiedAt")).To(BeEmpty(), "not verified: the fresh read never happened")
@@ -111,7 +89,7 @@ var _ = Describe("an operator killed with SIGKILL at a chosen point of the lifec
 		request(name)
 		approve(name)
 		Eventually(phaseOf(name)).WithTimeout(30 * time.Second).Should(Equal("Active"))
-		killAt(ctx, failpoint.BeforeFinalizerRemoval, func() {
+		killAt(ctx, held, failpoint.BeforeFinalizerRemoval, func() {
 			mustKubectl("delete", "elevationrequest/"+name, "-n", ns, "--wait=false")
 		})
 		Expect(phaseOf(name)()).To(Equal("Revoked"), "the verified revocation was stored")
@@ -138,8 +116,7 @@ var _ = Describe("an operator killed with SIGKILL between a stored intent and th
 
 	BeforeAll(func(ctx SpecContext) {
 		applyFixtures()
-		held = filepath.Join(workDir, "elevator-failpoints-ldap")
-		Expect(localcluster.BuildOperatorWithTags(ctx, held, "failpoints")).To(Succeed())
+		held = failpointBinary(ctx)
 		dir := filepath.Join(workDir, "slapd")
 		Expect(os.MkdirAll(dir, 0o700)).To(Succeed())
 		var err error
@@ -157,21 +134,10 @@ var _ = Describe("an operator killed with SIGKILL between a stored intent and th
 
 	It("holds the intent: the restart grants the membership it stored, and ends it verified", func(ctx SpecContext) {
 		const name = "e2e-kill-after-intent"
-		Expect(operator.Stop(15 * time.Second)).To(Succeed())
-		out := &testenv.LockedBuffer{}
-		var err error
-		metricsAddr, err = localcluster.FreeLoopbackAddr()
-		Expect(err).NotTo(HaveOccurred())
-		operator, err = cluster.StartOperator(localcluster.OperatorOptions{Binary: held, Output: io.MultiWriter(out, GinkgoWriter),
-			MetricsAddr: metricsAddr, Env: []string{failpoint.Env + "=" + failpoint.AfterGrantIntent}})
-		Expect(err).NotTo(HaveOccurred())
-		Expect(operator.WaitReady(ctx, 2*time.Minute)).To(Succeed())
-
-		mustKubectl("apply", "-f", requestFileFor(name, conn, "elevated", 5*time.Minute), "--as="+requester)
-		mustKubectl("annotate", "elevationrequest/"+name, "-n", ns, "--as="+approver, "elevator.dev/approve=e2e approval")
-		Eventually(out.String).WithTimeout(30 * time.Second).Should(ContainSubstring(failpoint.Marker(failpoint.AfterGrantIntent)))
-		Expect(operator.Kill()).To(Succeed())
-		Eventually(operator.Done()).WithTimeout(10 * time.Second).Should(BeClosed())
+		killAt(ctx, held, failpoint.AfterGrantIntent, func() {
+			mustKubectl("apply", "-f", requestFileFor(name, conn, "elevated", 5*time.Minute), "--as="+requester)
+			mustKubectl("annotate", "elevationrequest/"+name, "-n", ns, "--as="+approver, "elevator.dev/approve=e2e approval")
+		})
 
 		Expect(field("elevationrequest/"+name, ns, ".status.grant.preexisting")).To(BeEmpty(), "the stored intent: not standing access")
 		Expect(field("elevationrequest/"+name, ns, ".status.grant.startedAt")).NotTo(BeEmpty(), "the intent was stored")
@@ -186,6 +152,44 @@ var _ = Describe("an operator killed with SIGKILL between a stored intent and th
 		Expect(field("elevationrequest/"+name, ns, ".status.revocation.verifiedAt")).NotTo(BeEmpty())
 	}, SpecTimeout(5*time.Minute))
 })
+
+var buildFailpoints sync.Once
+
+// failpointBinary is the operator built with the failpoints tag, built once
+// for the suite.
+func failpointBinary(ctx SpecContext) string {
+	GinkgoHelper()
+	path := filepath.Join(workDir, "elevator-failpoints")
+	buildFailpoints.Do(func() {
+		By("building the operator with the failpoints tag")
+		Expect(localcluster.BuildOperatorWithTags(ctx, path, "failpoints")).To(Succeed())
+	})
+	Expect(path).To(BeAnExistingFile(), "the failpoints build failed in an earlier spec")
+	return path
+}
+
+// killAt replaces the running operator with binary, built with the
+// failpoints tag, told to hold at point; does act; and kills the operator with
+// SIGKILL once it holds there.
+func killAt(ctx SpecContext, binary, point string, act func()) {
+	GinkgoHelper()
+	Expect(operator.Stop(15 * time.Second)).To(Succeed())
+	out := &testenv.LockedBuffer{}
+	var err error
+	metricsAddr, err = localcluster.FreeLoopbackAddr()
+	Expect(err).NotTo(HaveOccurred())
+	operator, err = cluster.StartOperator(localcluster.OperatorOptions{
+		Binary: binary, Output: io.MultiWriter(out, GinkgoWriter), MetricsAddr: metricsAddr,
+		Env: []string{failpoint.Env + "=" + point},
+	})
+	Expect(err).NotTo(HaveOccurred())
+	Expect(operator.WaitReady(ctx, 2*time.Minute)).To(Succeed())
+	act()
+	Eventually(out.String).WithTimeout(30*time.Second).Should(ContainSubstring(failpoint.Marker(point)), "the operator reached %s", point)
+	By("SIGKILL at " + point)
+	Expect(operator.Kill()).To(Succeed())
+	Eventually(operator.Done()).WithTimeout(10 * time.Second).Should(BeClosed())
+}
 
 // directoryObjects are the Secret, the LDAP SaaSConnection to srv with one
 // role (membership of group) and the RBAC that lets abe approve for it.
