@@ -382,6 +382,10 @@ type TargetStatus struct {
 	// Blocked is what keeps this target from moving on at its last look.
 	// +optional
 	Blocked *Blocker `json:"blocked,omitempty"`
+	// Message is a human-readable account of the target's phase.
+	// +optional
+	// +kubebuilder:validation:MaxLength=4096
+	Message string `json:"message,omitempty"`
 }
 
 // String is the target as connection/role.

@@ -59,6 +59,13 @@ func (l Logger) Record(action string, er *accessv1alpha1.ElevationRequest, actor
 		"actor", actorOrOperator(actor),
 		"requestedBy", er.Status.RequestedBy,
 	}
+	if er.Spec.IsMultiTarget() {
+		targets := make([]string, len(er.Spec.Targets))
+		for i, t := range er.Spec.Targets {
+			targets[i] = t.String()
+		}
+		kv = append(kv, "targets", targets)
+	}
 	kv = appendTime(kv, "grantedAt", er.Status.GrantedAt)
 	kv = appendTime(kv, "expiresAt", er.Status.ExpiresAt)
 	kv = appendTime(kv, "revokedAt", er.Status.RevokedAt)

@@ -86,6 +86,9 @@ func (r *ActivityReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	if !collectsActivity(er) {
 		return ctrl.Result{}, nil
 	}
+	if er.Spec.IsMultiTarget() {
+		return r.reconcileTargets(ctx, er)
+	}
 	before := er.DeepCopy()
 	now := r.Clock.Now()
 	found, result, err := r.collect(ctx, er, now)
@@ -98,6 +101,45 @@ func (r *ActivityReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	}
 	r.report(er, found)
 	return result, err
+}
+
+// reconcileTargets reads the source of each target of a multi-target request
+// that still collects, each into its own status.targets[i].activity, and
+// stores what they found in one write.
+func (r *ActivityReconciler) reconcileTargets(ctx context.Context, er *accessv1alpha1.ElevationRequest) (ctrl.Result, error) {
+	before := er.DeepCopy()
+	now := r.Clock.Now()
+	views := targetViews(er)
+	found := make([]collection, len(views))
+	results := make([]ctrl.Result, 0, len(views))
+	var firstErr error
+	changed := false
+	for i, v := range views {
+		if !collectsActivity(v) {
+			continue
+		}
+		was := v.Status.DeepCopy()
+		var result ctrl.Result
+		var err error
+		found[i], result, err = r.collect(ctx, v, now)
+		storeView(er, i, v)
+		results = append(results, result)
+		changed = changed || found[i].more || worthWriting(*was, v.Status)
+		if err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("target %s: %w", targetOf(v), err)
+		}
+	}
+	if !changed {
+		return soonest(results), firstErr
+	}
+	prepareStatusWrite(er)
+	if perr := r.Client.Status().Patch(ctx, er, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); perr != nil {
+		return conflictRetry(fmt.Errorf("patch activity of %s/%s: %w", er.Namespace, er.Name, perr))
+	}
+	for i, v := range views {
+		r.report(v, found[i])
+	}
+	return soonest(results), firstErr
 }
 
 // worthWriting reports whether a look changed what the record says. A
@@ -123,6 +165,9 @@ func worthWriting(before, after accessv1alpha1.ElevationRequestStatus) bool {
 // collectsActivity reports whether the request has a window whose record is
 // not final yet.
 func collectsActivity(er *accessv1alpha1.ElevationRequest) bool {
+	if er.Spec.IsMultiTarget() {
+		return anyTarget(er, collectsActivity)
+	}
 	if er.Status.GrantedAt == nil || er.Status.Grant == nil {
 		return false
 	}

@@ -38,6 +38,9 @@ func setConditions(er *accessv1alpha1.ElevationRequest) {
 // conditionsFor is every condition that applies to the request, derived from
 // its status facts only.
 func conditionsFor(er *accessv1alpha1.ElevationRequest) []metav1.Condition {
+	if er.Spec.IsMultiTarget() {
+		return conditionsForTargets(er)
+	}
 	var out []metav1.Condition
 	for _, derive := range []func(*accessv1alpha1.ElevationRequest) *metav1.Condition{
 		approvedCondition, grantedCondition, revokedCondition, revocationVerifiedCondition,
@@ -240,6 +243,9 @@ func failedReason(er *accessv1alpha1.ElevationRequest) string {
 }
 
 func awaitingMessage(er *accessv1alpha1.ElevationRequest) string {
+	if er.Spec.IsMultiTarget() && len(er.Status.Targets) > 0 {
+		return targetsMessage(er, awaitingMessage)
+	}
 	if required := er.Status.RequiredApprovals; required > 0 {
 		return fmt.Sprintf("%d of %d approvals", len(countedApprovals(er)), required)
 	}
@@ -260,6 +266,9 @@ func approvalMessage(er *accessv1alpha1.ElevationRequest) string {
 			return msg + fmt.Sprintf("; reviewed by %s", bg.Review.User)
 		}
 		return msg + "; not reviewed yet"
+	}
+	if er.Spec.IsMultiTarget() && len(er.Status.Targets) > 0 {
+		return "approved for every target: " + targetsMessage(er, approvalMessage)
 	}
 	required := er.Status.RequiredApprovals
 	if required == 0 {

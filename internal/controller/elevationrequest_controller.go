@@ -176,7 +176,7 @@ func (r *ElevationRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.expiries = newExpiryCalendar(r.ExpiryRate)
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &accessv1alpha1.ElevationRequest{}, entitlementIndex,
 		func(obj client.Object) []string {
-			return []string{entitlementKey(obj.(*accessv1alpha1.ElevationRequest))}
+			return entitlementKeys(obj.(*accessv1alpha1.ElevationRequest))
 		}); err != nil {
 		return fmt.Errorf("index ElevationRequests by entitlement: %w", err)
 	}
@@ -198,16 +198,18 @@ func (r *ElevationRequestReconciler) waitingOnSameEntitlement(ctx context.Contex
 	if !ok || er.Status.Phase == accessv1alpha1.PhasePending {
 		return nil
 	}
-	var list accessv1alpha1.ElevationRequestList
-	if err := r.Client.List(ctx, &list, client.InNamespace(er.Namespace), client.MatchingFields{entitlementIndex: entitlementKey(er)}); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "list requests for the same entitlement")
-		return nil
-	}
 	var out []reconcile.Request
-	for i := range list.Items {
-		other := &list.Items[i]
-		if other.Name != er.Name && other.Status.Phase == accessv1alpha1.PhaseRevoking {
-			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: other.Namespace, Name: other.Name}})
+	for _, key := range entitlementKeys(er) {
+		var list accessv1alpha1.ElevationRequestList
+		if err := r.Client.List(ctx, &list, client.InNamespace(er.Namespace), client.MatchingFields{entitlementIndex: key}); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "list requests for the same entitlement")
+			return nil
+		}
+		for i := range list.Items {
+			other := &list.Items[i]
+			if other.Name != er.Name && other.Status.Phase == accessv1alpha1.PhaseRevoking {
+				out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: other.Namespace, Name: other.Name}})
+			}
 		}
 	}
 	return out

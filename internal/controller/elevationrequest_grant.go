@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -54,21 +55,29 @@ func (r *ElevationRequestReconciler) reconcileApproved(ctx context.Context, er *
 // (the request's own binding) cannot pre-exist and is removed by name, so its
 // intent is stored with the grant, in one write.
 func (r *ElevationRequestReconciler) recordGrantIntent(ctx context.Context, er *accessv1alpha1.ElevationRequest, conn *accessv1alpha1.SaaSConnection, role *accessv1alpha1.Role, now time.Time) error {
+	shared, err := r.setGrantIntent(ctx, er, conn, role, now)
+	if err != nil || !shared {
+		return err
+	}
+	return r.checkpoint(ctx, er)
+}
+
+// setGrantIntent sets status.grant to the intent to grant role, reading the
+// target first when the provider's entitlements are shared; it reports
+// whether they are, and so whether the intent must be stored before the grant.
+func (r *ElevationRequestReconciler) setGrantIntent(ctx context.Context, er *accessv1alpha1.ElevationRequest, conn *accessv1alpha1.SaaSConnection, role *accessv1alpha1.Role, now time.Time) (bool, error) {
 	reg, err := r.Providers.Lookup(conn)
 	if err != nil {
-		return err
+		return false, err
 	}
 	intent := &accessv1alpha1.GrantAttempt{StartedAt: metav1.NewTime(now), Role: *role}
 	if reg.Shared {
 		if intent.Preexisting, intent.Evidence, err = r.standingAccess(ctx, er, conn, role); err != nil {
-			return err
+			return false, err
 		}
 	}
 	er.Status.Grant = intent
-	if !reg.Shared {
-		return nil
-	}
-	return r.checkpoint(ctx, er)
+	return reg.Shared, nil
 }
 
 // checkpoint stores the status now, in the middle of a reconcile. It replaces
@@ -112,32 +121,54 @@ func (r *ElevationRequestReconciler) grant(ctx context.Context, er *accessv1alph
 	if err := r.ensureFresh(ctx, er); err != nil {
 		return ctrl.Result{}, err
 	}
-	target, _, err := r.connect(ctx, conn)
+	grantStart, obs, err := r.grantAndReadBack(ctx, er, conn)
+	if refused := (*grantRefused)(nil); errors.As(err, &refused) {
+		return r.grantFailed(ctx, er, refused.err, now)
+	}
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	r.activate(er, grantStart, duration, obs)
+	return ctrl.Result{RequeueAfter: untilExpiryLook(er, now, r.leadFor(er)), Priority: ptr.To(expiryPriority)}, nil
+}
+
+// grantRefused is the provider's error when its Grant call failed, so the
+// caller can tell a refused grant (perhaps for good) from a failed read-back.
+type grantRefused struct{ err error }
+
+func (e *grantRefused) Error() string { return e.err.Error() }
+func (e *grantRefused) Unwrap() error { return e.err }
+
+// grantAndReadBack makes the grant recorded in status.grant (unless it is
+// standing access) and reads it back from the target, storing the identity
+// it resolved to. It returns when the grant call began: the window counts
+// from just before it, not from the step's start, since what came before (the
+// fresh read) is not the subject's time.
+func (r *ElevationRequestReconciler) grantAndReadBack(ctx context.Context, er *accessv1alpha1.ElevationRequest, conn *accessv1alpha1.SaaSConnection) (time.Time, provider.Observation, error) {
+	target, _, err := r.connect(ctx, conn)
+	if err != nil {
+		return time.Time{}, provider.Observation{}, err
+	}
 	defer closeQuietly(target)
 	ent := entitlement(er, er.Status.Grant.Role)
-	// The window counts from just before the grant call, not from the step's
-	// start: what came before (the fresh read) is not the subject's time.
 	grantStart := r.Clock.Now()
 	if !er.Status.Grant.Preexisting {
 		granted, err := target.Grant(ctx, ent)
 		if err != nil {
-			return r.grantFailed(ctx, er, err, now)
+			return grantStart, provider.Observation{}, &grantRefused{err: err}
 		}
 		ent.Target = &granted.Target
 	}
 	obs, err := target.Check(ctx, ent)
 	if err != nil {
-		return ctrl.Result{}, fmt.Errorf("verify grant: %w", err)
+		return grantStart, obs, fmt.Errorf("verify grant: %w", err)
 	}
 	if !obs.Present {
-		return ctrl.Result{}, fmt.Errorf("granted, but a fresh read does not show it yet: %s", obs.Evidence)
+		return grantStart, obs, fmt.Errorf("granted, but a fresh read does not show it yet: %s", obs.Evidence)
 	}
 	er.Status.Grant.Target = ent.Target
-	r.activate(er, grantStart, duration, obs)
-	return ctrl.Result{RequeueAfter: untilExpiryLook(er, now, r.leadFor(er)), Priority: ptr.To(expiryPriority)}, nil
+	er.Status.Grant.Verification = obs.Evidence
+	return grantStart, obs, nil
 }
 
 // grantFailed retries a grant that may yet work, and undoes anything partly
@@ -161,7 +192,6 @@ func (r *ElevationRequestReconciler) activate(er *accessv1alpha1.ElevationReques
 	granted := now.Truncate(time.Second)
 	er.Status.GrantedAt = timePtr(granted)
 	er.Status.ExpiresAt = timePtr(granted.Add(duration))
-	er.Status.Grant.Verification = obs.Evidence
 	msg := grantedMessage(er)
 	er.Status.Message = msg
 	r.event(er, corev1.EventTypeNormal, accessv1alpha1.ReasonGranted, "Grant", "%s; %s", approvalMessage(er), msg)

@@ -35,6 +35,10 @@ const pollWhileBlocked = 30 * time.Second
 // last look is cleared first: the step sets it again if it still does.
 func (r *ElevationRequestReconciler) step(ctx context.Context, er *accessv1alpha1.ElevationRequest, now time.Time) (ctrl.Result, error) {
 	er.Status.Blocked = nil
+	initTargets(er)
+	if er.Spec.IsMultiTarget() {
+		return r.stepTargets(ctx, er, now)
+	}
 	switch er.Status.Phase {
 	case "":
 		// A new request goes straight on to its Pending step in the same

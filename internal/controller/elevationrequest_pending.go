@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -18,8 +19,8 @@ import (
 func (r *ElevationRequestReconciler) start(er *accessv1alpha1.ElevationRequest) {
 	er.Status.Phase = accessv1alpha1.PhasePending
 	er.Status.Message = "waiting for approval"
-	r.event(er, corev1.EventTypeNormal, "Requested", "Request", "%s asked for role %s of %s for %s: %s",
-		er.Spec.Subject, er.Spec.Role, er.Spec.Connection, er.Spec.Duration, er.Spec.Justification)
+	r.event(er, corev1.EventTypeNormal, "Requested", "Request", "%s asked for %s for %s: %s",
+		er.Spec.Subject, askedFor(er.Spec), er.Spec.Duration, er.Spec.Justification)
 	r.Audit.Record(audit.ActionRequest, er, er.Status.RequestedBy, "justification", er.Spec.Justification, "ticket", er.Spec.Ticket, "duration", er.Spec.Duration)
 }
 
@@ -163,4 +164,14 @@ func pendingTimeout(conn *accessv1alpha1.SaaSConnection) time.Duration {
 		d, _ = time.ParseDuration(accessv1alpha1.DefaultPendingTimeout)
 	}
 	return d
+}
+
+// askedFor names what the spec asks for: "role R of C", or each target's.
+func askedFor(spec accessv1alpha1.ElevationRequestSpec) string {
+	targets := spec.TargetsOf()
+	parts := make([]string, len(targets))
+	for i, t := range targets {
+		parts[i] = fmt.Sprintf("role %s of %s", t.Role, t.Connection)
+	}
+	return strings.Join(parts, ", ")
 }

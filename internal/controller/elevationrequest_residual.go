@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 	"github.com/elevator-dev/elevator/internal/audit"
@@ -38,7 +39,7 @@ func (r *ElevationRequestReconciler) recordConnectionChange(er *accessv1alpha1.E
 // ResidualAccess condition is derived), a Warning Event, an audit line and the
 // metric.
 func (r *ElevationRequestReconciler) recordResidual(er *accessv1alpha1.ElevationRequest, kind string, found []provider.ResidualPath, now time.Time) {
-	paths := residualPaths(found, er.Status.GrantedAt, now)
+	paths := residualPaths(notHeldBy(found, types.NamespacedName{Namespace: er.Namespace, Name: er.Name}), er.Status.GrantedAt, now)
 	er.Status.ResidualAccess = paths
 	if len(paths) == 0 {
 		return
@@ -55,6 +56,19 @@ func (r *ElevationRequestReconciler) recordResidual(er *accessv1alpha1.Elevation
 	}
 	r.Audit.Record(audit.ActionResidual, er, "", "paths", names, "createdInsideWindow", inside)
 	metrics.ResidualAccess(kind, len(paths)-inside, inside)
+}
+
+// notHeldBy drops the paths Elevator made for the request itself: the
+// bindings of its other targets, which are being revoked and verified with
+// this one, are not a way around its revocation.
+func notHeldBy(found []provider.ResidualPath, holder types.NamespacedName) []provider.ResidualPath {
+	var out []provider.ResidualPath
+	for _, f := range found {
+		if f.Holder != holder {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // residualPaths converts what the provider found, marking each path created

@@ -24,6 +24,14 @@ const retainedRecheck = time.Minute
 // the first attempt already verifies that, the Verified Event tells the whole
 // transition; otherwise Revoking gets an Event of its own.
 func (r *ElevationRequestReconciler) revoke(ctx context.Context, er *accessv1alpha1.ElevationRequest, reason, user string, now time.Time) (ctrl.Result, error) {
+	if er.Spec.IsMultiTarget() {
+		r.revokeTargets(er, reason, user, now)
+		result, err := r.reconcileRevokingTargets(ctx, er, now)
+		if er.Status.Phase == accessv1alpha1.PhaseRevoking {
+			r.event(er, corev1.EventTypeNormal, accessv1alpha1.ReasonRevoking, "Revoke", "%s", revokingMessage(er.Status.Revocation))
+		}
+		return result, err
+	}
 	er.Status.Phase = accessv1alpha1.PhaseRevoking
 	er.Status.Revocation = &accessv1alpha1.Revocation{Reason: reason, RequestedBy: user, StartedAt: timePtr(now)}
 	msg := revokingMessage(er.Status.Revocation)

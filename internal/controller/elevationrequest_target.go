@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
@@ -18,10 +19,21 @@ import (
 
 const entitlementIndex = "elevator.dev/entitlement"
 
-// entitlementKey identifies what a request holds in the target: requests with the
-// same key hold the same group membership in a shared-entitlement provider.
+// entitlementKey identifies what a request (or a view of one target) holds in
+// the target: requests with the same key hold the same group membership in a
+// shared-entitlement provider.
 func entitlementKey(er *accessv1alpha1.ElevationRequest) string {
 	return er.Spec.Connection + "\x00" + er.Spec.Role + "\x00" + er.Spec.Subject
+}
+
+// entitlementKeys are the keys of every target of the request.
+func entitlementKeys(er *accessv1alpha1.ElevationRequest) []string {
+	targets := er.Spec.TargetsOf()
+	keys := make([]string, len(targets))
+	for i, t := range targets {
+		keys[i] = t.Connection + "\x00" + t.Role + "\x00" + er.Spec.Subject
+	}
+	return keys
 }
 
 // connection reads the request's SaaSConnection; nil when it does not exist.
@@ -77,10 +89,14 @@ func (r *ElevationRequestReconciler) otherRequests(ctx context.Context, er *acce
 	if err := r.Client.List(ctx, &list, client.InNamespace(er.Namespace), client.MatchingFields{entitlementIndex: entitlementKey(er)}); err != nil {
 		return nil, fmt.Errorf("list requests for the same entitlement: %w", err)
 	}
+	key := entitlementKey(er)
 	var out []*accessv1alpha1.ElevationRequest
 	for i := range list.Items {
 		other := &list.Items[i]
-		if other.UID != er.UID && match(other) {
+		if other.UID == er.UID {
+			continue
+		}
+		if slices.ContainsFunc(holdingViews(other, key), match) {
 			out = append(out, other)
 		}
 	}
@@ -88,7 +104,8 @@ func (r *ElevationRequestReconciler) otherRequests(ctx context.Context, er *acce
 }
 
 func entitlement(er *accessv1alpha1.ElevationRequest, role accessv1alpha1.Role) provider.Entitlement {
-	return provider.Entitlement{Subject: er.Spec.Subject, Role: role, Holder: types.NamespacedName{Namespace: er.Namespace, Name: er.Name}}
+	return provider.Entitlement{Subject: er.Spec.Subject, Role: role, Holder: types.NamespacedName{Namespace: er.Namespace, Name: er.Name},
+		Part: er.Annotations[viewOfTarget]}
 }
 
 func closeQuietly(c provider.Client) { _ = c.Close() }

@@ -59,6 +59,11 @@ type Entitlement struct {
 	// label it after the holder; providers whose entitlement is one fact per
 	// subject and role (a group membership) ignore it.
 	Holder types.NamespacedName
+	// Part names the target of a request with several targets
+	// ("connection/role"), empty for a request with one: providers that name
+	// objects after the holder name them after the part too, so that two
+	// targets of one request never share an object.
+	Part string
 	// Target is what the grant resolved to, as stored in status.grant.target;
 	// nil before the grant and for grants made before targets were stored.
 	Target *accessv1alpha1.GrantTarget
@@ -93,6 +98,10 @@ type ResidualPath struct {
 	Name string
 	// CreatedAt is when the target says it was created; nil when it cannot tell.
 	CreatedAt *time.Time
+	// Holder is the Elevator request the path was made for, when it is one
+	// Elevator made (another target of a multi-target request, or another
+	// request holding the same access); empty otherwise.
+	Holder types.NamespacedName
 }
 
 // Client talks to one downstream system, as configured by one SaaSConnection.

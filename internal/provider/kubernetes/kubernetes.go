@@ -61,7 +61,18 @@ var _ provider.Client = (*Client)(nil)
 // prefix of the request's name and a hash of its namespace and name, so that two
 // requests never share a binding and a retry finds its own.
 func BindingName(holder types.NamespacedName) string {
-	sum := sha256.Sum256([]byte(holder.Namespace + "/" + holder.Name))
+	return PartBindingName(holder, "")
+}
+
+// PartBindingName is the name of every binding made for one target (part) of
+// a request with several: the part is hashed in too, so that two targets of
+// one request never share a binding. An empty part gives BindingName.
+func PartBindingName(holder types.NamespacedName, part string) string {
+	key := holder.Namespace + "/" + holder.Name
+	if part != "" {
+		key += "\x00" + part
+	}
+	sum := sha256.Sum256([]byte(key))
 	// Dots are replaced so that truncation can never leave a "." beside a "-".
 	name := strings.ReplaceAll(holder.Name, ".", "-")
 	if len(name) > 40 {
@@ -106,7 +117,7 @@ func subjects(subject string) []rbacv1.Subject {
 
 // bindings returns the bindings the entitlement consists of.
 func bindings(e provider.Entitlement, role *accessv1alpha1.KubernetesRole) []client.Object {
-	name := BindingName(e.Holder)
+	name := PartBindingName(e.Holder, e.Part)
 	ref := rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.ClusterRole}
 	meta := func(ns string) metav1.ObjectMeta {
 		return metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels(e.Holder), Annotations: annotations(e.Holder)}

@@ -3,8 +3,10 @@ package kubernetes
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
@@ -86,11 +88,15 @@ func bindsUser(ref rbacv1.RoleRef, subjects []rbacv1.Subject, user, clusterRole 
 // Elevator request made says which request holds it.
 func residualOf(obj client.Object) provider.ResidualPath {
 	name := describe(obj)
+	var madeFor types.NamespacedName
 	if holder := obj.GetAnnotations()[accessv1alpha1.AnnotationPrefix+"request"]; holder != "" && obj.GetLabels()[accessv1alpha1.LabelManagedBy] == accessv1alpha1.ManagedByValue {
 		name += " (made by Elevator for request " + holder + ")"
+		if ns, n, ok := strings.Cut(holder, "/"); ok {
+			madeFor = types.NamespacedName{Namespace: ns, Name: n}
+		}
 	}
 	created := obj.GetCreationTimestamp().Time
-	return provider.ResidualPath{Name: name, CreatedAt: &created}
+	return provider.ResidualPath{Name: name, CreatedAt: &created, Holder: madeFor}
 }
 
 func authorizerPath(reason string) string {
