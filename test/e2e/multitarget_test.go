@@ -306,6 +306,9 @@ var _ = Describe("an operator killed between two targets' grants (multi-target)"
 		Eventually(func() []string { return requestBindings(name, multiOne) }).WithTimeout(30 * time.Second).Should(HaveLen(1))
 		Eventually(func() string { return targetField(name, 1, ".blocked.reason") }).WithTimeout(15 * time.Second).Should(Equal(accessv1alpha1.ReasonGrantFailed))
 		Expect(phaseOf(name)()).To(Equal("Approved"))
+		Expect(targetField(name, 0, ".phase")).To(Equal("Active"), "the first target's grant is recorded while the second is retried")
+		firstGrantedAt := targetField(name, 0, ".grantedAt")
+		Expect(firstGrantedAt).NotTo(BeEmpty())
 		firstUIDs := bindingUIDs(name, multiOne)
 		Expect(firstUIDs).To(HaveLen(1))
 
@@ -317,6 +320,11 @@ var _ = Describe("an operator killed between two targets' grants (multi-target)"
 		startOperator(ctx)
 		Eventually(phaseOf(name)).WithTimeout(30 * time.Second).Should(Equal("Active"))
 		Expect(bindingUIDs(name, multiOne)).To(Equal(firstUIDs), "the first target was granted once: its binding was kept, not made again")
+		Expect(targetField(name, 0, ".grantedAt")).To(Equal(firstGrantedAt))
+		granted, err := time.Parse(time.RFC3339, firstGrantedAt)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(requestField(name, ".status.expiresAt")).To(Equal(granted.Add(multiDuration).UTC().Format(time.RFC3339)),
+			"the window counts from the first target's grant, before the crash")
 		Expect(requestBindings(name, multiLate)).To(HaveLen(1))
 		Expect(requestField(name, ".status.targets[*].phase")).To(Equal("Active Active"))
 		Expect(targetField(name, 1, ".blocked")).To(BeEmpty(), "the block is cleared once the target is granted")
