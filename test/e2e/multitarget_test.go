@@ -287,6 +287,10 @@ var _ = Describe("a multi-target grant refused for good on one target", func() {
 
 		By("naming the refused target in the request's message and in the target's grant error")
 		Expect(requestField(name, ".status.message")).To(ContainSubstring(multiTarget(multiDoomed)))
+		Eventually(func() string {
+			return mustKubectl("get", "events.events.k8s.io", "-n", ns, "--field-selector=regarding.name="+name,
+				"-o", `jsonpath={.items[?(@.reason=="GrantFailed")].note}`)
+		}).WithTimeout(10*time.Second).Should(ContainSubstring(multiTarget(multiDoomed)), "the Warning Event names the target")
 		Expect(targetField(name, 1, ".grant.error")).To(ContainSubstring("refuses RoleBindings"), "the target's refusal, as the API server said it")
 		Expect(targetField(name, 1, ".grant.error")).To(ContainSubstring(multiTarget(multiDoomed)))
 		Expect(targetField(name, 1, ".phase")).To(Equal("Failed"), "the refused target's phase")
