@@ -359,9 +359,10 @@ type TargetState struct {
 
 // TargetStatus is the state of one target of spec.targets.
 type TargetStatus struct {
-	// Connection and Role are the target's, as in spec.targets.
+	// Connection is the target's connection, as in spec.targets.
 	// +kubebuilder:validation:MaxLength=253
 	Connection string `json:"connection"`
+	// Role is the target's role, as in spec.targets.
 	// +kubebuilder:validation:MaxLength=63
 	Role string `json:"role"`
 	// Phase is where this target is: Pending (waiting for its approvals),
@@ -439,8 +440,11 @@ type ElevationRequestStatus struct {
 	// granted, and revocation sums up the targets' revocations (verifiedAt
 	// is set only once every target's removal was verified).
 	TargetState `json:",inline"`
-	// ExpiresAt is grantedAt + spec.duration; with spec.targets, the first
-	// target's grant + spec.duration, one instant for all targets.
+	// ExpiresAt is when the access is gone at the latest: the grant (with
+	// spec.targets, the first target's; one instant for all) +
+	// spec.duration + the operator's expiry lead, cut to the second. The
+	// revocation starts the lead before it, so access never outlives
+	// spec.duration, and ends less than a second short of it.
 	// +optional
 	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
 	// RevokedAt is when the request ended: the access was verified gone, or the

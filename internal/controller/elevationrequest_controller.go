@@ -62,7 +62,7 @@ type ElevationRequestReconciler struct {
 	// Records verifies the records in annotations; only signed ones are acted on.
 	Records *records.Signer
 
-	pending  pendingEvents
+	held     heldOutput
 	expiries *expiryCalendar
 }
 
@@ -100,11 +100,11 @@ func (r *ElevationRequestReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	prepareStatusWrite(er)
 	if !equality.Semantic.DeepEqual(before.Status, er.Status) {
 		if err := r.Client.Status().Patch(ctx, er, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
-			r.pending.flush(r.Recorder, er, false)
+			r.held.flush(r.Recorder, er, false)
 			return conflictRetry(fmt.Errorf("patch status of %s: %w", req.NamespacedName, err))
 		}
 	}
-	r.pending.flush(r.Recorder, er, true)
+	r.held.flush(r.Recorder, er, true)
 	r.Metrics.Observe(req.NamespacedName, er.Status.Phase, isOverdue(er, r.Clock.Now()))
 	if er.Status.Phase != accessv1alpha1.PhaseActive {
 		r.expiries.forget(req.NamespacedName)

@@ -56,3 +56,14 @@ func untilExpiryLook(er *accessv1alpha1.ElevationRequest, now time.Time, lead ti
 func (r *ElevationRequestReconciler) leadFor(er *accessv1alpha1.ElevationRequest) time.Duration {
 	return r.ExpiryLead + r.expiries.lead(er)
 }
+
+// expiryOf is the expiresAt of access granted at start for duration. The API
+// stores times to the second, and the revocation starts the lead before
+// expiresAt (expiryLead). So expiresAt is start + duration + that lead, cut
+// to the second: the revocation then starts no later than start + duration,
+// so the window is never longer than asked for, and at most a second sooner,
+// where cutting start + duration alone would lose up to the lead and a second.
+func expiryOf(start time.Time, duration, lead time.Duration) time.Time {
+	lead = min(max(lead, 0), duration/maxLeadShare)
+	return start.Add(duration + lead).Truncate(time.Second)
+}

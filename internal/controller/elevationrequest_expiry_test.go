@@ -76,3 +76,26 @@ func TestFailedRevocationInsideTheLeadIsOverdueOnlyAfterExpiresAt(t *testing.T) 
 		t.Error("not overdue at expiresAt after a failed attempt")
 	}
 }
+
+// The expiry acted on never lets access outlive the window asked for, and
+// loses less than a second of it to the API's whole-second times.
+func TestExpiryOfKeepsTheWindowWithinASecond(t *testing.T) {
+	for _, d := range []time.Duration{time.Second, 5 * time.Second, 90 * time.Second, time.Hour} {
+		for _, lead := range []time.Duration{0, 300 * time.Millisecond, time.Second, 3 * time.Second} {
+			for frac := time.Duration(0); frac < time.Second; frac += 50 * time.Millisecond {
+				start := grantedAtNoon.Add(frac)
+				er := &accessv1alpha1.ElevationRequest{}
+				er.Status.GrantedAt = timePtr(start.Truncate(time.Second))
+				er.Status.ExpiresAt = timePtr(expiryOf(start, d, lead))
+				revokeAt := er.Status.ExpiresAt.Add(-expiryLead(er, lead))
+				if revokeAt.After(start.Add(d)) {
+					t.Fatalf("d=%s lead=%s start=+%s: revocation starts at +%s, after the window's end +%s",
+						d, lead, frac, revokeAt.Sub(grantedAtNoon), start.Add(d).Sub(grantedAtNoon))
+				}
+				if lost := start.Add(d).Sub(revokeAt); lost >= time.Second {
+					t.Fatalf("d=%s lead=%s start=+%s: %s of the window lost, want under a second", d, lead, frac, lost)
+				}
+			}
+		}
+	}
+}

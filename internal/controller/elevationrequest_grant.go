@@ -88,6 +88,7 @@ func (r *ElevationRequestReconciler) checkpoint(ctx context.Context, er *accessv
 	if err := r.Client.Status().Update(ctx, er); err != nil {
 		return fmt.Errorf("store the intent to grant: %w", err)
 	}
+	r.held.flush(r.Recorder, er, true)
 	return nil
 }
 
@@ -186,16 +187,12 @@ func (r *ElevationRequestReconciler) grantFailed(ctx context.Context, er *access
 
 func (r *ElevationRequestReconciler) activate(er *accessv1alpha1.ElevationRequest, now time.Time, duration time.Duration, obs provider.Observation) {
 	er.Status.Phase = accessv1alpha1.PhaseActive
-	// The API stores times to the second. Both are cut to the second here, so
-	// that the expiry acted on is the one users read, and the window is never
-	// longer than asked for.
-	granted := now.Truncate(time.Second)
-	er.Status.GrantedAt = timePtr(granted)
-	er.Status.ExpiresAt = timePtr(granted.Add(duration))
+	er.Status.GrantedAt = timePtr(now.Truncate(time.Second))
+	er.Status.ExpiresAt = timePtr(expiryOf(now, duration, r.ExpiryLead))
 	msg := grantedMessage(er)
 	er.Status.Message = msg
 	r.event(er, corev1.EventTypeNormal, accessv1alpha1.ReasonGranted, "Grant", "%s; %s", approvalMessage(er), msg)
-	r.Audit.Record(audit.ActionGrant, er, "", "verificationMethod", obs.Method, "evidence", obs.Evidence, "preexisting", er.Status.Grant.Preexisting)
+	r.record(audit.ActionGrant, er, "", "verificationMethod", obs.Method, "evidence", obs.Evidence, "preexisting", er.Status.Grant.Preexisting)
 	observeApprovalToGrant(er, now)
 }
 

@@ -21,7 +21,7 @@ func (r *ElevationRequestReconciler) start(er *accessv1alpha1.ElevationRequest) 
 	er.Status.Message = "waiting for approval"
 	r.event(er, corev1.EventTypeNormal, "Requested", "Request", "%s asked for %s for %s: %s",
 		er.Spec.Subject, askedFor(er.Spec), er.Spec.Duration, er.Spec.Justification)
-	r.Audit.Record(audit.ActionRequest, er, er.Status.RequestedBy, "justification", er.Spec.Justification, "ticket", er.Spec.Ticket, "duration", er.Spec.Duration)
+	r.record(audit.ActionRequest, er, er.Status.RequestedBy, "justification", er.Spec.Justification, "ticket", er.Spec.Ticket, "duration", er.Spec.Duration)
 }
 
 // reconcilePending ends a request that was denied, withdrawn or not approved in
@@ -32,7 +32,7 @@ func (r *ElevationRequestReconciler) reconcilePending(ctx context.Context, er *a
 	}
 	if d := er.Status.Denial; d != nil {
 		r.finishNeverGranted(er, accessv1alpha1.PhaseDenied, accessv1alpha1.ReasonDenied, denialMessage(d))
-		r.Audit.Record(audit.ActionDeny, er, d.User, "reason", d.Reason)
+		r.record(audit.ActionDeny, er, d.User, "reason", d.Reason)
 		return ctrl.Result{}, nil
 	}
 	if rev := r.revokeRequest(er); rev != nil {
@@ -42,10 +42,10 @@ func (r *ElevationRequestReconciler) reconcilePending(ctx context.Context, er *a
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	timeout := pendingTimeout(conn)
+	timeout := policy.PendingTimeout(conn)
 	if deadline := er.CreationTimestamp.Add(timeout); !now.Before(deadline) && !approvedInTime(er, conn, deadline) {
 		r.finishNeverGranted(er, accessv1alpha1.PhaseExpired, accessv1alpha1.ReasonPendingTimeout, fmt.Sprintf("not approved within the pending timeout of %s", timeout))
-		r.Audit.Record(audit.ActionExpire, er, "")
+		r.record(audit.ActionExpire, er, "")
 		return ctrl.Result{}, nil
 	}
 	retry := ctrl.Result{RequeueAfter: min(er.CreationTimestamp.Add(timeout).Sub(now), pollWhileBlocked)}
@@ -119,7 +119,7 @@ func (r *ElevationRequestReconciler) approve(er *accessv1alpha1.ElevationRequest
 	er.Status.ApprovedAt = timePtr(lastApprovalTime(er, approvals))
 	er.Status.Message = approvalMessage(er)
 	for _, a := range approvals {
-		r.Audit.Record(audit.ActionApprove, er, a.User, "comment", a.Comment, "at", a.At.UTC().Format(time.RFC3339))
+		r.record(audit.ActionApprove, er, a.User, "comment", a.Comment, "at", a.At.UTC().Format(time.RFC3339))
 	}
 }
 
@@ -133,7 +133,7 @@ func (r *ElevationRequestReconciler) approveByBreakGlass(er *accessv1alpha1.Elev
 	er.Status.Message = approvalMessage(er)
 	r.event(er, corev1.EventTypeWarning, accessv1alpha1.ReasonBreakGlass, "Approve", "%s broke the glass for role %s of %s: %s (review due by %s)",
 		used.User, er.Spec.Role, er.Spec.Connection, used.Reason, er.Status.BreakGlass.ReviewDeadline.UTC().Format(time.RFC3339))
-	r.Audit.Record(audit.ActionBreakGlass, er, used.User, "reason", used.Reason, "justification", er.Spec.Justification,
+	r.record(audit.ActionBreakGlass, er, used.User, "reason", used.Reason, "justification", er.Spec.Justification,
 		"reviewDeadline", er.Status.BreakGlass.ReviewDeadline.UTC().Format(time.RFC3339))
 	metrics.BreakGlassUsed(er.Spec.Connection)
 }
@@ -141,7 +141,7 @@ func (r *ElevationRequestReconciler) approveByBreakGlass(er *accessv1alpha1.Elev
 // refuse ends a request that policy forbids granting; nothing was granted.
 func (r *ElevationRequestReconciler) refuse(er *accessv1alpha1.ElevationRequest, err error) {
 	r.finishNeverGranted(er, accessv1alpha1.PhaseFailed, accessv1alpha1.ReasonPolicyViolation, "refused to grant: "+err.Error())
-	r.Audit.Record(audit.ActionFail, er, "", "reason", err.Error())
+	r.record(audit.ActionFail, er, "", "reason", err.Error())
 }
 
 func (r *ElevationRequestReconciler) finishNeverGranted(er *accessv1alpha1.ElevationRequest, phase accessv1alpha1.Phase, reason, msg string) {
@@ -152,18 +152,6 @@ func (r *ElevationRequestReconciler) finishNeverGranted(er *accessv1alpha1.Eleva
 		eventType = corev1.EventTypeWarning
 	}
 	r.event(er, eventType, reason, string(phase), "%s", msg)
-}
-
-func pendingTimeout(conn *accessv1alpha1.SaaSConnection) time.Duration {
-	value := accessv1alpha1.DefaultPendingTimeout
-	if conn != nil && conn.Spec.PendingTimeout != "" {
-		value = conn.Spec.PendingTimeout
-	}
-	d, err := time.ParseDuration(value)
-	if err != nil || d <= 0 {
-		d, _ = time.ParseDuration(accessv1alpha1.DefaultPendingTimeout)
-	}
-	return d
 }
 
 // askedFor names what the spec asks for: "role R of C", or each target's.

@@ -41,7 +41,7 @@ func (r *ElevationRequestReconciler) syncRecords(ctx context.Context, er *access
 		}
 		er.Status.BreakGlass.Used = *rec.BreakGlass
 		if rec.Review != nil && er.Status.BreakGlass.Review == nil {
-			r.Audit.Record(audit.ActionReview, er, rec.Review.User, "comment", rec.Review.Comment)
+			r.record(audit.ActionReview, er, rec.Review.User, "comment", rec.Review.Comment)
 		}
 		er.Status.BreakGlass.Review = rec.Review
 	}

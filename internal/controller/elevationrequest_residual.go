@@ -2,12 +2,12 @@ package controller
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 	"github.com/elevator-dev/elevator/internal/audit"
@@ -31,7 +31,7 @@ func (r *ElevationRequestReconciler) recordConnectionChange(er *accessv1alpha1.E
 		return
 	}
 	r.event(er, corev1.EventTypeWarning, accessv1alpha1.ReasonConnectionChanged, "Revoke", "%s", change)
-	r.Audit.Record(audit.ActionConnectionChanged, er, "", "change", change)
+	r.record(audit.ActionConnectionChanged, er, "", "change", change)
 }
 
 // recordResidual records what the subject still holds by other paths once
@@ -39,7 +39,7 @@ func (r *ElevationRequestReconciler) recordConnectionChange(er *accessv1alpha1.E
 // ResidualAccess condition is derived), a Warning Event, an audit line and the
 // metric.
 func (r *ElevationRequestReconciler) recordResidual(er *accessv1alpha1.ElevationRequest, kind string, found []provider.ResidualPath, now time.Time) {
-	paths := residualPaths(notHeldBy(found, types.NamespacedName{Namespace: er.Namespace, Name: er.Name}), er.Status.GrantedAt, now)
+	paths := residualPaths(notSiblings(found, er), er.Status.GrantedAt, now)
 	er.Status.ResidualAccess = paths
 	if len(paths) == 0 {
 		return
@@ -54,17 +54,26 @@ func (r *ElevationRequestReconciler) recordResidual(er *accessv1alpha1.Elevation
 			inside++
 		}
 	}
-	r.Audit.Record(audit.ActionResidual, er, "", "paths", names, "createdInsideWindow", inside)
+	r.record(audit.ActionResidual, er, "", "paths", names, "createdInsideWindow", inside)
 	metrics.ResidualAccess(kind, len(paths)-inside, inside)
 }
 
-// notHeldBy drops the paths Elevator made for the request itself: the
-// bindings of its other targets, which are being revoked and verified with
-// this one, are not a way around its revocation.
-func notHeldBy(found []provider.ResidualPath, holder types.NamespacedName) []provider.ResidualPath {
+// notSiblings drops the paths that are the bindings recorded for the other
+// targets of the same multi-target request (a view's status.targets holds
+// them, see targetView): they are revoked and verified with this target, and
+// are not a way around its revocation. Only bindings the grants recorded, by
+// name, are dropped: a binding the subject made to look like Elevator's
+// (with its labels) is still reported.
+func notSiblings(found []provider.ResidualPath, er *accessv1alpha1.ElevationRequest) []provider.ResidualPath {
+	var siblings []accessv1alpha1.BindingRef
+	for _, ts := range er.Status.Targets {
+		if ts.Grant != nil && ts.Grant.Target != nil {
+			siblings = append(siblings, ts.Grant.Target.Bindings...)
+		}
+	}
 	var out []provider.ResidualPath
 	for _, f := range found {
-		if f.Holder != holder {
+		if f.Binding == nil || !slices.Contains(siblings, *f.Binding) {
 			out = append(out, f)
 		}
 	}

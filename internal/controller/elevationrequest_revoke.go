@@ -36,7 +36,7 @@ func (r *ElevationRequestReconciler) revoke(ctx context.Context, er *accessv1alp
 	er.Status.Revocation = &accessv1alpha1.Revocation{Reason: reason, RequestedBy: user, StartedAt: timePtr(now)}
 	msg := revokingMessage(er.Status.Revocation)
 	er.Status.Message = msg
-	r.Audit.Record(audit.ActionRevoke, er, user, "reason", reason)
+	r.record(audit.ActionRevoke, er, user, "reason", reason)
 	result, err := r.reconcileRevoking(ctx, er, now)
 	if er.Status.Phase == accessv1alpha1.PhaseRevoking {
 		r.event(er, corev1.EventTypeNormal, accessv1alpha1.ReasonRevoking, "Revoke", "%s", msg)
@@ -180,7 +180,7 @@ func (r *ElevationRequestReconciler) finishRevocation(er *accessv1alpha1.Elevati
 	msg := fmt.Sprintf("access removed (%s) and verified gone at %s", rev.Reason, now.UTC().Format(time.RFC3339))
 	er.Status.Message = msg
 	r.event(er, corev1.EventTypeNormal, accessv1alpha1.ReasonVerified, "Verify", "%s; %s", msg, obs.Evidence)
-	r.Audit.Record(audit.ActionVerify, er, rev.RequestedBy, "evidence", obs.Evidence)
+	r.record(audit.ActionVerify, er, rev.RequestedBy, "evidence", obs.Evidence)
 	if rev.Reason == accessv1alpha1.RevocationExpired && er.Status.ExpiresAt != nil {
 		metrics.ExpiryToVerified(now.Sub(er.Status.ExpiresAt.Time).Seconds())
 	}
@@ -197,7 +197,7 @@ func (r *ElevationRequestReconciler) leaveStandingAccess(er *accessv1alpha1.Elev
 	msg := "the request ended; the subject's standing access, which predates it, was left in place"
 	er.Status.Message = msg
 	r.event(er, corev1.EventTypeNormal, accessv1alpha1.ReasonStandingAccess, "Revoke", "%s", msg)
-	r.Audit.Record(audit.ActionVerify, er, rev.RequestedBy, "standingAccess", true)
+	r.record(audit.ActionVerify, er, rev.RequestedBy, "standingAccess", true)
 }
 
 // withdraw ends a request revoked before any grant can have begun: it was never

@@ -50,8 +50,22 @@ func targetView(er *accessv1alpha1.ElevationRequest, i int) *accessv1alpha1.Elev
 		RevokedAt:         targetEnd(er, ts),
 		Blocked:           ts.Blocked,
 		Message:           ts.Message,
+		// The other targets, which no single-target step reads but the
+		// residual check: their recorded bindings are not residual access.
+		Targets: siblingsOf(er, i),
 	}
 	return v
+}
+
+// siblingsOf is every target of er but target i.
+func siblingsOf(er *accessv1alpha1.ElevationRequest, i int) []accessv1alpha1.TargetStatus {
+	out := make([]accessv1alpha1.TargetStatus, 0, len(er.Status.Targets)-1)
+	for j := range er.Status.Targets {
+		if j != i {
+			out = append(out, *er.Status.Targets[j].DeepCopy())
+		}
+	}
+	return out
 }
 
 // targetEnd is when the target's access ended: its removal verified, or,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -64,12 +65,14 @@ func (r *ElevationRequestReconciler) reconcilePendingTargets(ctx context.Context
 	if !now.Before(deadline) && !targetsApprovedInTime(views, conns, deadline) {
 		r.finishNeverGranted(er, accessv1alpha1.PhaseExpired, accessv1alpha1.ReasonPendingTimeout,
 			fmt.Sprintf("not approved within the pending timeout of %s", targetsPendingTimeout(conns)))
-		r.Audit.Record(audit.ActionExpire, er, "")
+		r.record(audit.ActionExpire, er, "")
+		endTargets(er, accessv1alpha1.PhaseExpired)
 		return ctrl.Result{}, nil
 	}
 	approved, err := r.countTargetApprovals(er, views, conns)
 	if err != nil {
 		r.refuse(er, err)
+		endTargets(er, accessv1alpha1.PhaseFailed)
 		return ctrl.Result{}, nil
 	}
 	if er.Status.Blocked != nil {
@@ -91,9 +94,15 @@ func (r *ElevationRequestReconciler) reconcilePendingTargets(ctx context.Context
 func (r *ElevationRequestReconciler) denyTargets(er *accessv1alpha1.ElevationRequest) {
 	d := er.Status.Denial
 	r.finishNeverGranted(er, accessv1alpha1.PhaseDenied, accessv1alpha1.ReasonDenied, denialMessage(d))
-	r.Audit.Record(audit.ActionDeny, er, d.User, "reason", d.Reason)
+	r.record(audit.ActionDeny, er, d.User, "reason", d.Reason)
+	endTargets(er, accessv1alpha1.PhaseDenied)
+}
+
+// endTargets ends every target of a request that ended before any grant
+// began, in the request's terminal phase.
+func endTargets(er *accessv1alpha1.ElevationRequest, phase accessv1alpha1.Phase) {
 	for i := range er.Status.Targets {
-		er.Status.Targets[i].Phase = accessv1alpha1.PhaseDenied
+		er.Status.Targets[i].Phase = phase
 	}
 }
 
@@ -144,7 +153,7 @@ func targetRole(v *accessv1alpha1.ElevationRequest, conn *accessv1alpha1.SaaSCon
 func targetsPendingTimeout(conns map[string]*accessv1alpha1.SaaSConnection) time.Duration {
 	var out time.Duration
 	for _, conn := range conns {
-		if d := pendingTimeout(conn); out == 0 || d < out {
+		if d := policy.PendingTimeout(conn); out == 0 || d < out {
 			out = d
 		}
 	}
@@ -183,7 +192,7 @@ func (r *ElevationRequestReconciler) approveTargets(er *accessv1alpha1.Elevation
 		er.Status.Targets[i].Message = "approved"
 	}
 	for _, a := range approvals {
-		r.Audit.Record(audit.ActionApprove, er, a.User, "comment", a.Comment, "at", a.At.UTC().Format(time.RFC3339), "connections", a.Connections)
+		r.record(audit.ActionApprove, er, a.User, "comment", a.Comment, "at", a.At.UTC().Format(time.RFC3339), "connections", a.Connections)
 	}
 }
 
@@ -323,7 +332,7 @@ func (r *ElevationRequestReconciler) grantTarget(ctx context.Context, v *accessv
 	v.Status.GrantedAt = timePtr(grantStart.Truncate(time.Second))
 	v.Status.Blocked = nil
 	v.Status.Message = "granted; verified: " + obs.Evidence
-	r.Audit.Record(audit.ActionGrant, v, "", "verificationMethod", obs.Method, "evidence", obs.Evidence, "preexisting", v.Status.Grant.Preexisting)
+	r.record(audit.ActionGrant, v, "", "verificationMethod", obs.Method, "evidence", obs.Evidence, "preexisting", v.Status.Grant.Preexisting)
 	return nil
 }
 
@@ -359,9 +368,7 @@ func (r *ElevationRequestReconciler) refuseTargets(ctx context.Context, er *acce
 		}
 	}
 	r.refuse(er, refusal)
-	for i := range er.Status.Targets {
-		er.Status.Targets[i].Phase = accessv1alpha1.PhaseFailed
-	}
+	endTargets(er, accessv1alpha1.PhaseFailed)
 	return ctrl.Result{}, nil
 }
 
@@ -369,14 +376,15 @@ func (r *ElevationRequestReconciler) refuseTargets(ctx context.Context, er *acce
 // window counts from the first target's grant, so that no target holds access
 // for longer than asked for.
 func (r *ElevationRequestReconciler) activateTargets(er *accessv1alpha1.ElevationRequest, duration time.Duration, now time.Time) {
-	first, last := er.Status.Targets[0].GrantedAt.Time, er.Status.Targets[0].GrantedAt.Time
-	for _, ts := range er.Status.Targets[1:] {
-		first, last = minTime(first, ts.GrantedAt.Time), maxTime(last, ts.GrantedAt.Time)
+	granted := make([]time.Time, len(er.Status.Targets))
+	for i, ts := range er.Status.Targets {
+		granted[i] = ts.GrantedAt.Time
 	}
+	first, last := slices.MinFunc(granted, time.Time.Compare), slices.MaxFunc(granted, time.Time.Compare)
 	er.Status.Phase = accessv1alpha1.PhaseActive
 	er.Status.Blocked = nil
 	er.Status.GrantedAt = timePtr(last)
-	er.Status.ExpiresAt = timePtr(first.Add(duration))
+	er.Status.ExpiresAt = timePtr(expiryOf(first, duration, r.ExpiryLead))
 	msg := fmt.Sprintf("%s on all %d targets", grantedMessage(er), len(er.Status.Targets))
 	er.Status.Message = msg
 	r.event(er, corev1.EventTypeNormal, accessv1alpha1.ReasonGranted, "Grant", "%s; %s", approvalMessage(er), msg)
@@ -388,7 +396,7 @@ func (r *ElevationRequestReconciler) revokeTargets(er *accessv1alpha1.ElevationR
 	er.Status.Phase = accessv1alpha1.PhaseRevoking
 	er.Status.Revocation = &accessv1alpha1.Revocation{Reason: reason, RequestedBy: user, StartedAt: timePtr(now)}
 	er.Status.Message = revokingMessage(er.Status.Revocation)
-	r.Audit.Record(audit.ActionRevoke, er, user, "reason", reason)
+	r.record(audit.ActionRevoke, er, user, "reason", reason)
 	for i := range er.Status.Targets {
 		ts := &er.Status.Targets[i]
 		if ts.Phase.IsTerminal() {
@@ -425,7 +433,7 @@ func (r *ElevationRequestReconciler) reconcileRevokingTargets(ctx context.Contex
 	}
 	rev := er.Status.Revocation
 	r.event(er, corev1.EventTypeNormal, accessv1alpha1.ReasonVerified, "Verify", "%s; %s", er.Status.Message, rev.Detail)
-	r.Audit.Record(audit.ActionVerify, er, rev.RequestedBy, "evidence", rev.Detail, "verifiedAll", rev.VerifiedAt != nil)
+	r.record(audit.ActionVerify, er, rev.RequestedBy, "evidence", rev.Detail, "verifiedAll", rev.VerifiedAt != nil)
 	return ctrl.Result{}, nil
 }
 
@@ -455,9 +463,9 @@ func summariseRevocation(er *accessv1alpha1.ElevationRequest) {
 			ended = false
 			continue
 		}
-		if t.VerifiedAt != nil {
-			last = maxTime(last, t.VerifiedAt.Time)
-		} else if ts.Grant != nil {
+		if t.VerifiedAt != nil && t.VerifiedAt.After(last) {
+			last = t.VerifiedAt.Time
+		} else if t.VerifiedAt == nil && ts.Grant != nil {
 			verifiedAll = false
 		}
 		methods = append(methods, ts.String()+": "+t.Method)
@@ -522,18 +530,4 @@ func soonest(results []ctrl.Result) ctrl.Result {
 		}
 	}
 	return out
-}
-
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }

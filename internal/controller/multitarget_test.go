@@ -7,6 +7,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -128,11 +129,90 @@ var _ = Describe("A request with several targets", func() {
 		Expect(canGetPods(s.ctx, s.ns)).To(BeTrue(), "the single request's own binding stays")
 	})
 
+	It("reports a backdoor binding made to look like the request's own as residual access", func() {
+		s.op = startOperator(operatorOptions{})
+		er := newTargetsRequest("disguised", both...)
+		approveFor(er, map[string]string{"cluster": "approver-a", "second": "approver-b"})
+		waitPhase(s.ctx, er, accessv1alpha1.PhaseActive)
+
+		backdoor := &rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: "looks-like-elevator", Namespace: s.ns,
+				Labels: map[string]string{accessv1alpha1.LabelManagedBy: accessv1alpha1.ManagedByValue,
+					accessv1alpha1.LabelRequestNamespace: s.ns, accessv1alpha1.LabelRequestName: er.Name},
+				Annotations: map[string]string{accessv1alpha1.AnnotationPrefix + "request": s.ns + "/" + er.Name}},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: clusterRoleName},
+			Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: subject}},
+		}
+		Expect(k8sClient.Create(s.ctx, backdoor)).To(Succeed())
+		revokeAsAdmin(s.ctx, er, subject, "done")
+		got := waitPhase(s.ctx, er, accessv1alpha1.PhaseRevoked)
+		Expect(meta.IsStatusConditionTrue(got.Status.Conditions, accessv1alpha1.ConditionResidualAccess)).To(BeTrue())
+		for _, ts := range got.Status.Targets {
+			Expect(ts.ResidualAccess).To(ContainElement(HaveField("Name", ContainSubstring("looks-like-elevator"))))
+			Expect(ts.ResidualAccess).To(HaveLen(1), "the other target's recorded binding is not listed")
+		}
+	})
+
 	It("names every target in its Requested Event", func() {
 		s.op = startOperator(operatorOptions{})
 		er := newTargetsRequest("named", both...)
 		Eventually(func() string { return eventNote(s.ctx, er, "Requested") }, eventually, poll).Should(
 			SatisfyAll(ContainSubstring("role edit of cluster"), ContainSubstring("role edit of second")))
 		Expect(strings.Count(get(s.ctx, er).Status.TargetList, "/edit")).To(Equal(2))
+	})
+})
+
+// withLogsByTarget is a real client whose activity source is one scripted log
+// per target, found by the entitlement's part: what each system's own audit
+// log would show.
+type withLogsByTarget struct {
+	provider.Client
+	logs map[string]*scriptedLog
+}
+
+func (c withLogsByTarget) Activity(_ context.Context, q provider.ActivityQuery) (provider.ActivityPage, error) {
+	return c.logs[q.Entitlement.Part].read(q), nil
+}
+func (c withLogsByTarget) ActivityDelay() time.Duration { return time.Second }
+func (c withLogsByTarget) ActivitySourceName() string   { return "scripted log" }
+
+var _ = Describe("Activity of a request with several targets", func() {
+	s := newLifecycleSpec()
+	BeforeEach(func() { createConnectionNamed(s.ctx, s.ns, "second", "1h", "1h") })
+
+	It("records each target's actions from its own source, and is complete once every target's is", func() {
+		logs := map[string]*scriptedLog{"cluster/edit": {}, "second/edit": {}}
+		s.op = startOperator(operatorOptions{
+			activityInterval: 200 * time.Millisecond,
+			wrap:             func(c provider.Client) provider.Client { return withLogsByTarget{Client: c, logs: logs} },
+		})
+		er := newRequest(s.ns, "acts-on-two", "", "6s")
+		er.Spec.Connection, er.Spec.Role = "", ""
+		er.Spec.Targets = []accessv1alpha1.Target{{Connection: "cluster", Role: "edit"}, {Connection: "second", Role: "edit"}}
+		Expect(k8sClient.Create(s.ctx, er)).To(Succeed())
+		writeRecords(s.ctx, er, func(rec *records.Records) {
+			rec.Approvals = []accessv1alpha1.ApprovalRecord{{User: approver, At: metav1.Now(), Connections: []string{"cluster", "second"}}}
+		})
+		waitPhase(s.ctx, er, accessv1alpha1.PhaseActive)
+		logs["cluster/edit"].act(accessv1alpha1.ActivityConfig, "update", "Deployment "+s.ns+"/billing")
+		logs["cluster/edit"].act(accessv1alpha1.ActivityAccess, "create", "RoleBinding "+s.ns+"/backdoor")
+		logs["second/edit"].act(accessv1alpha1.ActivityData, "update", "Secret "+s.ns+"/db")
+
+		waitPhase(s.ctx, er, accessv1alpha1.PhaseRevoked)
+		Eventually(func(g Gomega) {
+			got := get(s.ctx, er)
+			for _, ts := range got.Status.Targets {
+				g.Expect(ts.Activity).NotTo(BeNil())
+				g.Expect(ts.Activity.State).To(Equal(accessv1alpha1.ActivityComplete))
+			}
+		}, eventually, poll).Should(Succeed())
+		got := get(s.ctx, er)
+		Expect(got.Status.Targets[0].Activity.Counts).To(Equal(accessv1alpha1.ActivityCounts{Total: 2, Config: 1, Access: 1}))
+		Expect(got.Status.Targets[1].Activity.Counts).To(Equal(accessv1alpha1.ActivityCounts{Total: 1, Data: 1}))
+		Expect(got.Status.Activity).To(BeNil(), "a multi-target request keeps activity per target")
+		c := meta.FindStatusCondition(got.Status.Conditions, accessv1alpha1.ConditionActivityRecorded)
+		Expect(c).NotTo(BeNil())
+		Expect(c.Status).To(Equal(metav1.ConditionTrue))
+		Expect(c.Message).To(SatisfyAll(ContainSubstring("cluster/edit: "), ContainSubstring("second/edit: ")))
 	})
 })

@@ -90,7 +90,7 @@ func Due(er *accessv1alpha1.ElevationRequest, expiringSoon time.Duration, now ti
 	if n, ok := overdueRepeat(er); ok {
 		add(RevocationOverdue, now, fmt.Sprint(n))
 	}
-	if len(s.ResidualAccess) > 0 && s.RevokedAt != nil {
+	if len(residualNames(er)) > 0 && s.RevokedAt != nil {
 		add(ResidualAccess, s.RevokedAt.Time, "")
 	}
 	return out
@@ -171,7 +171,7 @@ func Record(delivered []accessv1alpha1.NotificationRecord, sink string, e Event)
 // Headline says the event in one line, for a person.
 func Headline(e Event) string {
 	er := e.Request
-	what := fmt.Sprintf("%s on %s/%s", er.Spec.Role, er.Namespace, er.Spec.Connection)
+	what := accessOf(er)
 	switch e.Type {
 	case Requested:
 		return fmt.Sprintf("%s asks for %s for %s, for %s", requester(er), what, er.Spec.Subject, er.Spec.Duration)
@@ -193,7 +193,7 @@ func Headline(e Event) string {
 	case RevocationOverdue:
 		return fmt.Sprintf("REVOCATION OVERDUE: %s still may hold %s after %d failed attempts", er.Spec.Subject, what, er.Status.Revocation.Attempts)
 	case ResidualAccess:
-		return fmt.Sprintf("%s still holds %s's access by %d other paths after the revocation", er.Spec.Subject, what, len(er.Status.ResidualAccess))
+		return fmt.Sprintf("%s still holds %s's access by %d other paths after the revocation", er.Spec.Subject, what, len(residualNames(er)))
 	}
 	return string(e.Type)
 }
@@ -213,10 +213,35 @@ func requester(er *accessv1alpha1.ElevationRequest) string {
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // residualNames lists the residual paths, for the payloads.
+// residualNames names the paths that still grant the access: of the request,
+// or of each target of a multi-target request, prefixed with the target.
 func residualNames(er *accessv1alpha1.ElevationRequest) []string {
 	names := make([]string, 0, len(er.Status.ResidualAccess))
 	for _, p := range er.Status.ResidualAccess {
 		names = append(names, p.Name)
+	}
+	for _, ts := range er.Status.Targets {
+		for _, p := range ts.ResidualAccess {
+			names = append(names, ts.String()+": "+p.Name)
+		}
+	}
+	return names
+}
+
+// accessOf names the access a request is for: "role on namespace/connection",
+// or each target's on a multi-target request.
+func accessOf(er *accessv1alpha1.ElevationRequest) string {
+	if !er.Spec.IsMultiTarget() {
+		return fmt.Sprintf("%s on %s/%s", er.Spec.Role, er.Namespace, er.Spec.Connection)
+	}
+	return fmt.Sprintf("%d roles in %s (%s)", len(er.Spec.Targets), er.Namespace, strings.Join(targetNames(er), ", "))
+}
+
+// targetNames are the targets of a multi-target request as connection/role.
+func targetNames(er *accessv1alpha1.ElevationRequest) []string {
+	names := make([]string, len(er.Spec.Targets))
+	for i, t := range er.Spec.Targets {
+		names[i] = t.String()
 	}
 	return names
 }

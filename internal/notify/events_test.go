@@ -217,3 +217,31 @@ func TestNewSenderRefusesPlainHTTPAndNeverEchoesTheURL(t *testing.T) {
 		t.Errorf("a bad ca.crt is not named: %v", err)
 	}
 }
+
+func TestMultiTargetRequestsNameEveryTargetAndTheirResidualAccess(t *testing.T) {
+	er := request(revoked, func(er *accessv1alpha1.ElevationRequest) {
+		er.Spec.Connection, er.Spec.Role = "", ""
+		er.Spec.Targets = []accessv1alpha1.Target{{Connection: "prod", Role: "admin"}, {Connection: "pg", Role: "rw"}}
+		er.Status.Targets = []accessv1alpha1.TargetStatus{{Connection: "prod", Role: "admin"}, {Connection: "pg", Role: "rw",
+			TargetState: accessv1alpha1.TargetState{ResidualAccess: []accessv1alpha1.ResidualAccessPath{{Name: "role backdoor"}}}}}
+	})
+	events := Due(er, 5*time.Minute, t0.Add(32*time.Minute))
+	if got := types(events); !strings.Contains(got, string(ResidualAccess)) {
+		t.Fatalf("residual access on one target must be notified; due: %s", got)
+	}
+	for _, e := range events {
+		switch e.Type {
+		case Revoked:
+			if h := Headline(e); !strings.Contains(h, "prod/admin, pg/rw") {
+				t.Errorf("headline %q does not name every target", h)
+			}
+			if p := payloadOf(e); len(p.Targets) != 2 || p.Connection != "" {
+				t.Errorf("payload targets = %v, connection %q", p.Targets, p.Connection)
+			}
+		case ResidualAccess:
+			if p := payloadOf(e); len(p.Residual) != 1 || p.Residual[0] != "pg/rw: role backdoor" {
+				t.Errorf("residual = %v, want the path named with its target", p.Residual)
+			}
+		}
+	}
+}

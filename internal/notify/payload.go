@@ -33,6 +33,9 @@ type Payload struct {
 	FailedAttempts int32 `json:"failedAttempts,omitempty"`
 	// Residual names the paths that still grant the access, on "residualAccess".
 	Residual []string `json:"residual,omitempty"`
+	// Targets lists connection/role of each target of a request with
+	// several (connection and role are then empty).
+	Targets []string `json:"targets,omitempty"`
 }
 
 func payloadOf(e Event) Payload {
@@ -44,6 +47,9 @@ func payloadOf(e Event) Payload {
 		Connection: er.Spec.Connection, Role: er.Spec.Role, Duration: er.Spec.Duration,
 		Justification: er.Spec.Justification, Ticket: er.Spec.Ticket,
 		Phase: string(s.Phase), RequestedBy: s.RequestedBy,
+	}
+	if er.Spec.IsMultiTarget() {
+		p.Targets = targetNames(er)
 	}
 	for _, a := range s.Approvals {
 		p.Approvers = append(p.Approvers, a.User)

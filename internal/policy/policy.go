@@ -22,7 +22,7 @@ func FindRole(conn *accessv1alpha1.SaaSConnection, name string) (*accessv1alpha1
 	for _, r := range conn.Spec.Roles {
 		names = append(names, r.Name)
 	}
-	return nil, fmt.Errorf("spec.role: role %q does not exist in SaaSConnection %q (roles: %v)", name, conn.Name, names)
+	return nil, fieldErrorf("spec.role", "role %q does not exist in SaaSConnection %q (roles: %v)", name, conn.Name, names)
 }
 
 // Caps are the limits a request's duration must stay within, outermost last.
@@ -53,17 +53,17 @@ func CapsFor(conn *accessv1alpha1.SaaSConnection, role *accessv1alpha1.Role, glo
 func CheckDuration(duration time.Duration, role string, caps Caps) error {
 	switch {
 	case duration <= 0:
-		return fmt.Errorf("spec.duration: %s must be positive", duration)
+		return fieldErrorf("spec.duration", "%s must be positive", duration)
 	case caps.RoleSet && duration > caps.Role:
-		return fmt.Errorf("spec.duration: %s exceeds the maxDuration %s of role %q", duration, caps.Role, role)
+		return fieldErrorf("spec.duration", "%s exceeds the maxDuration %s of role %q", duration, caps.Role, role)
 	case caps.Role > caps.Connection:
-		return fmt.Errorf("spec.role: role %q maxDuration %s exceeds the connection's maxDuration %s", role, caps.Role, caps.Connection)
+		return fieldErrorf("spec.role", "role %q maxDuration %s exceeds the connection's maxDuration %s", role, caps.Role, caps.Connection)
 	case duration > caps.Connection:
-		return fmt.Errorf("spec.duration: %s exceeds the connection's maxDuration %s", duration, caps.Connection)
+		return fieldErrorf("spec.duration", "%s exceeds the connection's maxDuration %s", duration, caps.Connection)
 	case caps.Global > 0 && caps.Connection > caps.Global:
 		// With the chain of caps holding, duration ≤ connection ≤ global, so a
 		// duration can only pass the global cap through its connection's.
-		return fmt.Errorf("spec.connection: the connection's maxDuration %s exceeds the operator's --max-duration %s", caps.Connection, caps.Global)
+		return fieldErrorf("spec.connection", "the connection's maxDuration %s exceeds the operator's --max-duration %s", caps.Connection, caps.Global)
 	}
 	return nil
 }
@@ -94,7 +94,7 @@ func Check(req *accessv1alpha1.ElevationRequest, conn *accessv1alpha1.SaaSConnec
 func ParseDuration(field, value string) (time.Duration, error) {
 	d, err := time.ParseDuration(value)
 	if err != nil {
-		return 0, fmt.Errorf("%s: %q is not a Go duration such as 30m or 1h30m", field, value)
+		return 0, fieldErrorf(field, "%q is not a Go duration such as 30m or 1h30m", value)
 	}
 	return d, nil
 }

@@ -19,9 +19,9 @@ func CheckSubject(conn *accessv1alpha1.SaaSConnection, subject string) error {
 	policy := conn.Spec.Subjects
 	switch {
 	case strings.HasPrefix(subject, serviceAccountPrefix) && !policy.AllowServiceAccounts:
-		return fmt.Errorf("spec.subject: %q is a ServiceAccount; SaaSConnection %q does not allow ServiceAccounts as subjects (spec.subjects.allowServiceAccounts)", subject, conn.Name)
+		return fieldErrorf("spec.subject", "%q is a ServiceAccount; SaaSConnection %q does not allow ServiceAccounts as subjects (spec.subjects.allowServiceAccounts)", subject, conn.Name)
 	case strings.HasPrefix(strings.ToLower(subject), "system:") && !strings.HasPrefix(subject, serviceAccountPrefix):
-		return fmt.Errorf("spec.subject: %q is a Kubernetes system identity; only people may be given access", subject)
+		return fieldErrorf("spec.subject", "%q is a Kubernetes system identity; only people may be given access", subject)
 	}
 	if policy.Pattern == "" {
 		return nil
@@ -31,7 +31,7 @@ func CheckSubject(conn *accessv1alpha1.SaaSConnection, subject string) error {
 		return fmt.Errorf("SaaSConnection %q spec.subjects.pattern: %q is not an RE2 regular expression: %w", conn.Name, policy.Pattern, err)
 	}
 	if !re.MatchString(subject) {
-		return fmt.Errorf("spec.subject: %q does not match the subject pattern %q of SaaSConnection %q (spec.subjects.pattern)", subject, policy.Pattern, conn.Name)
+		return fieldErrorf("spec.subject", "%q does not match the subject pattern %q of SaaSConnection %q (spec.subjects.pattern)", subject, policy.Pattern, conn.Name)
 	}
 	return nil
 }
@@ -54,7 +54,7 @@ func CheckAutoApproval(role *accessv1alpha1.Role, subject, requester string) err
 		return nil
 	}
 	if requester == "" {
-		return fmt.Errorf("spec.role: role %q needs no approval, so only its subject may request it, and the requester is unknown (status.requestedBy is empty: the admission webhook did not admit this request)", role.Name)
+		return fieldErrorf("spec.role", "role %q needs no approval, so only its subject may request it, and the requester is unknown (status.requestedBy is empty: the admission webhook did not admit this request)", role.Name)
 	}
-	return fmt.Errorf("spec.subject: role %q needs no approval, so only its subject may request it: user %q asked for %q", role.Name, requester, subject)
+	return fieldErrorf("spec.subject", "role %q needs no approval, so only its subject may request it: user %q asked for %q", role.Name, requester, subject)
 }

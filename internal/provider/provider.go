@@ -98,10 +98,9 @@ type ResidualPath struct {
 	Name string
 	// CreatedAt is when the target says it was created; nil when it cannot tell.
 	CreatedAt *time.Time
-	// Holder is the Elevator request the path was made for, when it is one
-	// Elevator made (another target of a multi-target request, or another
-	// request holding the same access); empty otherwise.
-	Holder types.NamespacedName
+	// Binding is the RBAC binding the path is, for the kubernetes provider;
+	// nil for other kinds of path.
+	Binding *accessv1alpha1.BindingRef
 }
 
 // Client talks to one downstream system, as configured by one SaaSConnection.

@@ -2,7 +2,9 @@ package records
 
 import (
 	"errors"
+	"slices"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -128,5 +130,64 @@ func TestKeySecret(t *testing.T) {
 		if (err != nil) != tc.wantErr || got != tc.want {
 			t.Errorf("KeySecret(%q, %q) = %v, %v; want %v (error %v)", tc.flag, tc.user, got, err, tc.want, tc.wantErr)
 		}
+	}
+}
+
+// signedBeforeConnections are the record annotations of testRequest as the
+// webhook signed them before ApprovalRecord had connections (commit 853a509):
+// the bytes are fixed here, not made by the code under test.
+var signedBeforeConnections = map[string]string{
+	accessv1alpha1.AnnotationRequestedBy:      "rita",
+	accessv1alpha1.AnnotationApprovals:        `[{"user":"anna","at":"2026-11-30T09:15:00Z","comment":"ok"}]`,
+	accessv1alpha1.AnnotationRecordsSignature: "v1:bHmMFDJwqwoOwRkhshNdgz0ojPHaRAbtMEa6zyFZ6es",
+}
+
+func TestASignatureFromBeforeConnectionsStillVerifies(t *testing.T) {
+	s := mustSigner(t, "records unit test key, 32 bytes+")
+	er := testRequest()
+	er.Annotations = signedBeforeConnections
+	rec, err := s.Verify(er)
+	if err != nil {
+		t.Fatalf("a single-target record signed before connections existed no longer verifies: %v", err)
+	}
+	if len(rec.Approvals) != 1 || rec.Approvals[0].User != "anna" || rec.Approvals[0].Connections != nil {
+		t.Fatalf("records %+v: want anna's approval with no connections", rec)
+	}
+	again, err := s.Encode(er, rec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := again[accessv1alpha1.AnnotationRecordsSignature]; got != signedBeforeConnections[accessv1alpha1.AnnotationRecordsSignature] {
+		t.Fatalf("re-signing the same records gives %s, want the old signature", got)
+	}
+}
+
+func TestTheSignatureCoversAnApprovalsConnections(t *testing.T) {
+	s := mustSigner(t, "records unit test key, 32 bytes+")
+	er := testRequest()
+	er.Spec.Connection, er.Spec.Role = "", ""
+	er.Spec.Targets = []accessv1alpha1.Target{{Connection: "cluster", Role: "admin"}, {Connection: "pg", Role: "rw"}}
+	at := metav1.NewTime(time.Date(2026, 11, 30, 9, 15, 0, 0, time.UTC))
+	rec := Records{RequestedBy: "rita", Approvals: []accessv1alpha1.ApprovalRecord{{User: "anna", At: at, Connections: []string{"cluster"}}}}
+	ann, err := s.Encode(er, rec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	er.Annotations = ann
+	if got, err := s.Verify(er); err != nil || !slices.Equal(got.Approvals[0].Connections, []string{"cluster"}) {
+		t.Fatalf("Verify = %+v, %v; want anna's approval for cluster", got, err)
+	}
+	for name, approvals := range map[string]string{
+		"a connection added":      `[{"user":"anna","at":"2026-11-30T09:15:00Z","connections":["cluster","pg"]}]`,
+		"the connection swapped":  `[{"user":"anna","at":"2026-11-30T09:15:00Z","connections":["pg"]}]`,
+		"the connections removed": `[{"user":"anna","at":"2026-11-30T09:15:00Z"}]`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := er.DeepCopy()
+			c.Annotations[accessv1alpha1.AnnotationApprovals] = approvals
+			if _, err := s.Verify(c); !errors.Is(err, ErrBadSignature) {
+				t.Fatalf("Verify error = %v, want ErrBadSignature", err)
+			}
+		})
 	}
 }

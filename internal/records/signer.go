@@ -48,6 +48,9 @@ func NewSigner(key []byte) (*Signer, error) {
 // empty in the signature written on create, because the API server assigns the
 // UID (and a generated name) after the mutating webhooks ran; such an unbound
 // signature is accepted only for records that hold nothing but requested-by.
+// An approval's connections (set on a request with spec.targets) are signed
+// with it, and left out when empty, as spec.targets is: the signatures of
+// single-target requests are the bytes they were before either existed.
 type payload struct {
 	Namespace   string                              `json:"namespace"`
 	Name        string                              `json:"name"`

@@ -119,6 +119,39 @@ func bindingUIDs(name, namespace string) []string {
 	return strings.Fields(out)
 }
 
+// elevationsCells returns the header of kubectl get elevations (with any
+// extra flags, e.g. -o wide) and name's row as a map from column to cell. The
+// row is cut at the offsets where the header's columns start, as kubectl
+// aligns them, so a cell may hold a space (TARGET's "conn/role +1") or be
+// empty.
+func elevationsCells(name string, flags ...string) ([]string, map[string]string) {
+	out := mustKubectl(append([]string{"get", "elevations", "-n", ns}, flags...)...)
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	var starts []int
+	for i, c := range lines[0] {
+		if c != ' ' && (i == 0 || lines[0][i-1] == ' ') {
+			starts = append(starts, i)
+		}
+	}
+	header := strings.Fields(lines[0])
+	for _, line := range lines[1:] {
+		if !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		cells := make(map[string]string, len(header))
+		for i, start := range starts {
+			end := len(line)
+			if i+1 < len(starts) {
+				end = min(starts[i+1], len(line))
+			}
+			cells[header[i]] = strings.TrimSpace(line[min(start, end):end])
+		}
+		return header, cells
+	}
+	Fail(fmt.Sprintf("no row for %s in kubectl get elevations:\n%s", name, out))
+	return nil, nil
+}
+
 // expectAccess asserts, with kubectl auth can-i as erin, whether she holds
 // the ns-admin access in each namespace.
 func expectAccess(answer string, namespaces ...string) {

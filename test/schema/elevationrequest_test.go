@@ -18,7 +18,28 @@ const (
 	immutableMessage     = "spec is immutable: create a new ElevationRequest to ask for different access"
 	minLengthMessage     = "should be at least 1 chars long"
 	requiredMessage      = "Required value"
+	oneFormMessage       = "spec: give either connection and role, or targets, not both"
+	uniqueTargetsMessage = "spec.targets must not name the same connection and role twice"
 )
+
+// targets is a spec.targets list of n distinct targets.
+func targets(n int) []any {
+	out := make([]any, n)
+	for i := range out {
+		out[i] = object{"connection": fmt.Sprintf("conn-%d", i), "role": "admin"}
+	}
+	return out
+}
+
+// asTargets turns the spec into the targets form: connection and role
+// removed, and n targets.
+func asTargets(n int) mutation {
+	return func(obj map[string]any) {
+		unset("spec.connection")(obj)
+		unset("spec.role")(obj)
+		set("spec.targets", targets(n))(obj)
+	}
+}
 
 // tooLong is the apiserver's message for a string over maxLength n.
 func tooLong(n int) string { return fmt.Sprintf("Too long: may not be more than %d bytes", n) }
@@ -68,15 +89,38 @@ var _ = Describe("ElevationRequest spec", func() {
 			set("spec.connection", ""), set("spec.connection", "c")),
 		Entry("connection over 253 bytes", "spec.connection", tooLong(253),
 			set("spec.connection", strings.Repeat("c", 254)), set("spec.connection", strings.Repeat("c", 253))),
-		Entry("connection missing", "spec.connection", requiredMessage,
+		Entry("connection missing", "spec", oneFormMessage,
 			unset("spec.connection"), nil),
 
 		Entry("role empty", "spec.role", minLengthMessage,
 			set("spec.role", ""), set("spec.role", "r")),
 		Entry("role over 63 bytes", "spec.role", tooLong(63),
 			set("spec.role", strings.Repeat("r", 64)), set("spec.role", strings.Repeat("r", 63))),
-		Entry("role missing", "spec.role", requiredMessage,
+		Entry("role missing", "spec", oneFormMessage,
 			unset("spec.role"), nil),
+
+		Entry("targets beside connection and role", "spec", oneFormMessage,
+			set("spec.targets", targets(2)), asTargets(2)),
+		Entry("targets beside a role alone", "spec", oneFormMessage,
+			func(obj map[string]any) { asTargets(2)(obj); set("spec.role", "admin")(obj) }, asTargets(1)),
+		Entry("more than 16 targets", "spec.targets", "Too many: 17: must have at most 16 items",
+			asTargets(17), asTargets(16)),
+		Entry("no targets", "spec.targets", "should have at least 1 items",
+			asTargets(0), asTargets(1)),
+		Entry("the same target twice", "spec.targets", uniqueTargetsMessage,
+			func(obj map[string]any) {
+				asTargets(0)(obj)
+				set("spec.targets", []any{object{"connection": "pg", "role": "rw"}, object{"connection": "pg", "role": "rw"}})(obj)
+			},
+			func(obj map[string]any) {
+				asTargets(0)(obj)
+				set("spec.targets", []any{object{"connection": "pg", "role": "rw"}, object{"connection": "pg", "role": "ro"}})(obj)
+			}),
+		Entry("a target's role over 63 bytes", "spec.targets[0].role", tooLong(63),
+			func(obj map[string]any) {
+				asTargets(0)(obj)
+				set("spec.targets", []any{object{"connection": "pg", "role": strings.Repeat("r", 64)}})(obj)
+			}, asTargets(3)),
 
 		Entry("justification empty", "spec.justification", minLengthMessage,
 			set("spec.justification", ""), set("spec.justification", "x")),

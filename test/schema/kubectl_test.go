@@ -97,6 +97,7 @@ var _ = Describe("kubectl", Ordered, func() {
 		expiresAt = time.Now().Add(time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339)
 		set("status", object{
 			"phase": "Active", "expiresAt": expiresAt, "requestedBy": "carol", "approvedBy": "bob,dave",
+			"target": "prod-cluster/namespace-admin +1", "targetList": "prod-cluster/namespace-admin, payments-db/payments-rw",
 			"approvals": []any{
 				object{"user": "bob", "at": "2026-01-01T00:00:00Z"},
 				object{"user": "dave", "at": "2026-01-01T00:00:01Z"},
@@ -105,15 +106,14 @@ var _ = Describe("kubectl", Ordered, func() {
 		Expect(k8sClient.Status().Update(ctx, stored)).To(Succeed())
 	})
 
-	It("lists ElevationRequests as elevations with PHASE, SUBJECT, CONNECTION, ROLE, EXPIRES and AGE", func() {
+	It("lists ElevationRequests as elevations with PHASE, SUBJECT, TARGET, EXPIRES and AGE", func() {
 		t := parseTable(kubectl("get", "elevations", "-n", ns))
-		Expect(t.header).To(Equal([]string{"NAME", "PHASE", "SUBJECT", "CONNECTION", "ROLE", "EXPIRES", "AGE"}))
+		Expect(t.header).To(Equal([]string{"NAME", "PHASE", "SUBJECT", "TARGET", "EXPIRES", "AGE"}))
 		Expect(t.rows).To(HaveLen(1))
 		row := t.row(reqName)
 		Expect(row).To(HaveKeyWithValue("PHASE", "Active"))
 		Expect(row).To(HaveKeyWithValue("SUBJECT", "alice@example.com"))
-		Expect(row).To(HaveKeyWithValue("CONNECTION", "prod-cluster"))
-		Expect(row).To(HaveKeyWithValue("ROLE", "namespace-admin"))
+		Expect(row).To(HaveKeyWithValue("TARGET", "prod-cluster/namespace-admin +1"), "the targets, compactly")
 		Expect(row).To(HaveKeyWithValue("EXPIRES", expiresAt), "EXPIRES must print the future expiry readably")
 		Expect(row["EXPIRES"]).NotTo(ContainSubstring("<invalid>"))
 		parsed, err := time.Parse(time.RFC3339, row["EXPIRES"])
@@ -122,10 +122,11 @@ var _ = Describe("kubectl", Ordered, func() {
 		Expect(row["AGE"]).To(MatchRegexp(`^[0-9]+[smhd]`))
 	})
 
-	It("adds who asked, who approved and when the removal was verified to the wide output", func() {
+	It("adds who asked, who approved, every target and when the removal was verified to the wide output", func() {
 		t := parseTable(kubectl("get", "elevations", "-n", ns, "-o", "wide"))
-		Expect(t.header).To(Equal([]string{"NAME", "PHASE", "SUBJECT", "CONNECTION", "ROLE", "EXPIRES", "AGE", "REQUESTED-BY", "APPROVED-BY", "VERIFIED", "MESSAGE"}))
+		Expect(t.header).To(Equal([]string{"NAME", "PHASE", "SUBJECT", "TARGET", "EXPIRES", "AGE", "REQUESTED-BY", "APPROVED-BY", "TARGETS", "VERIFIED", "MESSAGE"}))
 		row := t.row(reqName)
+		Expect(row).To(HaveKeyWithValue("TARGETS", "prod-cluster/namespace-admin, payments-db/payments-rw"))
 		Expect(row).To(HaveKeyWithValue("REQUESTED-BY", "carol"))
 		Expect(row).To(HaveKeyWithValue("APPROVED-BY", "bob,dave"))
 		Expect(row).To(HaveKeyWithValue("VERIFIED", ""), "not verified while Active")
@@ -149,7 +150,7 @@ var _ = Describe("kubectl", Ordered, func() {
 		func(resource string) {
 			t := parseTable(kubectl("get", resource, "-n", ns))
 			Expect(t.header).To(ContainElements("PHASE", "SUBJECT", "EXPIRES"))
-			Expect(t.row(reqName)).To(HaveKeyWithValue("ROLE", "namespace-admin"))
+			Expect(t.row(reqName)).To(HaveKeyWithValue("TARGET", "prod-cluster/namespace-admin +1"))
 		},
 		Entry("short name elevation", "elevation"),
 		Entry("short name elev", "elev"),

@@ -3,6 +3,7 @@ package elevate
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,7 +21,7 @@ func newExtendCommand(o *Options) *cobra.Command {
 		Use:   "extend NAME --for DURATION --reason TEXT",
 		Short: "Ask for a follow-on request that keeps NAME's access without a gap",
 		Long: `Create a new ElevationRequest for the same connection, role and subject as
-NAME, annotated elevator.dev/extends=NAME. Nobody moves the end of a window
+NAME (for a request with several targets: the same targets), annotated elevator.dev/extends=NAME. Nobody moves the end of a window
 later: the follow-on is a request of its own, approved as any other. Once it is
 granted, before NAME expires, the access does not lapse when NAME ends; the
 follow-on's window (--for) counts from its own grant. See
@@ -45,9 +46,10 @@ docs/kubectl-elevate.md for exactly what holds.`,
 // followOn is the request that extends orig for duration, or an error when
 // orig's access has already ended (then there is nothing to keep).
 func followOn(orig *accessv1alpha1.ElevationRequest, duration, reason string) (*accessv1alpha1.ElevationRequest, error) {
+	targets := orig.Spec.TargetsOf()
 	if orig.Status.Phase.IsTerminal() || orig.Status.Phase == accessv1alpha1.PhaseRevoking {
-		return nil, fmt.Errorf("extend %s: it is %s, so there is no access left to keep; ask anew with kubectl elevate request %s/%s",
-			orig.Name, orig.Status.Phase, orig.Spec.Connection, orig.Spec.Role)
+		return nil, fmt.Errorf("extend %s: it is %s, so there is no access left to keep; ask anew with kubectl elevate request %s",
+			orig.Name, orig.Status.Phase, strings.Join(targetNames(targets), " "))
 	}
 	_, d, err := parseWindow("--for", duration)
 	if err != nil {
@@ -56,13 +58,14 @@ func followOn(orig *accessv1alpha1.ElevationRequest, duration, reason string) (*
 	return &accessv1alpha1.ElevationRequest{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace:    orig.Namespace,
-			GenerateName: generateNameFor(orig.Spec.Role),
+			GenerateName: generateNameForTargets(targets),
 			Annotations:  map[string]string{accessv1alpha1.AnnotationExtends: orig.Name},
 		},
-		Spec: accessv1alpha1.ElevationRequestSpec{
-			Subject: orig.Spec.Subject, Connection: orig.Spec.Connection, Role: orig.Spec.Role,
-			Duration: d, Justification: reason, Ticket: orig.Spec.Ticket,
-		},
+		// The same targets in the same form: a follow-on of a request with
+		// spec.targets has spec.targets, so each target is held on.
+		Spec: specFor(accessv1alpha1.ElevationRequestSpec{
+			Subject: orig.Spec.Subject, Duration: d, Justification: reason, Ticket: orig.Spec.Ticket,
+		}, targets),
 	}, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -34,7 +35,9 @@ func newListCommand(o *Options) *cobra.Command {
 --to-approve lists the Pending requests you may approve: those whose connection
 you hold RBAC verb approve on (asked with a SelfSubjectAccessReview, the check
 the elevator webhook makes), leaving out those you are the subject or the
-requester of and those you already approved.`,
+requester of and those you already approved. A request with several targets is
+listed when you may approve for any target that still needs approvals, and
+an APPROVE FOR column names those targets: the ones your approval counts for.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.mine && f.toApprove {
@@ -62,19 +65,19 @@ func (o *Options) runList(ctx context.Context, f listFlags) error {
 	if err := s.client.List(ctx, &list, opts...); err != nil {
 		return explain("list elevationrequests", err)
 	}
-	items := list.Items
+	view := listView{items: list.Items, withNamespace: o.AllNamespaces}
 	if f.mine || f.toApprove {
 		me, err := s.whoami(ctx)
 		if err != nil {
 			return err
 		}
 		if f.mine {
-			items = filter(items, func(er *accessv1alpha1.ElevationRequest) bool { return involves(er, me) })
-		} else if items, err = s.toApprove(ctx, items, me); err != nil {
+			view.items = filter(view.items, func(er *accessv1alpha1.ElevationRequest) bool { return involves(er, me) })
+		} else if view.items, view.approveFor, err = s.toApprove(ctx, view.items, me); err != nil {
 			return err
 		}
 	}
-	return renderList(o.Out, items, o.AllNamespaces, time.Now())
+	return renderList(o.Out, view, time.Now())
 }
 
 // involves reports whether user is the request's subject or requester,
@@ -107,30 +110,52 @@ func awaitsApprovalFrom(er *accessv1alpha1.ElevationRequest, user string) bool {
 	return true
 }
 
-// toApprove keeps the requests awaiting user's approval on connections user
-// may approve for, asking once per connection.
-func (s *session) toApprove(ctx context.Context, items []accessv1alpha1.ElevationRequest, user string) ([]accessv1alpha1.ElevationRequest, error) {
+// approverCheck answers "may the caller approve for namespace/connection?".
+type approverCheck func(ctx context.Context, namespace, connection string) (bool, error)
+
+// toApprove keeps the requests awaiting user's approval with a target user
+// may approve for, and says for each which of its awaiting targets those
+// are (keyed by namespace/name). It asks the API server once per distinct
+// connection.
+func (s *session) toApprove(ctx context.Context, items []accessv1alpha1.ElevationRequest, user string) ([]accessv1alpha1.ElevationRequest, map[string][]accessv1alpha1.Target, error) {
+	return approvable(ctx, items, user, s.mayApprove)
+}
+
+func approvable(ctx context.Context, items []accessv1alpha1.ElevationRequest, user string, may approverCheck) ([]accessv1alpha1.ElevationRequest, map[string][]accessv1alpha1.Target, error) {
 	allowed := map[string]bool{}
+	ask := func(namespace, connection string) (bool, error) {
+		key := namespace + "/" + connection
+		ok, seen := allowed[key]
+		if seen {
+			return ok, nil
+		}
+		ok, err := may(ctx, namespace, connection)
+		allowed[key] = ok
+		return ok, err
+	}
 	var out []accessv1alpha1.ElevationRequest
+	approveFor := map[string][]accessv1alpha1.Target{}
 	for i := range items {
 		er := &items[i]
 		if !awaitsApprovalFrom(er, user) {
 			continue
 		}
-		key := er.Namespace + "/" + er.Spec.Connection
-		ok, seen := allowed[key]
-		if !seen {
-			var err error
-			if ok, err = s.mayApprove(ctx, er.Namespace, er.Spec.Connection); err != nil {
-				return nil, err
+		var mine []accessv1alpha1.Target
+		for _, t := range targetsAwaitingApprovals(er) {
+			ok, err := ask(er.Namespace, t.Connection)
+			if err != nil {
+				return nil, nil, err
 			}
-			allowed[key] = ok
+			if ok {
+				mine = append(mine, t)
+			}
 		}
-		if ok {
+		if len(mine) > 0 {
 			out = append(out, *er)
+			approveFor[er.Namespace+"/"+er.Name] = mine
 		}
 	}
-	return out, nil
+	return out, approveFor, nil
 }
 
 func filter(items []accessv1alpha1.ElevationRequest, keep func(*accessv1alpha1.ElevationRequest) bool) []accessv1alpha1.ElevationRequest {
@@ -143,35 +168,63 @@ func filter(items []accessv1alpha1.ElevationRequest, keep func(*accessv1alpha1.E
 	return out
 }
 
+// listView is what ls shows: the requests, with a NAMESPACE column for -A,
+// and with --to-approve, when a request listed has several targets, an
+// APPROVE FOR column naming, per namespace/name, the targets the caller's
+// approval would count for (for one target, that is the TARGET).
+type listView struct {
+	items         []accessv1alpha1.ElevationRequest
+	withNamespace bool
+	approveFor    map[string][]accessv1alpha1.Target
+	// showApproveFor is set by renderList.
+	showApproveFor bool
+}
+
 // renderList writes the table of ls, oldest first.
-func renderList(w io.Writer, items []accessv1alpha1.ElevationRequest, withNamespace bool, now time.Time) error {
-	if len(items) == 0 {
+func renderList(w io.Writer, view listView, now time.Time) error {
+	if len(view.items) == 0 {
 		_, err := fmt.Fprintln(w, "No elevation requests found.")
 		return err
 	}
-	items = slices.Clone(items)
+	view.showApproveFor = view.approveFor != nil && slices.ContainsFunc(view.items, func(er accessv1alpha1.ElevationRequest) bool { return er.Spec.IsMultiTarget() })
+	items := slices.Clone(view.items)
 	sort.SliceStable(items, func(i, j int) bool {
 		return items[i].CreationTimestamp.Before(&items[j].CreationTimestamp)
 	})
 	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
-	header := "NAME\tPHASE\tSUBJECT\tCONNECTION/ROLE\tEXPIRES/TIME LEFT\tAGE"
-	if withNamespace {
-		header = "NAMESPACE\t" + header
-	}
-	_, _ = fmt.Fprintln(tw, header)
+	_, _ = fmt.Fprintln(tw, strings.Join(view.columns(), "\t"))
 	for i := range items {
-		er := &items[i]
-		row := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", er.Name, orDash(string(er.Status.Phase)), er.Spec.Subject,
-			er.Spec.Connection+"/"+er.Spec.Role, timeLeft(er, now), age(now.Sub(er.CreationTimestamp.Time)))
-		if withNamespace {
-			row = er.Namespace + "\t" + row
-		}
-		_, _ = fmt.Fprintln(tw, row)
+		_, _ = fmt.Fprintln(tw, strings.Join(view.row(&items[i], now), "\t"))
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write the table: %w", err)
 	}
 	return nil
+}
+
+func (v listView) columns() []string {
+	cols := []string{"NAME", "PHASE", "SUBJECT", "TARGET"}
+	if v.showApproveFor {
+		cols = append(cols, "APPROVE FOR")
+	}
+	cols = append(cols, "EXPIRES/TIME LEFT", "AGE")
+	if v.withNamespace {
+		cols = append([]string{"NAMESPACE"}, cols...)
+	}
+	return cols
+}
+
+func (v listView) row(er *accessv1alpha1.ElevationRequest, now time.Time) []string {
+	row := []string{er.Name, orDash(string(er.Status.Phase)), er.Spec.Subject, targetColumn(er)}
+	if v.showApproveFor {
+		// Comma without a space, like status.targetList: one field per column.
+		row = append(row, strings.Join(targetNames(v.approveFor[er.Namespace+"/"+er.Name]), ","))
+	}
+	row = append(row, timeLeft(er, now), age(now.Sub(er.CreationTimestamp.Time)))
+	if v.withNamespace {
+		row = append([]string{er.Namespace}, row...)
+	}
+	return row
 }
 
 // timeLeft is the EXPIRES/TIME LEFT column: the time left while access is

@@ -34,10 +34,10 @@ func TestRenderListColumnsAndTimeLeft(t *testing.T) {
 
 	var out bytes.Buffer
 	items := []accessv1alpha1.ElevationRequest{active, pending, revoked, fresh}
-	if err := renderList(&out, items, false, t0.Add(time.Hour)); err != nil {
+	if err := renderList(&out, listView{items: items}, t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	want := `NAME      PHASE     SUBJECT   CONNECTION/ROLE                EXPIRES/TIME LEFT   AGE
+	want := `NAME      PHASE     SUBJECT   TARGET                         EXPIRES/TIME LEFT   AGE
 revoked   Revoked   carol     prod-cluster/namespace-admin   ended 30m ago       60m
 active    Active    alice     prod-cluster/namespace-admin   10m left            50m
 pending   Pending   bob       prod-cluster/namespace-admin   -                   5m
@@ -48,7 +48,7 @@ fresh     -         dave      prod-cluster/namespace-admin   -                  
 	}
 
 	out.Reset()
-	if err := renderList(&out, items[:1], true, t0.Add(time.Hour)); err != nil {
+	if err := renderList(&out, listView{items: items[:1], withNamespace: true}, t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if lines := strings.Split(out.String(), "\n"); !strings.HasPrefix(lines[0], "NAMESPACE   NAME") || !strings.HasPrefix(lines[1], "payments    active ") {
@@ -56,7 +56,7 @@ fresh     -         dave      prod-cluster/namespace-admin   -                  
 	}
 
 	out.Reset()
-	if err := renderList(&out, nil, false, t0); err != nil || out.String() != "No elevation requests found.\n" {
+	if err := renderList(&out, listView{}, t0); err != nil || out.String() != "No elevation requests found.\n" {
 		t.Errorf("ls of nothing = %q, %v", out.String(), err)
 	}
 }

@@ -20,16 +20,16 @@ type requestFlags struct {
 
 // requestPlan is a request checked and ready to create.
 type requestPlan struct {
-	connection, role string
-	spec             accessv1alpha1.ElevationRequestSpec
-	name             string
-	wait             bool
-	timeout          time.Duration
+	targets []accessv1alpha1.Target
+	spec    accessv1alpha1.ElevationRequestSpec
+	name    string
+	wait    bool
+	timeout time.Duration
 }
 
-// plan checks the argument and flags of request, before anything is sent.
-func (f requestFlags) plan(target string) (requestPlan, error) {
-	conn, role, err := parseTarget(target)
+// plan checks the arguments and flags of request, before anything is sent.
+func (f requestFlags) plan(args []string) (requestPlan, error) {
+	targets, err := parseTargets(args)
 	if err != nil {
 		return requestPlan{}, err
 	}
@@ -54,11 +54,10 @@ func (f requestFlags) plan(target string) (requestPlan, error) {
 		return requestPlan{}, err
 	}
 	return requestPlan{
-		connection: conn, role: role, name: f.name, wait: f.wait, timeout: timeout,
-		spec: accessv1alpha1.ElevationRequestSpec{
-			Subject: f.subject, Connection: conn, Role: role, Duration: duration,
-			Justification: f.reason, Ticket: f.ticket,
-		},
+		targets: targets, name: f.name, wait: f.wait, timeout: timeout,
+		spec: specFor(accessv1alpha1.ElevationRequestSpec{
+			Subject: f.subject, Duration: duration, Justification: f.reason, Ticket: f.ticket,
+		}, targets),
 	}, nil
 }
 
@@ -66,7 +65,7 @@ func (f requestFlags) plan(target string) (requestPlan, error) {
 func (p requestPlan) object(namespace string) *accessv1alpha1.ElevationRequest {
 	er := &accessv1alpha1.ElevationRequest{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: p.name}, Spec: p.spec}
 	if p.name == "" {
-		er.GenerateName = generateNameFor(p.role)
+		er.GenerateName = generateNameForTargets(p.targets)
 	}
 	return er
 }
@@ -74,19 +73,24 @@ func (p requestPlan) object(namespace string) *accessv1alpha1.ElevationRequest {
 func newRequestCommand(o *Options) *cobra.Command {
 	f := requestFlags{}
 	cmd := &cobra.Command{
-		Use:   "request CONNECTION/ROLE --for DURATION --reason TEXT",
-		Short: "Ask for a role of a SaaSConnection for a fixed window",
+		Use:   "request CONNECTION/ROLE [CONNECTION/ROLE ...] --for DURATION --reason TEXT",
+		Short: "Ask for a role of a SaaSConnection (or one in each of several) for a fixed window",
 		Long: `Create an ElevationRequest for ROLE of the SaaSConnection CONNECTION in the
 namespace (-n). The subject is you, as the API server knows you (kubectl auth
 whoami), unless --subject names someone else. The window (--for) counts from
 the moment access is granted, after the approvals the role needs.
 
+Several CONNECTION/ROLE arguments (at most 16, each once) make one request
+with spec.targets: one reason, one window, each target approved by the
+approvers of its connection, all granted or none, each removal verified.
+
 With --wait, block until the request is Active (and print when it expires),
 or fail when it is Denied, Expired or Failed, or when --timeout passes.`,
-		Example: `  kubectl elevate request prod-cluster/namespace-admin --for 30m --reason "INC-4711: roll back billing" --ticket INC-4711 --wait`,
-		Args:    exactArgs("CONNECTION/ROLE"),
+		Example: `  kubectl elevate request prod-cluster/namespace-admin --for 30m --reason "INC-4711: roll back billing" --ticket INC-4711 --wait
+  kubectl elevate request prod-cluster/namespace-admin payments-db/payments_rw --for 30m --reason "INC-4711: roll back billing"`,
+		Args: targetArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := f.plan(args[0])
+			p, err := f.plan(args)
 			if err != nil {
 				return err
 			}
@@ -116,14 +120,31 @@ func (o *Options) runRequest(ctx context.Context, p requestPlan) error {
 	}
 	er := p.object(s.namespace)
 	if err := s.client.Create(ctx, er); err != nil {
-		return explain(fmt.Sprintf("create the request for %s/%s", p.connection, p.role), err)
+		return explain("create the request for "+joinTargets(p.targets), err)
 	}
-	_, _ = fmt.Fprintf(o.Out, "elevationrequest %s/%s created: %s for %s, %s\n", er.Namespace, er.Name, er.Spec.Subject, er.Spec.Connection+"/"+er.Spec.Role, er.Spec.Duration)
+	_, _ = fmt.Fprintf(o.Out, "elevationrequest %s/%s created: %s for %s, %s\n", er.Namespace, er.Name, er.Spec.Subject, accessText(p.targets), er.Spec.Duration)
 	if !p.wait {
 		_, _ = fmt.Fprintf(o.Out, "follow it with: kubectl elevate status %s -n %s\n", er.Name, er.Namespace)
 		return nil
 	}
 	return o.waitActive(ctx, s, er.Name, p.timeout)
+}
+
+// targetArgs requires at least one CONNECTION/ROLE argument; how many at
+// most and how each must look is parseTargets's to say.
+func targetArgs(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%s: want 1 to %d %s arguments, got 0 (see %s --help)", cmd.Name(), accessv1alpha1.MaxTargets, targetArg, cmd.CommandPath())
+	}
+	return nil
+}
+
+// accessText names what a request is for: "c/r", or "3 targets (c/r, ...)".
+func accessText(targets []accessv1alpha1.Target) string {
+	if len(targets) == 1 {
+		return targets[0].String()
+	}
+	return fmt.Sprintf("%d targets (%s)", len(targets), joinTargets(targets))
 }
 
 // exactArgs requires one positional argument, named in the error.

@@ -2,10 +2,11 @@ package elevate
 
 import (
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 	"github.com/elevator-dev/elevator/internal/records"
@@ -26,33 +27,81 @@ func timeline(er *accessv1alpha1.ElevationRequest) []event {
 	st := er.Status
 	evs := []event{{er.CreationTimestamp.Time, "requested by " + orUnknownUser(requesterOf(er))}}
 	for _, a := range st.Approvals {
-		evs = append(evs, event{a.At.Time, "approved by " + a.User + quoted(a.Comment)})
+		evs = append(evs, event{a.At.Time, "approved by " + a.User + approvalScope(er, a) + quoted(a.Comment)})
 	}
 	if st.ApprovedAt != nil {
-		evs = append(evs, event{st.ApprovedAt.Time, approvedText(st)})
+		evs = append(evs, event{st.ApprovedAt.Time, approvedText(er)})
 	}
 	if d := st.Denial; d != nil {
 		evs = append(evs, event{d.At.Time, "denied by " + d.User + quoted(d.Reason)})
 	}
+	// Each target's grant comes before the line for the request as a whole,
+	// which is at the last target's grant.
+	evs = append(evs, targetEvents(er, grantedEvent)...)
 	if st.GrantedAt != nil {
-		evs = append(evs, event{st.GrantedAt.Time, "granted for " + er.Spec.Duration})
+		evs = append(evs, event{st.GrantedAt.Time, grantedText(er)})
 	}
 	if rev := st.Revocation; rev != nil && rev.StartedAt != nil {
 		evs = append(evs, event{rev.StartedAt.Time, revokingText(er)})
 	}
-	evs = append(evs, endEvents(st)...)
+	evs = append(evs, targetEvents(er, verifiedEvent)...)
+	evs = append(evs, endEvents(er)...)
 	sort.SliceStable(evs, func(i, j int) bool { return evs[i].at.Before(evs[j].at) })
 	return evs
 }
 
+// targetEvents are, for a request with several targets, one line per target
+// that of picks out of its state: "connection/role TEXT", at that instant.
+func targetEvents(er *accessv1alpha1.ElevationRequest, of func(*accessv1alpha1.TargetState) (*metav1.Time, string)) []event {
+	var evs []event
+	for _, t := range targetStatuses(er) {
+		if when, text := of(&t.TargetState); when != nil {
+			evs = append(evs, event{when.Time, t.String() + " " + text})
+		}
+	}
+	return evs
+}
+
+func grantedEvent(ts *accessv1alpha1.TargetState) (*metav1.Time, string) {
+	return ts.GrantedAt, "granted"
+}
+
+func verifiedEvent(ts *accessv1alpha1.TargetState) (*metav1.Time, string) {
+	if ts.Revocation == nil {
+		return nil, ""
+	}
+	return ts.Revocation.VerifiedAt, "verified gone (" + orDash(ts.Revocation.Method) + ")"
+}
+
+// approvalScope says, on a request with several targets, which connections
+// an approval counts for (the webhook records them).
+func approvalScope(er *accessv1alpha1.ElevationRequest, a accessv1alpha1.ApprovalRecord) string {
+	if !er.Spec.IsMultiTarget() || len(a.Connections) == 0 {
+		return ""
+	}
+	return " for " + strings.Join(a.Connections, ", ")
+}
+
+func grantedText(er *accessv1alpha1.ElevationRequest) string {
+	if er.Spec.IsMultiTarget() {
+		return fmt.Sprintf("all %d targets granted, for %s", len(er.Spec.Targets), er.Spec.Duration)
+	}
+	return "granted for " + er.Spec.Duration
+}
+
 // endEvents are the verification of the removal and the end of the request,
 // one line when they are the same instant.
-func endEvents(st accessv1alpha1.ElevationRequestStatus) []event {
+func endEvents(er *accessv1alpha1.ElevationRequest) []event {
+	st := er.Status
 	var evs []event
 	var verified *time.Time
 	if rev := st.Revocation; rev != nil && rev.VerifiedAt != nil {
 		verified = &rev.VerifiedAt.Time
-		evs = append(evs, event{*verified, "access verified gone (" + orDash(rev.Method) + ")"})
+		text := "access verified gone (" + orDash(rev.Method) + ")"
+		if er.Spec.IsMultiTarget() {
+			text = fmt.Sprintf("access verified gone on all %d targets", len(er.Spec.Targets))
+		}
+		evs = append(evs, event{*verified, text})
 	}
 	if st.RevokedAt == nil {
 		return evs
@@ -64,7 +113,11 @@ func endEvents(st accessv1alpha1.ElevationRequestStatus) []event {
 	return append(evs, event{st.RevokedAt.Time, "ended " + string(st.Phase)})
 }
 
-func approvedText(st accessv1alpha1.ElevationRequestStatus) string {
+func approvedText(er *accessv1alpha1.ElevationRequest) string {
+	st := er.Status
+	if er.Spec.IsMultiTarget() {
+		return "approved: every target has its approvals"
+	}
 	if st.RequiredApprovals == 0 {
 		return "approved: the role needs no approval"
 	}
@@ -103,145 +156,4 @@ func orUnknownUser(s string) string {
 		return "(unknown)"
 	}
 	return s
-}
-
-// renderStatus writes the request's timeline for a person.
-func renderStatus(w io.Writer, er *accessv1alpha1.ElevationRequest, now time.Time) error {
-	b := &strings.Builder{}
-	writeHeader(b, er, now)
-	b.WriteString("\nTimeline:\n")
-	for _, e := range timeline(er) {
-		fmt.Fprintf(b, "  %s  %s\n", stamp(e.at), e.text)
-	}
-	writeVerification(b, er)
-	writeResidual(b, er.Status.ResidualAccess)
-	writeActivity(b, er.Status.Activity)
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
-func writeHeader(b *strings.Builder, er *accessv1alpha1.ElevationRequest, now time.Time) {
-	st := er.Status
-	line := func(k, v string) { fmt.Fprintf(b, "%-15s%s\n", k+":", v) }
-	line("Request", er.Namespace+"/"+er.Name)
-	line("Phase", orDash(string(st.Phase)))
-	line("Subject", er.Spec.Subject)
-	line("Access", fmt.Sprintf("%s/%s for %s", er.Spec.Connection, er.Spec.Role, er.Spec.Duration))
-	line("Justification", er.Spec.Justification)
-	if er.Spec.Ticket != "" {
-		line("Ticket", er.Spec.Ticket)
-	}
-	if orig := er.Annotations[accessv1alpha1.AnnotationExtends]; orig != "" {
-		line("Extends", orig)
-	}
-	line("Requested by", orUnknownUser(requesterOf(er)))
-	if st.Phase == accessv1alpha1.PhasePending && st.RequiredApprovals > 0 {
-		line("Approvals", fmt.Sprintf("%d of %d; an approver runs: kubectl elevate approve %s -n %s", len(st.Approvals), st.RequiredApprovals, er.Name, er.Namespace))
-	}
-	if st.ExpiresAt != nil {
-		line("Expires at", stamp(st.ExpiresAt.Time)+expiryNote(er, now))
-	}
-	if st.Message != "" {
-		line("Message", st.Message)
-	}
-	if st.Blocked != nil {
-		line("Blocked", st.Blocked.Reason+": "+st.Blocked.Message)
-	}
-}
-
-// expiryNote says how much of the window is left while access is held.
-func expiryNote(er *accessv1alpha1.ElevationRequest, now time.Time) string {
-	switch er.Status.Phase {
-	case accessv1alpha1.PhaseActive:
-		return " (" + humanLeft(er.Status.ExpiresAt.Sub(now)) + " left)"
-	case accessv1alpha1.PhaseRevoking:
-		return " (revoking)"
-	}
-	if rev := er.Status.Revocation; rev != nil && rev.Reason == accessv1alpha1.RevocationEarly {
-		return " (ended early)"
-	}
-	return ""
-}
-
-func writeVerification(b *strings.Builder, er *accessv1alpha1.ElevationRequest) {
-	rev := er.Status.Revocation
-	if rev == nil {
-		return
-	}
-	b.WriteString("\nRevocation:\n")
-	fmt.Fprintf(b, "  Reason:       %s\n", rev.Reason)
-	if rev.VerifiedAt == nil {
-		fmt.Fprintf(b, "  Verified:     not yet (%d failed attempts)\n", rev.Attempts)
-	} else {
-		fmt.Fprintf(b, "  Verified at:  %s\n", stamp(rev.VerifiedAt.Time))
-	}
-	if rev.Method != "" {
-		fmt.Fprintf(b, "  Method:       %s\n", rev.Method)
-	}
-	if rev.Detail != "" {
-		fmt.Fprintf(b, "  Detail:       %s\n", rev.Detail)
-	}
-	if rev.RetainedBy != "" {
-		fmt.Fprintf(b, "  Retained by:  %s (holds the same access; removed when it ends)\n", rev.RetainedBy)
-	}
-}
-
-func writeResidual(b *strings.Builder, paths []accessv1alpha1.ResidualAccessPath) {
-	if len(paths) == 0 {
-		return
-	}
-	b.WriteString("\nResidual access (the subject still holds the role's access by these paths):\n")
-	for _, p := range paths {
-		text := "  " + p.Name
-		if p.CreatedAt != nil {
-			text += ", created " + stamp(p.CreatedAt.Time)
-		}
-		if p.InsideWindow {
-			text += ", INSIDE the window"
-		}
-		if p.MadeWhileElevated != "" {
-			text += ", made while elevated by " + p.MadeWhileElevated
-		}
-		b.WriteString(text + "\n")
-	}
-}
-
-func writeActivity(b *strings.Builder, act *accessv1alpha1.Activity) {
-	if act == nil {
-		return
-	}
-	fmt.Fprintf(b, "\nActivity: %s", act.State)
-	if act.Source != "" {
-		fmt.Fprintf(b, " (from %s)", act.Source)
-	}
-	b.WriteString("\n")
-	if act.Message != "" {
-		fmt.Fprintf(b, "  %s\n", act.Message)
-	}
-	if act.State == accessv1alpha1.ActivityUnavailable {
-		// No counts: zeros here would read as "did nothing", which nobody knows.
-		return
-	}
-	c := act.Counts
-	fmt.Fprintf(b, "  %d actions: %d config, %d access, %d data, %d other; %d denied, %d not via the elevation, %d dropped\n",
-		c.Total, c.Config, c.Access, c.Data, c.Other, c.Denied, c.NotViaElevation, c.Dropped)
-	writeActions(b, "Access changes", act.AccessChanges)
-	writeActions(b, "Recent", act.Recent)
-}
-
-func writeActions(b *strings.Builder, title string, actions []accessv1alpha1.ActivityAction) {
-	if len(actions) == 0 {
-		return
-	}
-	fmt.Fprintf(b, "  %s:\n", title)
-	for _, a := range actions {
-		text := fmt.Sprintf("    %s  %-6s %s %s", stamp(a.At.Time), a.Category, a.Action, a.Object)
-		if a.Denied {
-			text += " (denied)"
-		}
-		if a.ImpersonatedBy != "" {
-			text += " (impersonated by " + a.ImpersonatedBy + ")"
-		}
-		b.WriteString(strings.TrimRight(text, " ") + "\n")
-	}
 }

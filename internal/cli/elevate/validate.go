@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 )
 
 // specDuration is what the CRD schema accepts in spec.duration.
@@ -34,18 +36,6 @@ func parsePositive(flag, value string) (time.Duration, error) {
 		return 0, fmt.Errorf("%s: must be a positive duration such as 5m, got %q", flag, value)
 	}
 	return d, nil
-}
-
-// parseTarget splits CONNECTION/ROLE.
-func parseTarget(arg string) (connection, role string, err error) {
-	connection, role, ok := strings.Cut(arg, "/")
-	if !ok || connection == "" || role == "" || strings.Contains(role, "/") {
-		return "", "", fmt.Errorf("CONNECTION/ROLE: want the SaaSConnection's name and the role's name separated by one slash, e.g. prod-cluster/namespace-admin, got %q", arg)
-	}
-	if errs := validation.IsDNS1123Subdomain(connection); len(errs) > 0 {
-		return "", "", fmt.Errorf("CONNECTION/ROLE: connection %q is not a valid object name: %s", connection, strings.Join(errs, "; "))
-	}
-	return connection, role, nil
 }
 
 // checkText checks a free-text flag: required when required, valid UTF-8, and
@@ -80,6 +70,17 @@ func checkName(name string) error {
 		return fmt.Errorf("--name: %q is not a valid object name: %s", name, strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// generateNameForTargets is the generateName prefix of a request for
+// targets: the first target's role, and for several targets how many more
+// ("namespace-admin-plus2-"), so the name reads like the TARGET column.
+func generateNameForTargets(targets []accessv1alpha1.Target) string {
+	prefix := generateNameFor(targets[0].Role)
+	if len(targets) == 1 {
+		return prefix
+	}
+	return fmt.Sprintf("%splus%d-", prefix, len(targets)-1)
 }
 
 // generateNameFor is the generateName prefix of a request for role: the role's

@@ -36,7 +36,7 @@ func TestRequestPlanRefusesBadFlagsNamingTheField(t *testing.T) {
 			if tc.edit != nil {
 				tc.edit(&f)
 			}
-			_, err := f.plan(tc.target)
+			_, err := f.plan([]string{tc.target})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("plan(%q) error = %v, want one containing %q", tc.target, err, tc.want)
 			}
@@ -46,7 +46,7 @@ func TestRequestPlanRefusesBadFlagsNamingTheField(t *testing.T) {
 
 func TestRequestPlanBuildsTheSpecAsTyped(t *testing.T) {
 	f := requestFlags{duration: "1h30m", reason: "INC-4711: roll back", ticket: "INC-4711", subject: "alice@example.com", timeout: "2m", wait: true}
-	p, err := f.plan("prod-cluster/namespace-admin")
+	p, err := f.plan([]string{"prod-cluster/namespace-admin"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestRequestPlanBuildsTheSpecAsTyped(t *testing.T) {
 	}
 
 	f.name = "inc-4711-alice"
-	p, _ = f.plan("prod-cluster/namespace-admin")
+	p, _ = f.plan([]string{"prod-cluster/namespace-admin"})
 	if er := p.object("payments"); er.Name != "inc-4711-alice" || er.GenerateName != "" {
 		t.Errorf("with --name: name %q generateName %q", er.Name, er.GenerateName)
 	}
@@ -102,7 +102,7 @@ func TestCommandsCheckArgumentsBeforeConnecting(t *testing.T) {
 	}{
 		{[]string{"request", "c/r", "--for", "0", "--reason", "x"}, "--for: must be a positive duration such as 30m"},
 		{[]string{"request", "c/r", "--for", "30m"}, "--reason: required"},
-		{[]string{"request", "--for", "30m", "--reason", "x"}, "request: want exactly one CONNECTION/ROLE argument, got 0"},
+		{[]string{"request", "--for", "30m", "--reason", "x"}, "request: want 1 to 16 CONNECTION/ROLE arguments, got 0"},
 		{[]string{"deny", "req-1"}, "--reason: required: say why"},
 		{[]string{"approve"}, "approve: want exactly one NAME argument, got 0"},
 		{[]string{"approve", "a", "b"}, "approve: want exactly one NAME argument, got 2"},

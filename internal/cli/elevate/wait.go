@@ -93,8 +93,8 @@ func timedOut(name string, timeout time.Duration, last *accessv1alpha1.Elevation
 		phase = "not yet seen by the operator"
 	}
 	detail := st.Message
-	if st.Phase == accessv1alpha1.PhasePending && st.RequiredApprovals > 0 {
-		detail = fmt.Sprintf("%d of %d approvals; an approver runs: kubectl elevate approve %s -n %s", len(st.Approvals), st.RequiredApprovals, name, last.Namespace)
+	if progress := approvalProgress(last); st.Phase == accessv1alpha1.PhasePending && progress != "" {
+		detail = fmt.Sprintf("%s; an approver runs: kubectl elevate approve %s -n %s", progress, name, last.Namespace)
 	}
 	return fmt.Errorf("--timeout: %s passed and %s is still %s: %s (the request stays; follow it with kubectl elevate status %s)", timeout, name, phase, orNone(detail), name)
 }

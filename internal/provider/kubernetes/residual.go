@@ -3,10 +3,8 @@ package kubernetes
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	rbacv1 "k8s.io/api/rbac/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
@@ -88,15 +86,16 @@ func bindsUser(ref rbacv1.RoleRef, subjects []rbacv1.Subject, user, clusterRole 
 // Elevator request made says which request holds it.
 func residualOf(obj client.Object) provider.ResidualPath {
 	name := describe(obj)
-	var madeFor types.NamespacedName
 	if holder := obj.GetAnnotations()[accessv1alpha1.AnnotationPrefix+"request"]; holder != "" && obj.GetLabels()[accessv1alpha1.LabelManagedBy] == accessv1alpha1.ManagedByValue {
 		name += " (made by Elevator for request " + holder + ")"
-		if ns, n, ok := strings.Cut(holder, "/"); ok {
-			madeFor = types.NamespacedName{Namespace: ns, Name: n}
-		}
 	}
 	created := obj.GetCreationTimestamp().Time
-	return provider.ResidualPath{Name: name, CreatedAt: &created, Holder: madeFor}
+	kind := "RoleBinding"
+	if obj.GetNamespace() == "" {
+		kind = "ClusterRoleBinding"
+	}
+	ref := &accessv1alpha1.BindingRef{Kind: kind, Namespace: obj.GetNamespace(), Name: obj.GetName()}
+	return provider.ResidualPath{Name: name, CreatedAt: &created, Binding: ref}
 }
 
 func authorizerPath(reason string) string {

@@ -5,10 +5,7 @@ import (
 	"fmt"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 	"github.com/elevator-dev/elevator/internal/policy"
@@ -21,6 +18,10 @@ import (
 // approval.
 func decideBreakGlass(ctx context.Context, authz Authorizer, old *accessv1alpha1.ElevationRequest, rec Records, user authenticationv1.UserInfo, trig Trigger, at metav1.Time) (Decision, error) {
 	key := accessv1alpha1.AnnotationBreakGlass
+	if old.Spec.IsMultiTarget() {
+		return Decision{}, fmt.Errorf("%s: break-glass is for a request with one connection, and this one has %d targets (spec.targets); "+
+			"create one request per system (spec.connection and spec.role) to break the glass for it", key, len(old.Spec.Targets))
+	}
 	if !policy.SameUser(user.Username, old.Spec.Subject) {
 		return Decision{}, fmt.Errorf("%s: only the subject %q may break the glass for their own request; user %q is not the subject", key, old.Spec.Subject, user.Username)
 	}
@@ -32,6 +33,9 @@ func decideBreakGlass(ctx context.Context, authz Authorizer, old *accessv1alpha1
 	}
 	if old.Status.Phase != "" && old.Status.Phase != accessv1alpha1.PhasePending {
 		return Decision{}, fmt.Errorf("%s: the request is already %s (status.phase); break-glass approves only a request that waits for approval", key, old.Status.Phase)
+	}
+	if err := requireInTime(old, trig, at); err != nil {
+		return Decision{}, err
 	}
 	if err := policy.CheckBreakGlass(old, trig.Role); err != nil {
 		return Decision{}, fmt.Errorf("%s: %w", key, err)
@@ -59,7 +63,7 @@ func decideReview(ctx context.Context, authz Authorizer, old *accessv1alpha1.Ele
 	if policy.SameUser(user.Username, old.Spec.Subject) || policy.SameUser(user.Username, rec.BreakGlass.User) {
 		return Decision{}, fmt.Errorf("%s: user %q broke the glass and cannot review it; another approver must", key, user.Username)
 	}
-	if err := requireApprover(ctx, authz, old, user, key); err != nil {
+	if _, err := requireApprover(ctx, authz, old, user, key); err != nil {
 		return Decision{}, err
 	}
 	if rec.Review != nil {
@@ -71,24 +75,4 @@ func decideReview(ctx context.Context, authz Authorizer, old *accessv1alpha1.Ele
 	out := rec
 	out.Review = &accessv1alpha1.ReviewRecord{User: user.Username, At: at, Comment: comment}
 	return Decision{Records: out}, nil
-}
-
-// withRole looks up the request's role for a break-glass trigger, which
-// decideBreakGlass checks against the role's policy.
-func withRole(ctx context.Context, reader client.Reader, old *accessv1alpha1.ElevationRequest, trig Trigger) (Trigger, error) {
-	if trig.Key != accessv1alpha1.AnnotationBreakGlass {
-		return trig, nil
-	}
-	conn := &accessv1alpha1.SaaSConnection{}
-	err := reader.Get(ctx, types.NamespacedName{Namespace: old.Namespace, Name: old.Spec.Connection}, conn)
-	if apierrors.IsNotFound(err) {
-		return trig, nil
-	}
-	if err != nil {
-		return trig, fmt.Errorf("%s: read SaaSConnection %q: %w", trig.Key, old.Spec.Connection, err)
-	}
-	if role, err := policy.FindRole(conn, old.Spec.Role); err == nil {
-		trig.Role = role
-	}
-	return trig, nil
 }

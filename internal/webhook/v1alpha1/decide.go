@@ -3,8 +3,12 @@ package v1alpha1
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
+	"time"
 	"unicode/utf8"
 
+	"golang.org/x/sync/errgroup"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -17,8 +21,15 @@ type Trigger struct {
 	Key   string // accessv1alpha1.AnnotationApprove, AnnotationDeny, AnnotationRevoke, AnnotationBreakGlass or AnnotationReview
 	Value string // the comment or the reason
 	// Role is the request's role in its connection, looked up by the caller
-	// for a break-glass trigger (see withRole); nil when it does not exist.
+	// for a break-glass trigger (see withPolicy); nil when it does not exist.
 	Role *accessv1alpha1.Role
+	// PendingTimeout is how long the request may wait for approval, looked up
+	// by the caller for an approve or break-glass trigger (see withPolicy):
+	// the pendingTimeout of its connection, or the smallest among the
+	// connections of its targets, which PendingTimeoutOf names. Zero when it
+	// was not looked up.
+	PendingTimeout   time.Duration
+	PendingTimeoutOf string
 }
 
 // Authorizer answers whether a user may approve or deny requests for a
@@ -53,7 +64,7 @@ func Decide(ctx context.Context, authz Authorizer, old *accessv1alpha1.Elevation
 	}
 	switch trig.Key {
 	case accessv1alpha1.AnnotationApprove:
-		return decideApprove(ctx, authz, old, rec, user, trig.Value, at)
+		return decideApprove(ctx, authz, old, rec, user, trig, at)
 	case accessv1alpha1.AnnotationDeny:
 		return decideDeny(ctx, authz, old, rec, user, trig.Value, at)
 	case accessv1alpha1.AnnotationRevoke:
@@ -66,7 +77,10 @@ func Decide(ctx context.Context, authz Authorizer, old *accessv1alpha1.Elevation
 	return Decision{}, fmt.Errorf("%s is not a trigger annotation", trig.Key)
 }
 
-func decideApprove(ctx context.Context, authz Authorizer, old *accessv1alpha1.ElevationRequest, rec Records, user authenticationv1.UserInfo, comment string, at metav1.Time) (Decision, error) {
+// decideApprove appends the user's approval. On a request with spec.targets
+// the approval records the connections the user may approve for, and counts
+// for their targets only.
+func decideApprove(ctx context.Context, authz Authorizer, old *accessv1alpha1.ElevationRequest, rec Records, user authenticationv1.UserInfo, trig Trigger, at metav1.Time) (Decision, error) {
 	name := user.Username
 	if policy.SameUser(name, old.Spec.Subject) {
 		return Decision{}, fmt.Errorf("%s: user %q is the subject of this request (spec.subject) and cannot approve it: self-approval is not allowed", accessv1alpha1.AnnotationApprove, name)
@@ -74,7 +88,8 @@ func decideApprove(ctx context.Context, authz Authorizer, old *accessv1alpha1.El
 	if policy.SameUser(name, requesterOf(old, rec)) {
 		return Decision{}, fmt.Errorf("%s: user %q created this request (requested-by) and cannot approve it: self-approval is not allowed", accessv1alpha1.AnnotationApprove, name)
 	}
-	if err := requireApprover(ctx, authz, old, user, accessv1alpha1.AnnotationApprove); err != nil {
+	connections, err := requireApprover(ctx, authz, old, user, accessv1alpha1.AnnotationApprove)
+	if err != nil {
 		return Decision{}, err
 	}
 	if rec.HasApproval(name) {
@@ -83,17 +98,20 @@ func decideApprove(ctx context.Context, authz Authorizer, old *accessv1alpha1.El
 	if err := requireOpen(old, rec, accessv1alpha1.AnnotationApprove); err != nil {
 		return Decision{}, err
 	}
+	if err := requireInTime(old, trig, at); err != nil {
+		return Decision{}, err
+	}
 	if len(rec.Approvals) >= accessv1alpha1.MaxApprovals {
 		return Decision{}, fmt.Errorf("%s: the request already has %d approvals, the limit (status.approvals maxItems)", accessv1alpha1.AnnotationApprove, len(rec.Approvals))
 	}
 	out := rec
 	out.Approvals = append(append([]accessv1alpha1.ApprovalRecord(nil), rec.Approvals...),
-		accessv1alpha1.ApprovalRecord{User: name, At: at, Comment: comment})
+		accessv1alpha1.ApprovalRecord{User: name, At: at, Comment: trig.Value, Connections: connections})
 	return Decision{Records: out}, nil
 }
 
 func decideDeny(ctx context.Context, authz Authorizer, old *accessv1alpha1.ElevationRequest, rec Records, user authenticationv1.UserInfo, reason string, at metav1.Time) (Decision, error) {
-	if err := requireApprover(ctx, authz, old, user, accessv1alpha1.AnnotationDeny); err != nil {
+	if _, err := requireApprover(ctx, authz, old, user, accessv1alpha1.AnnotationDeny); err != nil {
 		return Decision{}, err
 	}
 	if rec.Denial != nil && rec.Denial.User == user.Username {
@@ -113,7 +131,7 @@ func decideDeny(ctx context.Context, authz Authorizer, old *accessv1alpha1.Eleva
 func decideRevoke(ctx context.Context, authz Authorizer, old *accessv1alpha1.ElevationRequest, rec Records, user authenticationv1.UserInfo, reason string, at metav1.Time) (Decision, error) {
 	name := user.Username
 	if name != old.Spec.Subject && name != requesterOf(old, rec) {
-		if err := requireApprover(ctx, authz, old, user, accessv1alpha1.AnnotationRevoke); err != nil {
+		if _, err := requireApprover(ctx, authz, old, user, accessv1alpha1.AnnotationRevoke); err != nil {
 			return Decision{}, fmt.Errorf("%w; the subject %q and the requester %q may also revoke", err, old.Spec.Subject, requesterOf(old, rec))
 		}
 	}
@@ -137,18 +155,58 @@ func requesterOf(old *accessv1alpha1.ElevationRequest, rec Records) string {
 	return old.Status.RequestedBy
 }
 
-// requireApprover asks the authorizer whether the user may approve for the
-// request's connection in its namespace.
-func requireApprover(ctx context.Context, authz Authorizer, old *accessv1alpha1.ElevationRequest, user authenticationv1.UserInfo, key string) error {
-	ok, err := authz.MayApprove(ctx, user, old.Namespace, old.Spec.Connection)
-	if err != nil {
-		return fmt.Errorf("%s: cannot check whether user %q may approve: %w", key, user.Username, err)
+// requireApprover asks the authorizer, with one question per distinct
+// connection of the request's targets, on which of them the user may approve
+// in the request's namespace, and refuses a user who may on none. On a request
+// with spec.targets it returns those connections, sorted: what an approval
+// records and counts for. On a request with one connection it returns nil, as
+// an approval there counts for that connection without naming it.
+func requireApprover(ctx context.Context, authz Authorizer, old *accessv1alpha1.ElevationRequest, user authenticationv1.UserInfo, key string) ([]string, error) {
+	connections := policy.Connections(&old.Spec)
+	allowed := make([]bool, len(connections))
+	var g errgroup.Group
+	g.SetLimit(reviewConcurrency)
+	for i, c := range connections {
+		g.Go(func() error {
+			ok, err := authz.MayApprove(ctx, user, old.Namespace, c)
+			if err != nil {
+				return fmt.Errorf("%s: cannot check whether user %q may approve for SaaSConnection %q: %w", key, user.Username, c, err)
+			}
+			allowed[i] = ok
+			return nil
+		})
 	}
-	if !ok {
-		return fmt.Errorf("%s: user %q is not an approver: it needs RBAC verb %q on resource %q (group %s) named %q in namespace %q",
-			key, user.Username, ApproveVerb, "saasconnections", accessv1alpha1.GroupVersion.Group, old.Spec.Connection, old.Namespace)
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
-	return nil
+	var approvable []string
+	for i, c := range connections {
+		if allowed[i] {
+			approvable = append(approvable, c)
+		}
+	}
+	if len(approvable) == 0 {
+		return nil, notApproverError(key, user.Username, old.Namespace, connections)
+	}
+	if !old.Spec.IsMultiTarget() {
+		return nil, nil
+	}
+	return approvable, nil
+}
+
+// notApproverError says that a user is no approver of any of the connections, and
+// what RBAC would make them one.
+func notApproverError(key, user, namespace string, connections []string) error {
+	quoted := make([]string, len(connections))
+	for i, c := range connections {
+		quoted[i] = strconv.Quote(c)
+	}
+	named, of := "named "+quoted[0], ""
+	if len(connections) > 1 {
+		named, of = "named one of "+strings.Join(quoted, ", "), " of any connection of this request"
+	}
+	return fmt.Errorf("%s: user %q is not an approver%s: it needs RBAC verb %q on resource %q (group %s) %s in namespace %q",
+		key, user, of, ApproveVerb, "saasconnections", accessv1alpha1.GroupVersion.Group, named, namespace)
 }
 
 // requireOpen refuses to change a request that has ended or been denied.

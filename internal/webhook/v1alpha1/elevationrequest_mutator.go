@@ -23,7 +23,8 @@ type Mutator struct {
 	Authorizer Authorizer
 	Signer     *records.Signer
 	Now        func() time.Time
-	// Reader reads the request's connection, for a break-glass trigger.
+	// Reader reads the request's connections, for the pending timeout of an
+	// approval or a break-glass and the role of a break-glass.
 	Reader client.Reader
 }
 
@@ -95,7 +96,7 @@ func (m *Mutator) update(ctx context.Context, old, obj *accessv1alpha1.Elevation
 		return patchAnnotations(obj.Annotations, newAnn)
 	}
 	rec, distrust := trustedRecords(m.Signer, old)
-	trig, err := withRole(ctx, m.Reader, old, fresh[0])
+	trig, err := withPolicy(ctx, m.Reader, old, fresh[0])
 	if err != nil {
 		return admission.Errored(500, err)
 	}

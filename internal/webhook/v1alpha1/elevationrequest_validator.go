@@ -22,8 +22,9 @@ type Validator struct {
 	Signer          *records.Signer
 	OperatorUser    string
 	MaxOpenRequests int
-	MaxDuration     time.Duration
-	Now             func() time.Time
+	// Policy holds the operator's caps a new request is checked against.
+	Policy RequestPolicy
+	Now    func() time.Time
 }
 
 // Handle implements admission.Handler.
@@ -62,7 +63,7 @@ func (v *Validator) create(ctx context.Context, obj *accessv1alpha1.ElevationReq
 		return admission.Denied(fmt.Sprintf("%s must be the creating user %q and no approval, denial or revocation may be set on create: the elevator mutating webhook must run before this one",
 			accessv1alpha1.AnnotationRequestedBy, req.UserInfo.Username))
 	}
-	if err := CheckPolicy(ctx, v.Reader, obj, req.UserInfo.Username, v.MaxDuration); err != nil {
+	if err := CheckPolicy(ctx, v.Reader, obj, req.UserInfo.Username, v.Policy); err != nil {
 		return policyResponse(err)
 	}
 	if err := checkOpenRequests(ctx, v.Reader, obj, v.MaxOpenRequests); err != nil {
@@ -101,7 +102,7 @@ func (v *Validator) checkRecordChange(ctx context.Context, old, obj *accessv1alp
 	if skew := v.Now().Sub(at.Time); skew > 5*time.Minute || skew < -5*time.Minute {
 		return fmt.Errorf("%s: the new record's time %s is not now", trig.Key, at.UTC().Format(time.RFC3339))
 	}
-	if trig, err = withRole(ctx, v.Reader, old, trig); err != nil {
+	if trig, err = withPolicy(ctx, v.Reader, old, trig); err != nil {
 		return err
 	}
 	d, err := Decide(ctx, v.Authorizer, old, oldRec, req.UserInfo, trig, at)

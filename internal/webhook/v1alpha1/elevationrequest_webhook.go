@@ -8,9 +8,10 @@
 //   - The mutating webhook consumes the trigger annotations (approve, deny,
 //     revoke), checks who set them, and folds them into the record annotations;
 //     on create it stamps requested-by with the creating user.
-//   - The validating webhook enforces the policy on create (connection and role
-//     exist, duration within every cap, justification non-empty, the subject's
-//     open requests under the cap) and, on update, checks again that every
+//   - The validating webhook enforces the policy on create (for each target:
+//     connection and role exist, duration within every cap, the subject
+//     allowed, the ClusterRole grantable, the subject's open requests under the
+//     cap; and justification non-empty) and, on update, checks again that every
 //     record change is one the user of this admission request was allowed to
 //     make, in case another mutating webhook or a bypass changed the records
 //     after the mutating webhook ran; and that nobody but the operator removes
@@ -61,7 +62,7 @@ func SetupElevationRequestWebhookWithManager(mgr ctrl.Manager, opts Options) err
 	val := &Validator{
 		Authorizer: authz, Reader: reader,
 		Signer: opts.Signer, OperatorUser: opts.OperatorUser, MaxOpenRequests: opts.MaxOpenRequests,
-		MaxDuration: opts.MaxDuration, Now: time.Now,
+		Policy: RequestPolicy{MaxDuration: opts.MaxDuration, Grantable: opts.GrantableClusterRoles}, Now: time.Now,
 	}
 	srv := mgr.GetWebhookServer()
 	srv.Register(MutatePath, (&webhook.Admission{Handler: mut}).WithRecoverPanic(true))

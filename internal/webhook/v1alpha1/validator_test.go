@@ -110,7 +110,7 @@ func TestValidatorRejectsRecordChangesTheMutatorWouldNotMake(t *testing.T) {
 		{"a trigger left unconsumed", "abe", accessv1alpha1.AnnotationApprove, "ok",
 			`elevator.dev/approve was not consumed`},
 	}
-	v := &Validator{Authorizer: approverSet{"anna": true, "abe": true, "sam": true}, Signer: unitSigner, Now: func() time.Time { return fixedNow }}
+	v := &Validator{Authorizer: approverSet{"anna": true, "abe": true, "sam": true}, Signer: unitSigner, Reader: unitReader(t), Now: func() time.Time { return fixedNow }}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			ann := map[string]string{}
@@ -141,7 +141,7 @@ func TestValidatorRejectsRecordChangesNotSignedWithTheKey(t *testing.T) {
 		"signed with another key": signed(t, mustSigner([]byte("some other key, some other key, ok")), unsigned),
 		"old signature kept":      {accessv1alpha1.AnnotationRequestedBy: "rita", accessv1alpha1.AnnotationApprovals: approval, accessv1alpha1.AnnotationRecordsSignature: base[accessv1alpha1.AnnotationRecordsSignature]},
 	}
-	v := &Validator{Authorizer: approverSet{"abe": true}, Signer: unitSigner, Now: func() time.Time { return fixedNow }}
+	v := &Validator{Authorizer: approverSet{"abe": true}, Signer: unitSigner, Reader: unitReader(t), Now: func() time.Time { return fixedNow }}
 	for name, ann := range cases {
 		t.Run(name, func(t *testing.T) {
 			resp := v.Handle(context.Background(), updateRequest(t, "abe", storedRequest(base), storedRequest(ann)))
@@ -156,7 +156,7 @@ func TestValidatorRejectsRecordChangesNotSignedWithTheKey(t *testing.T) {
 // trigger replaces them with what the operator recorded in status plus the new
 // record, signed.
 func TestMutatorReplacesUnsignedStoredRecords(t *testing.T) {
-	m := &Mutator{Authorizer: approverSet{"abe": true}, Signer: unitSigner, Now: func() time.Time { return fixedNow }}
+	m := &Mutator{Authorizer: approverSet{"abe": true}, Signer: unitSigner, Reader: unitReader(t), Now: func() time.Time { return fixedNow }}
 	typed := map[string]string{
 		accessv1alpha1.AnnotationRequestedBy: "mallory",
 		accessv1alpha1.AnnotationApprovals:   `[{"user":"anna","at":"2026-06-01T11:00:00Z"}]`,
@@ -180,8 +180,8 @@ func TestMutatorReplacesUnsignedStoredRecords(t *testing.T) {
 
 func TestValidatorAcceptsWhatTheMutatorWrites(t *testing.T) {
 	authz := approverSet{"anna": true, "abe": true}
-	m := &Mutator{Authorizer: authz, Signer: unitSigner, Now: func() time.Time { return fixedNow }}
-	v := &Validator{Authorizer: authz, Signer: unitSigner, Now: func() time.Time { return fixedNow.Add(2 * time.Second) }}
+	m := &Mutator{Authorizer: authz, Signer: unitSigner, Reader: unitReader(t), Now: func() time.Time { return fixedNow }}
+	v := &Validator{Authorizer: authz, Signer: unitSigner, Reader: unitReader(t), Now: func() time.Time { return fixedNow.Add(2 * time.Second) }}
 	stored := signed(t, unitSigner, map[string]string{accessv1alpha1.AnnotationRequestedBy: "rita"})
 	for _, trig := range []Trigger{
 		{Key: accessv1alpha1.AnnotationApprove, Value: "ok"},
