@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
+	"github.com/elevator-dev/elevator/internal/controller"
 )
 
 // Requests with spec.targets (issue 18) in the shipped configuration, each
@@ -152,6 +154,28 @@ func elevationsCells(name string, flags ...string) ([]string, map[string]string)
 	return nil, nil
 }
 
+// firstGrantedAt is the earliest grantedAt of the request's targets.
+func firstGrantedAt(name string) string {
+	times := strings.Fields(requestField(name, ".status.targets[*].grantedAt"))
+	ExpectWithOffset(1, times).NotTo(BeEmpty())
+	slices.Sort(times) // RFC 3339 in UTC sorts as time does
+	return times[0]
+}
+
+// expectExpiryFrom asserts that the request's one expiresAt counts from
+// granted (the first target's grantedAt): its duration plus the operator's
+// expiry lead, cut to the second (the controller's expiryOf), so never from a
+// later target's grant.
+func expectExpiryFrom(name, granted string) {
+	from, err := time.Parse(time.RFC3339, granted)
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	expiresAt, err := time.Parse(time.RFC3339, requestField(name, ".status.expiresAt"))
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	ExpectWithOffset(1, expiresAt).To(BeTemporally(">=", from.Add(multiDuration)), "expiresAt counts from the first grant at %s", granted)
+	ExpectWithOffset(1, expiresAt).To(BeTemporally("<", from.Add(multiDuration+controller.DefaultExpiryLead+time.Second)),
+		"expiresAt counts from the first grant at %s", granted)
+}
+
 // expectAccess asserts, with kubectl auth can-i as erin, whether she holds
 // the ns-admin access in each namespace.
 func expectAccess(answer string, namespaces ...string) {
@@ -224,11 +248,7 @@ var _ = Describe("a request for roles in two connections (multi-target)", Ordere
 		}
 		Expect(targetField(name, 0, ".grant.target.bindings[0].namespace")).To(Equal(multiOne))
 		Expect(targetField(name, 1, ".grant.target.bindings[0].namespace")).To(Equal(multiTwo))
-		expiresAt, err := time.Parse(time.RFC3339, requestField(name, ".status.expiresAt"))
-		Expect(err).NotTo(HaveOccurred())
-		firstGrant, err := time.Parse(time.RFC3339, targetField(name, 0, ".grantedAt"))
-		Expect(err).NotTo(HaveOccurred())
-		Expect(expiresAt).To(Equal(firstGrant.Add(multiDuration)), "one expiresAt for all: the first target's grant + duration")
+		expectExpiryFrom(name, firstGrantedAt(name))
 		Expect(requestField(name, `.status.conditions[?(@.type=="Ready")].status`)).To(Equal("True"))
 	})
 
@@ -344,8 +364,8 @@ var _ = Describe("an operator killed between two targets' grants (multi-target)"
 		Eventually(func() string { return targetField(name, 1, ".blocked.reason") }).WithTimeout(15 * time.Second).Should(Equal(accessv1alpha1.ReasonGrantFailed))
 		Expect(phaseOf(name)()).To(Equal("Approved"))
 		Expect(targetField(name, 0, ".phase")).To(Equal("Active"), "the first target's grant is recorded while the second is retried")
-		firstGrantedAt := targetField(name, 0, ".grantedAt")
-		Expect(firstGrantedAt).NotTo(BeEmpty())
+		grantedBeforeCrash := targetField(name, 0, ".grantedAt")
+		Expect(grantedBeforeCrash).NotTo(BeEmpty())
 		firstUIDs := bindingUIDs(name, multiOne)
 		Expect(firstUIDs).To(HaveLen(1))
 
@@ -357,11 +377,9 @@ var _ = Describe("an operator killed between two targets' grants (multi-target)"
 		startOperator(ctx)
 		Eventually(phaseOf(name)).WithTimeout(30 * time.Second).Should(Equal("Active"))
 		Expect(bindingUIDs(name, multiOne)).To(Equal(firstUIDs), "the first target was granted once: its binding was kept, not made again")
-		Expect(targetField(name, 0, ".grantedAt")).To(Equal(firstGrantedAt))
-		granted, err := time.Parse(time.RFC3339, firstGrantedAt)
-		Expect(err).NotTo(HaveOccurred())
-		Expect(requestField(name, ".status.expiresAt")).To(Equal(granted.Add(multiDuration).UTC().Format(time.RFC3339)),
-			"the window counts from the first target's grant, before the crash")
+		Expect(targetField(name, 0, ".grantedAt")).To(Equal(grantedBeforeCrash))
+		Expect(targetField(name, 1, ".grantedAt")).NotTo(Equal(grantedBeforeCrash), "the second target was granted after the restart")
+		expectExpiryFrom(name, grantedBeforeCrash)
 		Expect(requestBindings(name, multiLate)).To(HaveLen(1))
 		Expect(requestField(name, ".status.targets[*].phase")).To(Equal("Active Active"))
 		Expect(targetField(name, 1, ".blocked")).To(BeEmpty(), "the block is cleared once the target is granted")
