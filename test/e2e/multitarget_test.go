@@ -176,6 +176,14 @@ func expectExpiryFrom(name, granted string) {
 		"expiresAt counts from the first grant at %s", granted)
 }
 
+// eventNotes returns a poll of the notes of the request's Events of reason.
+func eventNotes(name, reason string) func() string {
+	return func() string {
+		return mustKubectl("get", "events.events.k8s.io", "-n", ns, "--field-selector=regarding.name="+name,
+			"-o", `jsonpath={.items[?(@.reason=="`+reason+`")].note}`)
+	}
+}
+
 // expectAccess asserts, with kubectl auth can-i as erin, whether she holds
 // the ns-admin access in each namespace.
 func expectAccess(answer string, namespaces ...string) {
@@ -298,6 +306,11 @@ var _ = Describe("a request for roles in two connections (multi-target)", Ordere
 		Expect(requestBindings(deleted, multiOne)).To(BeEmpty())
 		Expect(requestBindings(deleted, multiTwo)).To(BeEmpty())
 		expectAccess("no", multiOne, multiTwo)
+		By("the request is gone; its Verified Event, which outlives it, names each target's verification")
+		Eventually(eventNotes(deleted, accessv1alpha1.ReasonVerified)).WithTimeout(10*time.Second).Should(And(
+			ContainSubstring(accessv1alpha1.RevocationDeleted),
+			ContainSubstring(multiTarget(multiOne)+": "), ContainSubstring(multiTarget(multiTwo)+": "),
+			ContainSubstring("absent: RoleBinding "+multiOne+"/"), ContainSubstring("absent: RoleBinding "+multiTwo+"/")))
 	})
 })
 
@@ -340,10 +353,8 @@ var _ = Describe("a multi-target grant refused for good on one target", func() {
 
 		By("naming the refused target in the request's message and in the target's grant error")
 		Expect(requestField(name, ".status.message")).To(ContainSubstring(multiTarget(multiDoomed)))
-		Eventually(func() string {
-			return mustKubectl("get", "events.events.k8s.io", "-n", ns, "--field-selector=regarding.name="+name,
-				"-o", `jsonpath={.items[?(@.reason=="GrantFailed")].note}`)
-		}).WithTimeout(10*time.Second).Should(ContainSubstring(multiTarget(multiDoomed)), "the Warning Event names the target")
+		Eventually(eventNotes(name, accessv1alpha1.ReasonGrantFailed)).WithTimeout(10*time.Second).
+			Should(ContainSubstring(multiTarget(multiDoomed)), "the Warning Event names the target")
 		Expect(targetField(name, 1, ".grant.error")).To(ContainSubstring("refuses RoleBindings"), "the target's refusal, as the API server said it")
 		Expect(targetField(name, 1, ".grant.error")).To(ContainSubstring(multiTarget(multiDoomed)))
 		Expect(targetField(name, 1, ".phase")).To(Equal("Failed"), "the refused target's phase")
