@@ -76,13 +76,7 @@ func (d *driver) create(ctx context.Context, i int) {
 	name := requestName(i)
 	er := &accessv1alpha1.ElevationRequest{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
-		Spec: accessv1alpha1.ElevationRequestSpec{
-			Subject:       fmt.Sprintf("bench-user-%05d", i),
-			Connection:    connection,
-			Role:          role,
-			Duration:      d.duration.String(),
-			Justification: "benchmark elevation " + name,
-		},
+		Spec:       requestSpec(d.e.targets, fmt.Sprintf("bench-user-%05d", i), d.duration.String(), "benchmark elevation "+name),
 	}
 	start := time.Now()
 	if err := d.e.requester.Create(ctx, er); err != nil {

@@ -3,9 +3,10 @@
 // local control plane (internal/localcluster, the same one `make run` and the
 // end-to-end suite use), runs the operator binary as a separate process with its
 // own ServiceAccount and webhooks, and drives N elevations with the kubernetes
-// provider through the API: each request is created by a requester, approved
-// through the admission webhook by a second identity that holds the RBAC verb
-// approve, granted, left to expire and revoked. Informers on the requests and on
+// provider through the API, each asking for the roles of -targets
+// connections: each request is created by a requester, approved through the
+// admission webhook by a second identity that holds the RBAC verb approve,
+// granted, left to expire and revoked. Informers on the requests and on
 // the RoleBindings time every step; the operator's /proc entries and its
 // client-go metrics give its memory, CPU and API requests. One table is printed
 // per N. See docs/performance.md.
@@ -24,6 +25,8 @@ import (
 
 	"github.com/go-logr/logr"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 )
 
 // config is what the flags set.
@@ -39,6 +42,8 @@ type config struct {
 	pattern      string
 	sink         string
 	activity     int
+	// targets is -targets: how many targets each request asks for.
+	targets int
 }
 
 // The load shapes -pattern chooses between.
@@ -62,12 +67,13 @@ func parseFlags(args []string) (config, error) {
 	logDir := fs.String("log-dir", "bin/bench", "Directory for the operator logs, one per N.")
 	activity := fs.Int("activity", 0, "Writes each subject makes while elevated (ConfigMaps, through the audited apiserver); the run reports how long until status.activity counts them, and the audit events the operator received. 0 is off.")
 	sink := fs.String("sink", sinkNone, "Notification sink of the connection: none, slow (answers after 5s) or dead (never answers), to show a sink does not slow the lifecycle.")
+	targets := fs.Int("targets", 1, fmt.Sprintf("Targets per request (1 to %d): each request asks for the role of that many kubernetes connections (spec.targets), each binding in a namespace of its own; the report adds the cost per target.", accessv1alpha1.MaxTargets))
 	pattern := fs.String("pattern", patternPaced, "Load shape: paced (created at -rate, each approved once Pending), burst (all N created first, then all approved at once once every one is Pending; -rate is not used) or backlog (as burst, then the operator is killed once all are Active and restarted after they all expired: the drain of a backlog).")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
 	cfg := config{rate: *rate, duration: *duration, minDuration: *minDuration, approvers: *approvers,
-		operatorArgs: strings.Fields(*opArgs), grace: *grace, logDir: *logDir, pattern: *pattern, sink: *sink, activity: *activity}
+		operatorArgs: strings.Fields(*opArgs), grace: *grace, logDir: *logDir, pattern: *pattern, sink: *sink, activity: *activity, targets: *targets}
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n <= 0 {
@@ -77,6 +83,9 @@ func parseFlags(args []string) (config, error) {
 	}
 	if cfg.rate <= 0 || cfg.approvers <= 0 {
 		return config{}, fmt.Errorf("-rate and -approvers must be positive")
+	}
+	if cfg.targets < 1 || cfg.targets > accessv1alpha1.MaxTargets {
+		return config{}, fmt.Errorf("-targets: %d is not between 1 and %d (spec.targets' limit)", cfg.targets, accessv1alpha1.MaxTargets)
 	}
 	if cfg.sink != sinkNone && cfg.sink != sinkSlow && cfg.sink != sinkDead {
 		return config{}, fmt.Errorf("-sink: %q is none of %s, %s, %s", cfg.sink, sinkNone, sinkSlow, sinkDead)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -32,5 +33,39 @@ func TestPatternSetsTheCreationWindowAndDuration(t *testing.T) {
 func TestUnknownPatternIsRefused(t *testing.T) {
 	if _, err := parseFlags([]string{"-pattern", "spike"}); err == nil {
 		t.Error("parseFlags accepted -pattern spike")
+	}
+}
+
+func TestTargetsMustFitSpecTargets(t *testing.T) {
+	cfg, err := parseFlags(nil)
+	if err != nil || cfg.targets != 1 {
+		t.Fatalf("default -targets = %d (%v), want 1", cfg.targets, err)
+	}
+	for _, bad := range []string{"0", "17"} {
+		_, err := parseFlags([]string{"-targets", bad})
+		if err == nil || !strings.Contains(err.Error(), "-targets") || !strings.Contains(err.Error(), "16") {
+			t.Errorf("-targets %s: error %v, want one naming -targets and the limit 16", bad, err)
+		}
+	}
+}
+
+func TestRequestSpecUsesTargetsOnlyForMoreThanOne(t *testing.T) {
+	one := requestSpec(1, "u", "1m", "why")
+	if one.Connection != connection || one.Role != role || one.IsMultiTarget() {
+		t.Errorf("-targets 1: spec %+v, want the one connection and role", one)
+	}
+	four := requestSpec(4, "u", "1m", "why")
+	if four.Connection != "" || len(four.Targets) != 4 {
+		t.Fatalf("-targets 4: spec %+v, want 4 targets", four)
+	}
+	seen := map[string]bool{}
+	for i, tg := range four.Targets {
+		if tg.Connection != connectionName(i) || tg.Role != role || seen[tg.Connection] {
+			t.Errorf("target %d = %v", i, tg)
+		}
+		seen[tg.Connection] = true
+	}
+	if got := targetNamespaces(4); got[0] != namespace || got[3] != namespace+"-t4" {
+		t.Errorf("target namespaces %v: the first is the bench namespace, the others their own", got)
 	}
 }

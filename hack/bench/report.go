@@ -74,6 +74,8 @@ type result struct {
 	breakdown                   map[string]float64
 	operatorArgs                []string
 	pattern                     string
+	// targets is -targets: the targets of every request.
+	targets int
 	// sink is the -sink mode, and sinkPosts the notification posts it got.
 	sink      string
 	sinkPosts int64
@@ -228,17 +230,24 @@ func (r *result) perLifecycle(v float64) float64 {
 	return v / float64(r.created)
 }
 
+// perTarget is v per target granted and revoked: per lifecycle divided by
+// -targets, the figure to hold against a single-target run's per lifecycle.
+func (r *result) perTarget(v float64) float64 {
+	return r.perLifecycle(v) / float64(max(r.targets, 1))
+}
+
 // rows are the table's lines, label and value.
 func (r *result) rows() [][2]string {
 	mib := float64(r.rss) / (1 << 20)
 	rows := [][2]string{
 		{"N (created / approved), pattern", fmt.Sprintf("%d (%d / %d), %s", r.n, r.created, r.approved, r.pattern)},
+		{"targets per request (-targets); targets granted in the run", fmt.Sprintf("%d; %d", max(r.targets, 1), r.created*max(r.targets, 1))},
 		{"request duration, creation window, run time", fmt.Sprintf("%s, %s, %s", r.duration, ms(r.creationWindow), ms(r.runTime))},
 		{"peak concurrently Active (bindings present)", fmt.Sprintf("%d (%d)", r.peakActive, r.peakBindings)},
 		{"approve PATCH through the webhook p50 / p99 / max", r.approveCall.String()},
-		{"approval → access (binding exists) p50 / p99 / max", r.approvalToAccess.String()},
+		{"approval → access (every target's binding exists) p50 / p99 / max", r.approvalToAccess.String()},
 		{"approval → phase Active seen by a watch p50 / p99 / max", r.approvalToActive.String()},
-		{"expiresAt → access gone (binding deleted) p50 / p99 / max", r.expiryToGone.String()},
+		{"expiresAt → access gone (the last binding deleted) p50 / p99 / max", r.expiryToGone.String()},
 		{"overrun: access after expiresAt, max(0, binding deleted − expiresAt) p50 / p99 / max", r.overrun.String()},
 		{"  requests whose access outlived expiresAt", fmt.Sprintf("%d of %d", r.overran, r.overrun.count)},
 		{"shortfall: spec.duration − time the binding existed p50 / p99 / max", r.shortfall.String()},
@@ -255,6 +264,7 @@ func (r *result) rows() [][2]string {
 		{"operator CPU during the run", fmt.Sprintf("%.1f s", r.cpu.Seconds())},
 		{"operator API requests per lifecycle: reads / writes", fmt.Sprintf("%.1f / %.1f", r.perLifecycle(r.reads), r.perLifecycle(r.writes))},
 		{"  writes that store something / SubjectAccessReviews (a POST that stores nothing)", r.writeKinds()},
+		{"operator API requests per target: reads / writes (writes that store something)", r.targetCost()},
 		{"  by method", r.methods()},
 		{"operator reconciles per lifecycle; mean reconcile time; mean wait in the work queue", r.reconciles()},
 		{"Events dropped because the recorder's queue was full", fmt.Sprint(r.controller["elevator_events_dropped_total"])},
@@ -273,6 +283,13 @@ func (r *result) rows() [][2]string {
 func (r *result) writeKinds() string {
 	sars := r.breakdown["POST subjectaccessreviews"]
 	return fmt.Sprintf("%.1f / %.1f", r.perLifecycle(r.writes-sars), r.perLifecycle(sars))
+}
+
+// targetCost is the operator's reads and writes per target, and the writes
+// that store something per target.
+func (r *result) targetCost() string {
+	sars := r.breakdown["POST subjectaccessreviews"]
+	return fmt.Sprintf("%.1f / %.1f (%.1f)", r.perTarget(r.reads), r.perTarget(r.writes), r.perTarget(r.writes-sars))
 }
 
 func (r *result) methods() string {
@@ -302,7 +319,7 @@ func printResult(out io.Writer, r *result) error {
 	for _, row := range r.rows() {
 		fmt.Fprintf(w, "| %s | %s |\n", row[0], row[1])
 	}
-	fmt.Fprintf(w, "\nAPI requests per lifecycle at the apiserver, by verb and resource (all clients, less the bench's own creates and approvals; LIST and WATCH left out), and the apiserver's mean time to serve one (all clients):\n\n| verb resource | per lifecycle | mean apiserver latency |\n|---|---|---|\n")
+	fmt.Fprintf(w, "\nAPI requests per lifecycle and per target at the apiserver, by verb and resource (all clients, less the bench's own creates and approvals; LIST and WATCH left out), and the apiserver's mean time to serve one (all clients):\n\n| verb resource | per lifecycle | per target | mean apiserver latency |\n|---|---|---|---|\n")
 	for _, key := range sortedKeys(r.breakdown) {
 		if strings.Contains(key, ":") || strings.HasPrefix(key, "LIST ") || strings.HasPrefix(key, "WATCH ") || r.perLifecycle(r.breakdown[key]) < 0.05 {
 			continue
@@ -311,7 +328,7 @@ func printResult(out io.Writer, r *result) error {
 		if count := r.breakdown["count:"+key]; count > 0 {
 			latency = ms(time.Duration(r.breakdown["sum:"+key] / count * float64(time.Second)))
 		}
-		fmt.Fprintf(w, "| %s | %.2f | %s |\n", key, r.perLifecycle(r.breakdown[key]), latency)
+		fmt.Fprintf(w, "| %s | %.2f | %.2f | %s |\n", key, r.perLifecycle(r.breakdown[key]), r.perTarget(r.breakdown[key]), latency)
 	}
 	_, err := io.WriteString(out, w.String())
 	return err

@@ -4,6 +4,9 @@ import (
 	"testing"
 	"time"
 
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 )
 
@@ -65,7 +68,7 @@ func TestDistOfNearestRank(t *testing.T) {
 
 // A run of three expired requests: one removed early, one late, one never.
 func TestSummarizeCountsOverrunAndShortfall(t *testing.T) {
-	tl := newTimeline(3, 0)
+	tl := newTimeline(3, 0, 1)
 	revoked := func(gone int) *record {
 		return &record{created: at(-1000), approveSent: at(-900), approveDone: at(-890), bindingSeen: at(-60_000 + 300),
 			expiresAt: at(0), bindingGone: at(gone), verifiedAt: at(0), phase: accessv1alpha1.PhaseRevoked}
@@ -97,7 +100,7 @@ func TestSummarizeCountsOverrunAndShortfall(t *testing.T) {
 // operator's lead) is measured, one still present is left out as within its
 // window.
 func TestSummarizeMeasuresAccessRemovedBeforeARunsEnd(t *testing.T) {
-	tl := newTimeline(2, 0)
+	tl := newTimeline(2, 0, 1)
 	tl.records["removed"] = &record{created: at(-61_000), bindingSeen: at(-60_000), expiresAt: at(500), bindingGone: at(-300),
 		verifiedAt: at(0), phase: accessv1alpha1.PhaseRevoked}
 	tl.records["open"] = &record{created: at(-61_000), bindingSeen: at(-50_000), expiresAt: at(10_000), phase: accessv1alpha1.PhaseActive}
@@ -111,5 +114,67 @@ func TestSummarizeMeasuresAccessRemovedBeforeARunsEnd(t *testing.T) {
 	}
 	if res.overrun.count != 1 || res.overrun.maxv != 0 || res.shortfall.maxv != 300*time.Millisecond {
 		t.Errorf("overrun %+v, shortfall %+v: want the removed request measured, no overrun, 300ms short", res.overrun, res.shortfall)
+	}
+}
+
+// With -targets 3, a request has its access once all three bindings exist,
+// and none left once all three are deleted.
+func TestTimelineTimesTheLastOfARequestsBindings(t *testing.T) {
+	tl := newTimeline(1, 0, 3)
+	binding := func(ns string) *rbacv1.RoleBinding {
+		return &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "b", Namespace: ns,
+			Labels: map[string]string{accessv1alpha1.LabelRequestName: "bench-00000"}}}
+	}
+	seen := func() (time.Time, time.Time) {
+		tl.mu.Lock()
+		defer tl.mu.Unlock()
+		r := tl.records["bench-00000"]
+		return r.bindingSeen, r.bindingGone
+	}
+	for i, ns := range targetNamespaces(3) {
+		tl.onBinding(binding(ns), true)
+		if got, _ := seen(); got.IsZero() != (i < 2) {
+			t.Fatalf("after %d of 3 bindings, bindingSeen = %v", i+1, got)
+		}
+	}
+	for i, ns := range targetNamespaces(3) {
+		tl.onBinding(binding(ns), false)
+		if _, got := seen(); got.IsZero() != (i < 2) {
+			t.Fatalf("after %d of 3 deletions, bindingGone = %v", i+1, got)
+		}
+	}
+	if _, bindings, _ := tl.progress(); bindings != 0 {
+		t.Errorf("%d bindings counted after all were deleted", bindings)
+	}
+}
+
+// The cost per target is the cost per lifecycle shared by the targets.
+func TestTargetCostDividesByTargets(t *testing.T) {
+	r := &result{created: 100, targets: 4, reads: 1600, writes: 4400,
+		breakdown: map[string]float64{"POST subjectaccessreviews": 400}}
+	if got, want := r.targetCost(), "4.0 / 11.0 (10.0)"; got != want {
+		t.Errorf("targetCost = %q, want %q", got, want)
+	}
+	single := &result{created: 400, targets: 1, reads: 1600, writes: 4400,
+		breakdown: map[string]float64{"POST subjectaccessreviews": 400}}
+	if got, want := single.targetCost(), "4.0 / 11.0 (10.0)"; got != want {
+		t.Errorf("single-target targetCost = %q, want %q (per lifecycle)", got, want)
+	}
+}
+
+func TestActivityTotalSumsTheTargets(t *testing.T) {
+	counts := func(n int64) *accessv1alpha1.Activity {
+		return &accessv1alpha1.Activity{Counts: accessv1alpha1.ActivityCounts{Total: n}}
+	}
+	single := &accessv1alpha1.ElevationRequestStatus{}
+	single.Activity = counts(5)
+	if got := activityTotal(single); got != 5 {
+		t.Errorf("single-target total = %d, want 5", got)
+	}
+	multi := &accessv1alpha1.ElevationRequestStatus{Targets: make([]accessv1alpha1.TargetStatus, 3)}
+	multi.Targets[0].Activity = counts(5)
+	multi.Targets[2].Activity = counts(2)
+	if got := activityTotal(multi); got != 7 {
+		t.Errorf("multi-target total = %d, want 7", got)
 	}
 }

@@ -50,7 +50,7 @@ func runOne(ctx context.Context, cfg config, n int) (res *result, err error) {
 
 	watchCtx, cancelWatch := context.WithCancel(ctx)
 	defer cancelWatch()
-	t := newTimeline(n, cfg.activity)
+	t := newTimeline(n, cfg.activity, cfg.targets)
 	if err := watch(watchCtx, e, t); err != nil {
 		return nil, err
 	}
@@ -107,6 +107,7 @@ func runOne(ctx context.Context, cfg config, n int) (res *result, err error) {
 	res.runTime = after.at.Sub(before.at)
 	res.rss, res.bindingsLeft, res.load = rss, left, <-load
 	res.operatorArgs, res.pattern, res.sink, res.activityWrites = cfg.operatorArgs, cfg.pattern, cfg.sink, cfg.activity
+	res.targets = cfg.targets
 	res.setBacklog(held, t)
 	if e.sink != nil {
 		res.sinkPosts = e.sink.received.Load()
@@ -168,13 +169,17 @@ func sampleLoad(ctx context.Context) <-chan float64 {
 }
 
 // bindingsLeft lists, fresh from the API server, the bindings the operator made
-// that still exist.
+// that still exist, in every target namespace.
 func bindingsLeft(ctx context.Context, e *env) (int, error) {
-	var list rbacv1.RoleBindingList
-	if err := e.admin.List(ctx, &list, client.InNamespace(namespace), client.HasLabels{accessv1alpha1.LabelRequestName}); err != nil {
-		return 0, fmt.Errorf("list the bindings left: %w", err)
+	left := 0
+	for _, ns := range targetNamespaces(e.targets) {
+		var list rbacv1.RoleBindingList
+		if err := e.admin.List(ctx, &list, client.InNamespace(ns), client.HasLabels{accessv1alpha1.LabelRequestName}); err != nil {
+			return 0, fmt.Errorf("list the bindings left in %s: %w", ns, err)
+		}
+		left += len(list.Items)
 	}
-	return len(list.Items), nil
+	return left, nil
 }
 
 // startWorkers starts the approvers and, with -activity, the subjects that

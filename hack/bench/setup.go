@@ -25,7 +25,8 @@ import (
 )
 
 // The fixture every run uses: one namespace, one kubernetes connection with one
-// role that needs one approval, a requester and an approver.
+// role that needs one approval (-targets K: K connections, see targets.go), a
+// requester and an approver.
 const (
 	namespace     = "bench"
 	connection    = "bench-cluster"
@@ -55,6 +56,8 @@ type env struct {
 	sink *benchSink
 	// binary and logDir are kept to restart the operator (-pattern backlog).
 	binary, logDir string
+	// targets is -targets: how many connections the fixture has.
+	targets int
 }
 
 // start brings up the control plane and the operator, and installs the fixture.
@@ -94,11 +97,16 @@ func start(ctx context.Context, cfg config, n int) (e *env, stop func() error, e
 	}
 	stops = append(stops, cluster.Stop)
 
-	e = &env{cluster: cluster, adminCfg: fastConfig(cluster.Config)}
+	e = &env{cluster: cluster, adminCfg: fastConfig(cluster.Config), targets: cfg.targets}
 	if err := e.connectClients(); err != nil {
 		return nil, nil, err
 	}
-	e.binary, e.logDir = binary, filepath.Join(root, cfg.logDir)
+	e.binary, e.logDir = binary, cfg.logDir
+	if !filepath.IsAbs(e.logDir) {
+		// Relative to the module root, like the default bin/bench; an
+		// absolute -log-dir such as /tmp/bench is taken as it is.
+		e.logDir = filepath.Join(root, cfg.logDir)
+	}
 	if err := e.startOperator(ctx, cfg, fmt.Sprintf("elevator-n%d.log", n)); err != nil {
 		return nil, nil, err
 	}
@@ -113,8 +121,10 @@ func start(ctx context.Context, cfg config, n int) (e *env, stop func() error, e
 	if err := e.installFixture(ctx); err != nil {
 		return nil, nil, err
 	}
-	if err := localcluster.WaitConnectionReady(ctx, e.admin, client.ObjectKey{Namespace: namespace, Name: connection}); err != nil {
-		return nil, nil, err
+	for _, name := range connectionNames(e.targets) {
+		if err := localcluster.WaitConnectionReady(ctx, e.admin, client.ObjectKey{Namespace: namespace, Name: name}); err != nil {
+			return nil, nil, err
+		}
 	}
 	return e, stopAll, nil
 }
@@ -174,12 +184,18 @@ func (e *env) startOperator(ctx context.Context, cfg config, logName string) err
 	return nil
 }
 
-// installFixture creates the namespace, the RBAC of the requester and the
-// approver (the approver holds the custom verb approve on the connection, as
-// config/samples/approver_rbac.yaml shows) and the connection.
+// installFixture creates the namespaces, the RBAC of the requester and the
+// approver (the approver holds the custom verb approve on the connections, as
+// config/samples/approver_rbac.yaml shows) and the connections.
 func (e *env) installFixture(ctx context.Context) error {
-	objs := []client.Object{
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}},
+	var objs []client.Object
+	for _, ns := range targetNamespaces(e.targets) {
+		objs = append(objs, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
+	}
+	if e.sink != nil {
+		objs = append(objs, sinkSecretObject(e.sink.url))
+	}
+	objs = append(objs,
 		&rbacv1.Role{
 			ObjectMeta: metav1.ObjectMeta{Name: "bench-requester", Namespace: namespace},
 			Rules: []rbacv1.PolicyRule{{APIGroups: []string{accessv1alpha1.GroupVersion.Group}, Resources: []string{"elevationrequests"}, Verbs: []string{"create", "get", "list", "watch", "patch"}},
@@ -188,27 +204,17 @@ func (e *env) installFixture(ctx context.Context) error {
 		localcluster.RoleBindingTo(namespace, "bench-requester", rbacv1.Subject{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: requester}),
 		&rbacv1.Role{
 			ObjectMeta: metav1.ObjectMeta{Name: "bench-approver", Namespace: namespace},
-			Rules: []rbacv1.PolicyRule{{APIGroups: []string{accessv1alpha1.GroupVersion.Group}, Resources: []string{"saasconnections"}, ResourceNames: []string{connection}, Verbs: []string{"approve"}},
+			Rules: []rbacv1.PolicyRule{{APIGroups: []string{accessv1alpha1.GroupVersion.Group}, Resources: []string{"saasconnections"}, ResourceNames: connectionNames(e.targets), Verbs: []string{"approve"}},
 				{APIGroups: []string{accessv1alpha1.GroupVersion.Group}, Resources: []string{"elevationrequests"}, Verbs: []string{"get", "list", "watch", "patch"}}},
 		},
 		localcluster.RoleBindingTo(namespace, "bench-approver", rbacv1.Subject{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: approverGroup}),
-		&accessv1alpha1.SaaSConnection{
-			ObjectMeta: metav1.ObjectMeta{Name: connection, Namespace: namespace},
-			Spec: accessv1alpha1.SaaSConnectionSpec{
-				Provider:       accessv1alpha1.ProviderSpec{Kubernetes: &accessv1alpha1.KubernetesProvider{}},
-				MaxDuration:    "4h",
-				PendingTimeout: "24h",
-				Roles: []accessv1alpha1.Role{{
-					Name: role, MaxDuration: "1h", RequiredApprovals: ptr.To[int32](1),
-					Kubernetes: &accessv1alpha1.KubernetesRole{ClusterRole: "admin", Namespaces: []string{namespace}},
-				}},
-			},
-		},
-	}
-	if e.sink != nil {
-		conn := objs[len(objs)-1].(*accessv1alpha1.SaaSConnection)
-		conn.Spec.Notifications = sinkSpec()
-		objs = append([]client.Object{objs[0], sinkSecretObject(e.sink.url)}, objs[1:]...)
+	)
+	for i := range e.targets {
+		conn := connectionObject(i)
+		if i == 0 && e.sink != nil {
+			conn.Spec.Notifications = sinkSpec()
+		}
+		objs = append(objs, conn)
 	}
 	for _, obj := range objs {
 		if err := e.admin.Create(ctx, obj); err != nil {
@@ -216,4 +222,22 @@ func (e *env) installFixture(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// connectionObject is the i-th connection of the fixture: the role
+// namespace-admin, the ClusterRole admin in the connection's own target
+// namespace, needing one approval.
+func connectionObject(i int) *accessv1alpha1.SaaSConnection {
+	return &accessv1alpha1.SaaSConnection{
+		ObjectMeta: metav1.ObjectMeta{Name: connectionName(i), Namespace: namespace},
+		Spec: accessv1alpha1.SaaSConnectionSpec{
+			Provider:       accessv1alpha1.ProviderSpec{Kubernetes: &accessv1alpha1.KubernetesProvider{}},
+			MaxDuration:    "4h",
+			PendingTimeout: "24h",
+			Roles: []accessv1alpha1.Role{{
+				Name: role, MaxDuration: "1h", RequiredApprovals: ptr.To[int32](1),
+				Kubernetes: &accessv1alpha1.KubernetesRole{ClusterRole: "admin", Namespaces: []string{targetNamespace(i)}},
+			}},
+		},
+	}
 }

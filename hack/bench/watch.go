@@ -17,19 +17,24 @@ import (
 
 // record is what the bench saw of one request. Times are the bench's clock when
 // it made a call or an informer delivered an event; expiresAt and verifiedAt
-// are the operator's, from status (which stores them to the second).
+// are the operator's, from status (which stores them to the second). With
+// -targets K, bindingSeen is when the last of the request's K bindings
+// appeared (the subject has every target's access) and bindingGone when the
+// last was deleted (it has none left).
 type record struct {
-	created       time.Time
-	approveSent   time.Time
-	approveDone   time.Time
-	bindingSeen   time.Time
-	bindingGone   time.Time
-	activeSeen    time.Time
-	revokedSeen   time.Time
-	expiresAt     time.Time
-	verifiedAt    time.Time
-	phase         accessv1alpha1.Phase
-	pendingQueued bool
+	created     time.Time
+	approveSent time.Time
+	approveDone time.Time
+	bindingSeen time.Time
+	bindingGone time.Time
+	// bindingsAdded and bindingsDeleted count the request's binding events.
+	bindingsAdded, bindingsDeleted int
+	activeSeen                     time.Time
+	revokedSeen                    time.Time
+	expiresAt                      time.Time
+	verifiedAt                     time.Time
+	phase                          accessv1alpha1.Phase
+	pendingQueued                  bool
 	// subject is spec.subject; actedAt is when the subject's -activity
 	// writes were done (actErr why they were not), and activitySeen when a
 	// watch first saw status.activity count them all.
@@ -55,10 +60,12 @@ type timeline struct {
 	granted chan string
 	// writes is -activity: how many actions status.activity must count.
 	writes int64
+	// targets is -targets: how many bindings make one request's access.
+	targets int
 }
 
-func newTimeline(n, writes int) *timeline {
-	t := &timeline{records: make(map[string]*record, n), pending: make(chan string, n), writes: int64(writes)}
+func newTimeline(n, writes, targets int) *timeline {
+	t := &timeline{records: make(map[string]*record, n), pending: make(chan string, n), writes: int64(writes), targets: targets}
 	if writes > 0 {
 		t.granted = make(chan string, n)
 	}
@@ -99,7 +106,7 @@ func (t *timeline) onRequest(obj any) {
 	r := t.get(er.Name)
 	r.subject = er.Spec.Subject
 	st := er.Status
-	if a := st.Activity; a != nil && t.writes > 0 && a.Counts.Total >= t.writes && r.activitySeen.IsZero() {
+	if t.writes > 0 && activityTotal(&st) >= t.writes && r.activitySeen.IsZero() {
 		r.activitySeen = now
 	}
 	if st.ExpiresAt != nil {
@@ -147,7 +154,8 @@ func (t *timeline) onBinding(obj any, added bool) {
 	defer t.mu.Unlock()
 	r := t.get(name)
 	if added {
-		if r.bindingSeen.IsZero() {
+		r.bindingsAdded++
+		if r.bindingsAdded == t.targets {
 			r.bindingSeen = now
 			if t.granted != nil {
 				t.granted <- name
@@ -157,7 +165,10 @@ func (t *timeline) onBinding(obj any, added bool) {
 		t.peakBindings = max(t.peakBindings, t.bindings)
 		return
 	}
-	r.bindingGone = now
+	r.bindingsDeleted++
+	if r.bindingsDeleted == t.targets {
+		r.bindingGone = now
+	}
 	t.bindings--
 }
 
@@ -169,15 +180,20 @@ func (t *timeline) progress() (terminal, bindings, active int) {
 }
 
 // watch starts informers on the run's ElevationRequests and on the RoleBindings
-// the operator labels, feeding the timeline, and waits for their first sync.
+// the operator labels in every target namespace, feeding the timeline, and
+// waits for their first sync.
 func watch(ctx context.Context, e *env, t *timeline) error {
 	selector, err := labels.Parse(accessv1alpha1.LabelRequestName)
 	if err != nil {
 		return fmt.Errorf("label selector: %w", err)
 	}
+	namespaces := map[string]cache.Config{}
+	for _, ns := range targetNamespaces(e.targets) {
+		namespaces[ns] = cache.Config{}
+	}
 	c, err := cache.New(e.adminCfg, cache.Options{
 		Scheme:            scheme,
-		DefaultNamespaces: map[string]cache.Config{namespace: {}},
+		DefaultNamespaces: namespaces,
 		ByObject:          map[client.Object]cache.ByObject{&rbacv1.RoleBinding{}: {Label: selector}},
 	})
 	if err != nil {

@@ -343,7 +343,7 @@ func (r *ElevationRequestReconciler) grantTargetFailed(ctx context.Context, er *
 	for i := range er.Status.Targets {
 		ts := &er.Status.Targets[i]
 		if ts.Connection == v.Spec.Connection && ts.Role == v.Spec.Role && ts.Grant != nil {
-			ts.Grant.Error = err.Error()
+			ts.Grant.Error = fmt.Sprintf("target %s: %v", ts, err)
 			ts.Blocked = nil
 		}
 	}
@@ -492,11 +492,36 @@ func finishTargets(er *accessv1alpha1.ElevationRequest, last time.Time, verified
 	er.Status.Phase = accessv1alpha1.PhaseRevoked
 	if rev.Reason == accessv1alpha1.RevocationGrantUndo {
 		er.Status.Phase = accessv1alpha1.PhaseFailed
+		reviveUndoneTargets(er)
 	}
-	er.Status.Message = fmt.Sprintf("access to all %d targets removed (%s) and each verified gone", len(er.Status.Targets), rev.Reason)
+	er.Status.Message = fmt.Sprintf("the access of the %d of %d targets that were granted removed (%s), and every target verified clear",
+		grantedTargets(er), len(er.Status.Targets), rev.Reason)
 	if !verifiedAll {
 		er.Status.Message = fmt.Sprintf("the request ended (%s); standing access that predates it was left in place on a target (status.targets)", rev.Reason)
 	}
+}
+
+// reviveUndoneTargets ends Revoked, not Failed, the targets of a failed
+// request that were undone because another target failed: only the target
+// whose grant failed (its grant.error says why) ends Failed.
+func reviveUndoneTargets(er *accessv1alpha1.ElevationRequest) {
+	for i := range er.Status.Targets {
+		ts := &er.Status.Targets[i]
+		if ts.Phase == accessv1alpha1.PhaseFailed && (ts.Grant == nil || ts.Grant.Error == "") {
+			ts.Phase = accessv1alpha1.PhaseRevoked
+		}
+	}
+}
+
+// grantedTargets counts the targets that were granted and read back.
+func grantedTargets(er *accessv1alpha1.ElevationRequest) int {
+	n := 0
+	for _, ts := range er.Status.Targets {
+		if ts.GrantedAt != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // storeViews writes every view back into its target.

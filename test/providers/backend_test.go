@@ -26,6 +26,10 @@ type backend interface {
 	// NewTarget makes a fresh role on the server and a subject that is not a
 	// member of it.
 	NewTarget() target
+	// NewTargetFor is NewTarget with a subject of the caller's choosing,
+	// which it creates on the server (it must not exist there yet), so that
+	// one request can name the same subject on every server.
+	NewTargetFor(subject string) target
 	// IsMember reads the server, with a client that is not the provider under
 	// test, and reports whether the subject is a member of the role. It fails
 	// the spec if the bystander is not.

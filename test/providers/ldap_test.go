@@ -77,12 +77,24 @@ func (b *ldapBackend) NewTarget() target {
 	GinkgoHelper()
 	n := b.seq.Add(1)
 	uid := ldapSubjects[int(n)%len(ldapSubjects)]
+	return b.newTarget(uid, personDN(uid))
+}
+
+// NewTargetFor adds a person whose uid is subject under the people the
+// connection's default filter searches.
+func (b *ldapBackend) NewTargetFor(subject string) target {
+	GinkgoHelper()
+	return b.newTarget(subject, b.srv.AddPerson(GinkgoTB(), subject))
+}
+
+func (b *ldapBackend) newTarget(uid, dn string) target {
+	GinkgoHelper()
 	group := b.srv.AddGroup(GinkgoTB(), slapdtest.GroupsDN, "elevated", personDN("bob"))
 	return target{
 		Subject:   uid,
 		Role:      accessv1alpha1.Role{Name: "elevated", LDAP: &accessv1alpha1.LDAPRole{GroupDN: group}},
 		GroupRef:  group,
-		UserRef:   personDN(uid),
+		UserRef:   dn,
 		Bystander: personDN("bob"),
 	}
 }

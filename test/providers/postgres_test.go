@@ -90,8 +90,17 @@ func (b *postgresBackend) WrongCredentials() (map[string][]byte, string) {
 func (b *postgresBackend) NewTarget() target {
 	GinkgoHelper()
 	n := b.seq.Add(1)
+	return b.newTarget(n, fmt.Sprintf("alice.%d@example.com", n))
+}
+
+func (b *postgresBackend) NewTargetFor(subject string) target {
+	GinkgoHelper()
+	return b.newTarget(b.seq.Add(1), subject)
+}
+
+func (b *postgresBackend) newTarget(n int32, subject string) target {
+	GinkgoHelper()
 	role := fmt.Sprintf("payments_rw_%d", n)
-	subject := fmt.Sprintf("alice.%d@example.com", n)
 	bystander := fmt.Sprintf("bob.%d@example.com", n)
 	b.superExec(
 		"CREATE ROLE "+quoteIdent(role)+" NOLOGIN",

@@ -118,7 +118,16 @@ func (b *scimBackend) WrongCredentials() (map[string][]byte, string) {
 func (b *scimBackend) NewTarget() target {
 	GinkgoHelper()
 	n := b.seq.Add(1)
-	subject := scimSubject(int(n))
+	return b.newTarget(n, scimSubject(int(n)))
+}
+
+func (b *scimBackend) NewTargetFor(subject string) target {
+	GinkgoHelper()
+	return b.newTarget(b.seq.Add(1), subject)
+}
+
+func (b *scimBackend) newTarget(n int32, subject string) target {
+	GinkgoHelper()
 	userID := b.admin.CreateUser(GinkgoTB(), subject)
 	bystander := b.admin.CreateUser(GinkgoTB(), fmt.Sprintf("bob.%d@example.com", n))
 	group := fmt.Sprintf("billing-admins-%d", n)

@@ -22,6 +22,23 @@ func (s *Server) SetPassword(t testing.TB, dn string) string {
 	return pw
 }
 
+// AddPerson creates an inetOrgPerson under PeopleDN whose uid (the subject
+// the default filter finds), cn, sn and mail are uid, for tests that need a
+// subject of their own beside the fixture's People. It returns the DN.
+func (s *Server) AddPerson(t testing.TB, uid string) string {
+	t.Helper()
+	dn := "uid=" + goldap.EscapeDN(uid) + "," + PeopleDN
+	req := goldap.NewAddRequest(dn, nil)
+	req.Attribute("objectClass", []string{"inetOrgPerson"})
+	for _, attr := range []string{"uid", "cn", "sn", "mail"} {
+		req.Attribute(attr, []string{uid})
+	}
+	if err := s.rootConn(t).Add(req); err != nil {
+		t.Fatalf("add person %s: %v", dn, err)
+	}
+	return dn
+}
+
 // Conn opens a new connection bound as dn with password pw, closed when the
 // test ends.
 func (s *Server) Conn(t testing.TB, dn, pw string) *goldap.Conn {
