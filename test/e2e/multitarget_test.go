@@ -307,7 +307,7 @@ var _ = Describe("a request for roles in two connections (multi-target)", Ordere
 		Expect(requestBindings(deleted, multiTwo)).To(BeEmpty())
 		expectAccess("no", multiOne, multiTwo)
 		By("the request is gone; its Verified Event, which outlives it, names each target's verification")
-		Eventually(eventNotes(deleted, accessv1alpha1.ReasonVerified)).WithTimeout(10*time.Second).Should(And(
+		Eventually(eventNotes(deleted, accessv1alpha1.ReasonVerified)).WithTimeout(10 * time.Second).Should(And(
 			ContainSubstring(accessv1alpha1.RevocationDeleted),
 			ContainSubstring(multiTarget(multiOne)+": "), ContainSubstring(multiTarget(multiTwo)+": "),
 			ContainSubstring("absent: RoleBinding "+multiOne+"/"), ContainSubstring("absent: RoleBinding "+multiTwo+"/")))
