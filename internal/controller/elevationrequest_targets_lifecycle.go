@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -314,10 +315,52 @@ func (r *ElevationRequestReconciler) grantTargets(ctx context.Context, er *acces
 	}
 	if err := firstError(todo, errs); err != nil {
 		block(er, accessv1alpha1.ReasonGrantFailed, err.Error())
-		return ctrl.Result{}, err
+		return r.partlyGranted(ctx, er, duration, err, now)
 	}
 	r.activateTargets(er, duration, now)
 	return ctrl.Result{RequeueAfter: untilExpiryLook(er, now, r.leadFor(er)), Priority: ptr.To(expiryPriority)}, nil
+}
+
+// partialGrantRetry is how soon a request some of whose targets are granted
+// tries the others again: the granted ones' window is running.
+const partialGrantRetry = time.Second
+
+// partlyGranted retries the targets not yet granted while others are, and
+// keeps the granted ones from holding access past their window meanwhile: the
+// window counts from the first target's grant, and once it is over before
+// every target could be granted, every target is undone and the request ends
+// Failed. With nothing granted yet it is a plain retry, with backoff.
+func (r *ElevationRequestReconciler) partlyGranted(ctx context.Context, er *accessv1alpha1.ElevationRequest, duration time.Duration, err error, now time.Time) (ctrl.Result, error) {
+	first, granted := firstGrant(er)
+	if !granted {
+		return ctrl.Result{}, err
+	}
+	end := first.Add(duration)
+	if now.Before(end) {
+		er.Status.Message = "granting: some targets are granted, retrying the others: " + err.Error()
+		return ctrl.Result{RequeueAfter: min(partialGrantRetry, end.Sub(now))}, nil
+	}
+	msg := fmt.Sprintf("not every target was granted within the window, counted from the first target's grant: %v", err)
+	for i := range er.Status.Targets {
+		if ts := &er.Status.Targets[i]; ts.Phase != accessv1alpha1.PhaseActive && ts.Grant != nil {
+			ts.Grant.Error = fmt.Sprintf("target %s: not granted within the window", ts)
+		}
+	}
+	r.event(er, corev1.EventTypeWarning, accessv1alpha1.ReasonGrantFailed, "Grant", "%s; removing what the other targets were granted", msg)
+	result, rerr := r.revoke(ctx, er, accessv1alpha1.RevocationGrantUndo, "", now)
+	er.Status.Message = msg + "; " + er.Status.Message
+	return result, rerr
+}
+
+// firstGrant is when the first target was granted, if any was.
+func firstGrant(er *accessv1alpha1.ElevationRequest) (time.Time, bool) {
+	var first time.Time
+	for _, ts := range er.Status.Targets {
+		if ts.GrantedAt != nil && (first.IsZero() || ts.GrantedAt.Before(&metav1.Time{Time: first})) {
+			first = ts.GrantedAt.Time
+		}
+	}
+	return first, !first.IsZero()
 }
 
 // grantTarget grants one target and reads it back.

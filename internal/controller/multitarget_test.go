@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -26,6 +27,20 @@ type refuseTarget struct {
 func (c refuseTarget) Grant(ctx context.Context, e provider.Entitlement) (provider.Grant, error) {
 	if e.Part == c.target {
 		return provider.Grant{}, provider.Permanentf("target %s cannot be granted here", c.target)
+	}
+	return c.Client.Grant(ctx, e)
+}
+
+// failTarget is a real provider client whose grant of one target of a
+// multi-target request keeps failing, as a server that is down would.
+type failTarget struct {
+	provider.Client
+	target string
+}
+
+func (c failTarget) Grant(ctx context.Context, e provider.Entitlement) (provider.Grant, error) {
+	if e.Part == c.target {
+		return provider.Grant{}, fmt.Errorf("target %s: connection refused", c.target)
 	}
 	return c.Client.Grant(ctx, e)
 }
@@ -114,6 +129,32 @@ var _ = Describe("A request with several targets", func() {
 		Expect(granted).NotTo(BeNil())
 		Expect(granted.Reason).To(Equal(accessv1alpha1.ReasonGrantFailed))
 		Expect(warningReasons(s.ctx, er)).To(ContainElement(accessv1alpha1.ReasonGrantFailed))
+	})
+
+	It("undoes the granted targets when another cannot be granted within the window", func() {
+		s.op = startOperator(operatorOptions{wrap: func(c provider.Client) provider.Client { return failTarget{Client: c, target: "second/edit"} }})
+		er := newRequest(s.ns, "never-both", "", "3s")
+		er.Spec.Connection, er.Spec.Role, er.Spec.Targets = "", "", both
+		Expect(k8sClient.Create(s.ctx, er)).To(Succeed())
+		approveFor(er, map[string]string{"cluster": "approver-a", "second": "approver-b"})
+
+		Eventually(func(g Gomega) {
+			got := get(s.ctx, er)
+			g.Expect(got.Status.Targets).To(HaveLen(2))
+			g.Expect(got.Status.Targets[0].Phase).To(Equal(accessv1alpha1.PhaseActive))
+		}, eventually, poll).Should(Succeed())
+		Expect(get(s.ctx, er).Status.Phase).To(Equal(accessv1alpha1.PhaseApproved), "Active only once every target is")
+		Expect(canGetPods(s.ctx, s.ns)).To(BeTrue(), "the first target is granted meanwhile")
+
+		got := waitPhase(s.ctx, er, accessv1alpha1.PhaseFailed)
+		Expect(got.Status.Message).To(ContainSubstring("not every target was granted within the window"))
+		Expect(bindingNames(s.ctx, s.ns)).To(BeEmpty())
+		Expect(got.Status.Targets[1].Phase).To(Equal(accessv1alpha1.PhaseFailed))
+		Expect(got.Status.Targets[1].Grant.Error).To(ContainSubstring("second/edit: not granted within the window"))
+		Expect(got.Status.Targets[0].Phase).To(Equal(accessv1alpha1.PhaseRevoked))
+		granted := got.Status.Targets[0].GrantedAt.Time
+		Expect(got.Status.Targets[0].Revocation.VerifiedAt.Time).To(BeTemporally("<=", granted.Add(3*time.Second+2*time.Second)),
+			"undone about when its window ended, not held while the other target is retried")
 	})
 
 	It("makes one binding per target, and a deletion removes only its own", func() {
