@@ -24,6 +24,7 @@ import (
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 	"github.com/elevator-dev/elevator/internal/audit"
+	"github.com/elevator-dev/elevator/internal/failpoint"
 	"github.com/elevator-dev/elevator/internal/metrics"
 	"github.com/elevator-dev/elevator/internal/policy"
 	"github.com/elevator-dev/elevator/internal/provider"
@@ -114,6 +115,7 @@ func (r *ElevationRequestReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	result = r.reviewLook(er, result, r.Clock.Now())
 
 	if !er.DeletionTimestamp.IsZero() && !holdsAccess(er) && stepErr == nil {
+		failpoint.Reach(failpoint.BeforeFinalizerRemoval)
 		return conflictRetry(r.removeFinalizer(ctx, er))
 	}
 	return result, stepErr

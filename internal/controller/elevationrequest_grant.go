@@ -13,6 +13,7 @@ import (
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 	"github.com/elevator-dev/elevator/internal/audit"
+	"github.com/elevator-dev/elevator/internal/failpoint"
 	"github.com/elevator-dev/elevator/internal/metrics"
 	"github.com/elevator-dev/elevator/internal/policy"
 	"github.com/elevator-dev/elevator/internal/provider"
@@ -59,7 +60,11 @@ func (r *ElevationRequestReconciler) recordGrantIntent(ctx context.Context, er *
 	if err != nil || !shared {
 		return err
 	}
-	return r.checkpoint(ctx, er)
+	if err := r.checkpoint(ctx, er); err != nil {
+		return err
+	}
+	failpoint.Reach(failpoint.AfterGrantIntent)
+	return nil
 }
 
 // setGrantIntent sets status.grant to the intent to grant role, reading the
@@ -129,6 +134,7 @@ func (r *ElevationRequestReconciler) grant(ctx context.Context, er *accessv1alph
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	failpoint.Reach(failpoint.AfterGrant)
 	r.activate(er, grantStart, duration, obs)
 	return ctrl.Result{RequeueAfter: untilExpiryLook(er, now, r.leadFor(er)), Priority: ptr.To(expiryPriority)}, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 	"github.com/elevator-dev/elevator/internal/audit"
+	"github.com/elevator-dev/elevator/internal/failpoint"
 	"github.com/elevator-dev/elevator/internal/metrics"
 	"github.com/elevator-dev/elevator/internal/policy"
 	"github.com/elevator-dev/elevator/internal/provider"
@@ -106,6 +107,7 @@ func (r *ElevationRequestReconciler) removeAndVerify(ctx context.Context, er *ac
 	if err := target.Revoke(ctx, ent); err != nil {
 		return r.revocationFailed(er, reg.Kind, accessv1alpha1.ReasonRevokeFailed, fmt.Errorf("revoke: %w", err))
 	}
+	failpoint.Reach(failpoint.AfterRevoke)
 	obs, err := target.Check(ctx, ent)
 	if err != nil {
 		return r.revocationFailed(er, reg.Kind, accessv1alpha1.ReasonVerifyFailed, fmt.Errorf("verify revocation: %w", err))

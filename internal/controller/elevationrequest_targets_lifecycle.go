@@ -15,6 +15,7 @@ import (
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 	"github.com/elevator-dev/elevator/internal/audit"
+	"github.com/elevator-dev/elevator/internal/failpoint"
 	"github.com/elevator-dev/elevator/internal/policy"
 	"github.com/elevator-dev/elevator/internal/provider"
 )
@@ -284,7 +285,11 @@ func (r *ElevationRequestReconciler) recordTargetIntents(ctx context.Context, er
 	}
 	for _, s := range shared {
 		if s {
-			return nil, r.checkpoint(ctx, er)
+			err := r.checkpoint(ctx, er)
+			if err == nil {
+				failpoint.Reach(failpoint.AfterGrantIntent)
+			}
+			return nil, err
 		}
 	}
 	return nil, nil
@@ -371,6 +376,7 @@ func (r *ElevationRequestReconciler) grantTarget(ctx context.Context, v *accessv
 		v.Status.Message = "grant failed, retrying: " + err.Error()
 		return err
 	}
+	failpoint.Reach(failpoint.AfterGrant)
 	v.Status.Phase = accessv1alpha1.PhaseActive
 	v.Status.GrantedAt = timePtr(grantStart.Truncate(time.Second))
 	v.Status.Blocked = nil

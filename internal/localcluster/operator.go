@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -19,10 +20,21 @@ import (
 
 // BuildOperator builds the manager binary (./cmd) to out.
 func BuildOperator(ctx context.Context, out string) error {
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd")
+	return BuildOperatorWithTags(ctx, out)
+}
+
+// BuildOperatorWithTags builds the manager binary with build tags, e.g.
+// "failpoints" for one that can hold at a point of the lifecycle
+// (internal/failpoint).
+func BuildOperatorWithTags(ctx context.Context, out string, tags ...string) error {
+	args := []string{"build", "-o", out}
+	if len(tags) > 0 {
+		args = append(args, "-tags", strings.Join(tags, ","))
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, "./cmd")...)
 	cmd.Dir = testenv.ModuleRoot()
 	if output, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build ./cmd: %w\n%s", err, output)
+		return fmt.Errorf("go %s ./cmd: %w\n%s", strings.Join(args, " "), err, output)
 	}
 	return nil
 }
@@ -47,6 +59,8 @@ type OperatorOptions struct {
 	MetricsAddr string
 	// Args are more flags, e.g. --max-duration.
 	Args []string
+	// Env are more environment variables, NAME=value.
+	Env []string
 	// WebhookPort, when not 0, is the port this operator serves the webhooks
 	// on instead of the one the apiserver calls; a caller running several
 	// replicas puts its own forwarder on WebhookAddress.
@@ -79,7 +93,7 @@ func (c *Cluster) StartOperator(opts OperatorOptions) (*Operator, error) {
 		webhook = c.env.WebhookInstallOptions.LocalServingHost + ":" + strconv.Itoa(opts.WebhookPort)
 	}
 	cmd := exec.Command(opts.Binary, append(args, opts.Args...)...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.OperatorKubeconfig)
+	cmd.Env = append(append(os.Environ(), "KUBECONFIG="+c.OperatorKubeconfig), opts.Env...)
 	cmd.Stdout, cmd.Stderr = opts.Output, opts.Output
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
