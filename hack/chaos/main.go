@@ -42,6 +42,12 @@ const (
 // own poll.
 const accessBound = leaseDuration + 2*time.Second
 
+// restoreBound is how long past a downstream server's restore access that had
+// to end while it was down may still be seen: the operator's cap on retry
+// backoff (5 s, internal/controller) plus 2 s for the revoke, its
+// verification and the checker's poll.
+const restoreBound = 5*time.Second + 2*time.Second
+
 // config is what the flags set.
 type config struct {
 	short    bool

@@ -26,6 +26,7 @@ const replicaCount = 2
 type replica struct {
 	slot        int
 	webhookPort int
+	auditPort   int
 	metrics     string
 	op          *localcluster.Operator // nil while down
 	starts      int
@@ -44,8 +45,8 @@ type replicas struct {
 	leaderStart int
 	leaderSince time.Time
 	// next picks the replica the forwarder tries first, round robin.
-	next     int
-	listener net.Listener
+	next      int
+	listeners []net.Listener
 }
 
 func newReplicas(e *env, logDir string) (*replicas, error) {
@@ -58,11 +59,15 @@ func newReplicas(e *env, logDir string) (*replicas, error) {
 		if err != nil {
 			return nil, err
 		}
+		auditPort, err := freePort()
+		if err != nil {
+			return nil, err
+		}
 		metrics, err := localcluster.FreeLoopbackAddr()
 		if err != nil {
 			return nil, err
 		}
-		rs.slots[i] = &replica{slot: i, webhookPort: port, metrics: metrics}
+		rs.slots[i] = &replica{slot: i, webhookPort: port, auditPort: auditPort, metrics: metrics}
 	}
 	return rs, nil
 }
@@ -79,8 +84,10 @@ func freePort() (int, error) {
 // args are the flags of every replica: leader election with the short lease,
 // the Lease in the operator's namespace, and room for the overlapping
 // requests of the workload.
-func (rs *replicas) args() []string {
+func (rs *replicas) args(r *replica) []string {
 	return []string{
+		// After the cluster's own flag: the last of a repeated flag wins.
+		"--audit-receiver-bind-address=127.0.0.1:" + strconv.Itoa(r.auditPort),
 		"--leader-elect=true",
 		"--leader-elect-namespace=" + rs.e.operatorNamespace(),
 		"--leader-elect-lease-duration=" + leaseDuration.String(),
@@ -103,7 +110,7 @@ func (rs *replicas) start(ctx context.Context, i int) error {
 		return errors.Join(fmt.Errorf("write %s: %w", logPath, err), logFile.Close())
 	}
 	op, err := rs.e.cluster.StartOperator(localcluster.OperatorOptions{
-		Binary: rs.e.binary, Output: logFile, MetricsAddr: r.metrics, Args: rs.args(), WebhookPort: r.webhookPort,
+		Binary: rs.e.binary, Output: logFile, MetricsAddr: r.metrics, Args: rs.args(r), WebhookPort: r.webhookPort,
 	})
 	if err != nil {
 		return errors.Join(err, logFile.Close())
@@ -123,7 +130,25 @@ func (rs *replicas) start(ctx context.Context, i int) error {
 		}
 		return fmt.Errorf("replica %d: %w", i, err)
 	}
-	return nil
+	return rs.stillRunning(op, i, logPath)
+}
+
+// stillRunning fails when the replica exits within a second of being ready
+// (a flag or an address it cannot use: it served the probe before it failed),
+// unless a kill of the sweep ended it.
+func (rs *replicas) stillRunning(op *localcluster.Operator, i int, logPath string) error {
+	select {
+	case <-op.Done():
+	case <-time.After(time.Second):
+		return nil
+	}
+	rs.mu.Lock()
+	killed := rs.slots[i].op != op
+	rs.mu.Unlock()
+	if killed {
+		return nil
+	}
+	return fmt.Errorf("replica %d exited right after it was ready: see %s", i, logPath)
 }
 
 // kill ends the replica of slot i with SIGKILL; graceful asks it with SIGTERM.
@@ -180,8 +205,8 @@ func (rs *replicas) stopAll() error {
 	for i := range rs.slots {
 		errs = append(errs, rs.kill(i, true))
 	}
-	if rs.listener != nil {
-		errs = append(errs, rs.listener.Close())
+	for _, l := range rs.listeners {
+		errs = append(errs, l.Close())
 	}
 	return errors.Join(errs...)
 }

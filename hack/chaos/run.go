@@ -29,6 +29,12 @@ func run(ctx context.Context, cfg config, rng *rand.Rand) (res *result, err erro
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, stop()) }()
+	step("starting slapd, PostgreSQL and the SCIM server")
+	servers, err := startServers(ctx, e.dir)
+	defer func() { err = errors.Join(err, closeServers(servers)) }()
+	if err != nil {
+		return nil, err
+	}
 	rs, err := newReplicas(e, filepath.Join(testenv.ModuleRoot(), cfg.logDir))
 	if err != nil {
 		return nil, err
@@ -40,8 +46,11 @@ func run(ctx context.Context, cfg config, rng *rand.Rand) (res *result, err erro
 	if err := e.installFixture(ctx); err != nil {
 		return nil, err
 	}
-	w := newWorkload(e, rng)
-	c := newChecker(e, w, rs)
+	if err := e.installDownstream(ctx, servers); err != nil {
+		return nil, err
+	}
+	w := newWorkload(e, rng, servers)
+	c := newChecker(e, w, rs, servers)
 	f := newFaults(rs, w, c)
 	checkCtx, stopChecking := context.WithCancel(ctx)
 	defer stopChecking()
@@ -60,6 +69,9 @@ func run(ctx context.Context, cfg config, rng *rand.Rand) (res *result, err erro
 	for k := range failovers {
 		step("failover %d/%d", k+1, failovers)
 		f.failover(ctx)
+	}
+	for _, o := range outagePlan(cfg, w) {
+		f.outage(ctx, servers[o.kind], o.hold)
 	}
 	f.rollout(ctx)
 	stopCreating()
@@ -95,7 +107,7 @@ func (c *checker) drain(ctx context.Context) bool {
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		reqs, err := c.listRequests(ctx)
 		bindings, berr := c.listBindings(ctx)
-		if err == nil && berr == nil && len(bindings) == 0 && allTerminal(reqs) {
+		if err == nil && berr == nil && len(bindings) == 0 && allTerminal(reqs) && c.noMembers(ctx) {
 			return true
 		}
 		sleep(ctx, time.Second)
@@ -125,6 +137,7 @@ func (c *checker) final(ctx context.Context, drained bool) error {
 	for _, rb := range list.Items {
 		c.violate("final-leak/"+rb.Namespace+"/"+rb.Name, "invariant 3: RoleBinding %s/%s (request %s) is left at the end", rb.Namespace, rb.Name, rb.Labels[accessv1alpha1.LabelRequestName])
 	}
+	c.checkMembersLeft(ctx)
 	if !drained {
 		c.violate("drain", "invariant 3: not every request ended within %s of the last fault", drainTimeout)
 	}
@@ -202,4 +215,51 @@ func (c *checker) expiredApproved(er *accessv1alpha1.ElevationRequest) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.lateApprovals++
+}
+
+// plannedOutage is one server to stop, for how long.
+type plannedOutage struct {
+	kind string
+	hold time.Duration
+}
+
+// outagePlan is one 30 s outage of a server picked by the seed in the short
+// form, and each server in turn for 30–60 s in the full form.
+func outagePlan(cfg config, w *workload) []plannedOutage {
+	kinds := []string{targetLDAP, targetPostgres, targetSCIM}
+	if cfg.short {
+		return []plannedOutage{{kind: kinds[cfg.seed%uint64(len(kinds))], hold: 30 * time.Second}}
+	}
+	out := make([]plannedOutage, 0, len(kinds))
+	for _, kind := range kinds {
+		out = append(out, plannedOutage{kind: kind, hold: w.between(30*time.Second, 60*time.Second)})
+	}
+	return out
+}
+
+// noMembers says whether every server could be read and showed none of the
+// workload's subjects in its role.
+func (c *checker) noMembers(ctx context.Context) bool {
+	for _, d := range c.servers {
+		m, err := d.members(ctx)
+		if err != nil || len(m) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// checkMembersLeft flags every membership left in a server at the end
+// (invariant 3).
+func (c *checker) checkMembersLeft(ctx context.Context) {
+	for kind, d := range c.servers {
+		m, err := d.members(ctx)
+		if err != nil {
+			c.violate("final-read/"+kind, "invariant 3: the %s server cannot be read at the end: %v", kind, err)
+			continue
+		}
+		for subject := range m {
+			c.violate("final-member/"+kind+"/"+subject, "invariant 3: %s is left a member of the %s role at the end", subject, kind)
+		}
+	}
 }
