@@ -34,13 +34,13 @@ type seen struct {
 // checker reads the targets fresh, never from a cache, and records every
 // invariant violation once per request and kind.
 type checker struct {
-	e          *env
-	w          *workload
-	rs         *replicas
-	servers    map[string]*downstream
+	e       *env
+	w       *workload
+	rs      *replicas
+	servers map[string]*downstream
 	// downReads counts reads of a server that failed, by kind (while it is
 	// down, every read fails).
-	downReads map[string]int
+	downReads  map[string]int
 	mu         sync.Mutex
 	requests   map[string]*seen
 	violations []string

@@ -124,7 +124,7 @@ func ldapSubjectsOf(values []string) map[string]bool {
 	return out
 }
 
-func (s *ldapServer) down() error             { return s.srv.Down() }
+func (s *ldapServer) down() error              { return s.srv.Down() }
 func (s *ldapServer) up(context.Context) error { return s.srv.Up() }
 
 // addOtherPath creates a side group holding the subject and nests it in the

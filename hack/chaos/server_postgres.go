@@ -103,7 +103,7 @@ func (s *postgresServer) members(ctx context.Context) (map[string]bool, error) {
 	return out, nil
 }
 
-func (s *postgresServer) down() error                { return s.srv.Down() }
+func (s *postgresServer) down() error                  { return s.srv.Down() }
 func (s *postgresServer) up(ctx context.Context) error { return s.srv.Up(ctx) }
 
 // addOtherPath creates a side role that holds the role and grants it to the

@@ -53,9 +53,9 @@ type workload struct {
 	// targets are what the random lifecycles pick from; the kubernetes one
 	// twice, so that it keeps about 40% of them.
 	targets []string
-	seq int
-	all map[string]*tracked
-	wg  sync.WaitGroup
+	seq     int
+	all     map[string]*tracked
+	wg      sync.WaitGroup
 	// approveErrors counts approvals that failed every attempt.
 	approveErrors int
 	createErrors  int

@@ -151,7 +151,8 @@ func (s *Scimmy) Stop() error {
 		}
 	case <-time.After(scimmyStopTimeout):
 		_ = s.cmd.Process.Kill()
-		return fmt.Errorf("scimmy ignored SIGTERM for %s and was killed: %v", scimmyStopTimeout, <-s.done)
+		exit := <-s.done
+		return fmt.Errorf("scimmy ignored SIGTERM for %s and was killed: %w", scimmyStopTimeout, exit)
 	}
 	return nil
 }
