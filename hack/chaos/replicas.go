@@ -153,22 +153,19 @@ func (rs *replicas) stillRunning(op *localcluster.Operator, i int, logPath strin
 
 // kill ends the replica of slot i with SIGKILL; graceful asks it with SIGTERM.
 func (rs *replicas) kill(i int, graceful bool) error {
+	// The slot is marked down before the signal, so that a start still
+	// waiting for this process to be ready sees it was killed, not failed.
 	rs.mu.Lock()
 	op := rs.slots[i].op
+	rs.slots[i].op = nil
 	rs.mu.Unlock()
 	if op == nil {
 		return nil
 	}
-	var err error
 	if graceful {
-		err = op.Stop(30 * time.Second)
-	} else {
-		err = op.Kill()
+		return op.Stop(30 * time.Second)
 	}
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	rs.slots[i].op = nil
-	return err
+	return op.Kill()
 }
 
 // up lists the slots of the running replicas.
