@@ -53,6 +53,20 @@ type checker struct {
 	// leading says a replica led at the last pass, since leaderSince.
 	leading     bool
 	leaderSince time.Time
+	// apiDown says the kube-apiserver is stopped; apiUpSince is when it last
+	// came back (zero: it never went down).
+	apiDown    bool
+	apiUpSince time.Time
+}
+
+// setAPIServerUp records the kube-apiserver going down or coming back.
+func (c *checker) setAPIServerUp(up bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.apiDown = !up
+	if up {
+		c.apiUpSince = time.Now()
+	}
 }
 
 func newChecker(e *env, w *workload, rs *replicas, servers map[string]*downstream) *checker {
@@ -225,11 +239,15 @@ func (c *checker) overdue(endAt, now time.Time) bool {
 }
 
 func (c *checker) overdueBy(endAt, now time.Time, bound time.Duration) bool {
-	if !c.leading || endAt.IsZero() {
+	if !c.leading || c.apiDown || endAt.IsZero() {
 		return false
 	}
-	if c.leaderSince.After(endAt) {
-		endAt = c.leaderSince
+	// No operator can act while the apiserver is down: from its return on, a
+	// leader has the bound again, as after a failover.
+	for _, since := range []time.Time{c.leaderSince, c.apiUpSince} {
+		if since.After(endAt) {
+			endAt = since
+		}
 	}
 	return now.After(endAt.Add(bound))
 }

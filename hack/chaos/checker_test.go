@@ -3,6 +3,8 @@ package main
 import (
 	"io"
 	"net"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -206,5 +208,36 @@ func TestGateRefusesWhileClosedAndForwardsAgainOnTheSameAddress(t *testing.T) {
 	}
 	if err := g.closeGate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestProcReadsThisProcess(t *testing.T) {
+	if got, want := parent(os.Getpid()), strconv.Itoa(os.Getppid()); got != want {
+		t.Errorf("parent = %q, want %q", got, want)
+	}
+	args := procArgs(os.Getpid())
+	if len(args) != len(os.Args) || args[0] != os.Args[0] {
+		t.Errorf("procArgs = %q, want %q", args, os.Args)
+	}
+	if !processExists(os.Getpid()) {
+		t.Error("this process does not exist, says processExists")
+	}
+	if !hasArg([]string{"kube-apiserver", "--secure-port=6443"}, "--secure-port=6443") || hasArg([]string{"--secure-port=64430"}, "--secure-port=6443") {
+		t.Error("hasArg matches a flag only exactly")
+	}
+}
+
+func TestAPIServerDownStopsTheClockAndItsReturnRestartsIt(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)
+	c := &checker{leading: true, leaderSince: t0.Add(-time.Hour), apiDown: true}
+	if c.overdue(t0, t0.Add(time.Hour)) {
+		t.Error("overdue while the apiserver is down")
+	}
+	c.apiDown, c.apiUpSince = false, t0.Add(30*time.Second)
+	if c.overdue(t0, t0.Add(30*time.Second+accessBound)) {
+		t.Error("overdue within the bound of the apiserver's return")
+	}
+	if !c.overdue(t0, t0.Add(30*time.Second+accessBound+time.Millisecond)) {
+		t.Error("not overdue past the bound of the apiserver's return")
 	}
 }

@@ -23,7 +23,9 @@ type faults struct {
 	// failover batch; failoverDown is how long the killed leader was down.
 	failoverLags []time.Duration
 	outages      []outageResult
-	errs         []error
+	// apiLags are kube-apiserver restore → verified revocation.
+	apiLags []time.Duration
+	errs    []error
 }
 
 const (

@@ -47,6 +47,12 @@ type replicas struct {
 	// next picks the replica the forwarder tries first, round robin.
 	next      int
 	listeners []net.Listener
+	// selfExits counts replicas that exited without being killed (a leader
+	// that lost its lease exits), each started again a second later, as the
+	// kubelet restarts a container; failedRestarts are those starts that
+	// failed and were tried again.
+	selfExits      int
+	failedRestarts int
 }
 
 func newReplicas(e *env, logDir string) (*replicas, error) {
@@ -128,9 +134,59 @@ func (rs *replicas) start(ctx context.Context, i int) error {
 			// a failure; the sweep restarts it.
 			return nil
 		}
+		rs.markDown(i, op)
 		return fmt.Errorf("replica %d: %w", i, err)
 	}
-	return rs.stillRunning(op, i, logPath)
+	if err := rs.stillRunning(op, i, logPath); err != nil {
+		rs.markDown(i, op)
+		return err
+	}
+	go rs.supervise(ctx, op, i)
+	return nil
+}
+
+// markDown empties slot i if it still holds op, which failed to start.
+func (rs *replicas) markDown(i int, op *localcluster.Operator) {
+	_ = op.Kill()
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.slots[i].op == op {
+		rs.slots[i].op = nil
+	}
+}
+
+// supervise starts slot i again after its process exits on its own, as the
+// kubelet would: after 1 s, then backing off to 10 s while starts fail (the
+// apiserver it needs may be down); one the harness killed is the harness's
+// to start.
+func (rs *replicas) supervise(ctx context.Context, op *localcluster.Operator, i int) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-op.Done():
+	}
+	rs.mu.Lock()
+	own := rs.slots[i].op == op
+	if own {
+		rs.slots[i].op = nil
+		rs.selfExits++
+	}
+	rs.mu.Unlock()
+	if !own || ctx.Err() != nil {
+		return
+	}
+	step("replica %d exited on its own (%v); starting it again", i, op.Err())
+	for wait := time.Second; ctx.Err() == nil; wait = min(2*wait, 10*time.Second) {
+		sleep(ctx, wait)
+		err := rs.start(ctx, i)
+		if err == nil {
+			return
+		}
+		rs.mu.Lock()
+		rs.failedRestarts++
+		rs.mu.Unlock()
+		step("replica %d did not start again (%v); trying again", i, err)
+	}
 }
 
 // stillRunning fails when the replica exits within a second of being ready

@@ -37,6 +37,7 @@ type result struct {
 	f      *faults
 	w      *workload
 	c      *checker
+	rs     *replicas
 	// violations is set by print from the checker, for main's exit code.
 	violations []string
 }
@@ -89,6 +90,13 @@ func (r *result) print(out io.Writer) error {
 	r.printLifecycles(tw)
 	r.printFailover(tw)
 	r.printOutages(tw)
+	r.f.mu.Lock()
+	apiLags := slices.Clone(r.f.apiLags)
+	r.f.mu.Unlock()
+	tw.add("kube-apiserver restart: restore → verified", "%s", lagSummary(apiLags))
+	r.rs.mu.Lock()
+	tw.add("replicas that exited on their own (started again) / starts that failed and were retried", "%d / %d", r.rs.selfExits, r.rs.failedRestarts)
+	r.rs.mu.Unlock()
 	tw.add("checker passes (every "+checkInterval.String()+")", "%d (%d failed reads)", ticks, readErrors)
 	r.w.mu.Lock()
 	tw.add("creates / approvals that failed every attempt", "%d / %d", r.w.createErrors, r.w.approveErrors)
@@ -114,7 +122,7 @@ func (r *result) printFaults(tw *table) {
 	r.f.mu.Lock()
 	defer r.f.mu.Unlock()
 	total := 0
-	for _, kind := range []string{faultKill, faultFailover, faultOutage, faultRollout} {
+	for _, kind := range []string{faultKill, faultFailover, faultOutage, faultAPIServer, faultRollout} {
 		tw.add("faults: "+kind, "%d", r.f.counts[kind])
 		total += r.f.counts[kind]
 	}

@@ -19,6 +19,10 @@ import (
 // overlap) every 700 ms.
 const createInterval = 700 * time.Millisecond
 
+// apiserverDown is how long the kube-apiserver stays stopped: longer than
+// the renew deadline, so the leader loses its lease.
+const apiserverDown = 10 * time.Second
+
 // drainTimeout bounds the wait, after the last fault, for every request to end.
 const drainTimeout = 90 * time.Second
 
@@ -29,6 +33,12 @@ func run(ctx context.Context, cfg config, rng *rand.Rand) (res *result, err erro
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, stop()) }()
+	api, err := newAPIServer(e)
+	if err != nil {
+		return nil, err
+	}
+	// After the replicas and the servers stop, before the cluster does.
+	defer func() { err = errors.Join(err, api.stop()) }()
 	step("starting slapd, PostgreSQL and the SCIM server")
 	servers, err := startServers(ctx, e.dir)
 	defer func() { err = errors.Join(err, closeServers(servers)) }()
@@ -73,13 +83,14 @@ func run(ctx context.Context, cfg config, rng *rand.Rand) (res *result, err erro
 	for _, o := range outagePlan(cfg, w) {
 		f.outage(ctx, servers[o.kind], o.hold)
 	}
+	f.apiserverRestart(ctx, api, apiserverDown, filepath.Join(rs.logDir, "kube-apiserver.log"))
 	f.rollout(ctx)
 	stopCreating()
 	step("faults done; waiting for every lifecycle to end")
 	w.wg.Wait()
 	drained := c.drain(ctx)
 	stopChecking()
-	res = &result{cfg: cfg, total: time.Since(began), driven: time.Since(driven), f: f, w: w, c: c}
+	res = &result{cfg: cfg, total: time.Since(began), driven: time.Since(driven), f: f, w: w, c: c, rs: rs}
 	if err := c.final(ctx, drained); err != nil {
 		return res, err
 	}
@@ -130,6 +141,8 @@ func (c *checker) final(ctx context.Context, drained bool) error {
 	if err != nil {
 		return err
 	}
+	// The last read counts too: a request may have ended after the last pass.
+	c.observe(reqs, time.Now())
 	var list rbacv1.RoleBindingList
 	if err := c.e.admin.List(ctx, &list, client.HasLabels{accessv1alpha1.LabelRequestName}); err != nil {
 		return fmt.Errorf("list RoleBindings: %w", err)

@@ -25,6 +25,8 @@ const (
 	scenarioBatch   = "failover" // the batch whose expiry a leader failover straddles
 	scenarioOutage  = "outage"   // the batch whose expiry a downstream outage straddles
 	scenarioReadd   = "readd"    // in an outage batch: given the role by another path while the server is down
+	// scenarioAPIServer is the batch that expires while the kube-apiserver is down.
+	scenarioAPIServer = "apiserver"
 )
 
 // subjects is how many people the workload elevates; overlapping requests
