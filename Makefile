@@ -78,7 +78,7 @@ PKGS ?=
 # integration and e2e tiers in one `go test`: go test runs packages in parallel,
 # so the e2e suite overlaps the long integration suites as it did when
 # everything was one `go test ./...`, instead of starting after the slowest of
-# them. The short fault suite (make chaos-short, about 2 minutes) runs after
+# them. The short fault suite (make chaos-short, about 4 minutes) runs after
 # them, alone, since it measures lags. The log of all of it, lint and fuzz
 # included, is bin/test.log.
 #
@@ -119,15 +119,16 @@ test-integration-e2e: controlplane test-deps kustomize ## The integration and e2
 	pkgs="$(or $(PKGS),$$(hack/test-tiers.sh integration e2e))"; go test $(GO_TEST_FLAGS) $$pkgs
 
 # The fault suite (docs/reliability.md): two operator replicas with leader
-# election, kill -9, a leader failover at expiry and a rollout, under an
-# independent checker; non-zero on any invariant violation. CHAOS_ARGS passes
-# flags, e.g. CHAOS_ARGS="-seed 42 -duration 10m". Logs in bin/chaos/.
+# election, kill -9, a leader failover at expiry, downstream outages (slapd,
+# PostgreSQL, the SCIM server), a kube-apiserver restart and a rollout, under an independent checker;
+# non-zero on any invariant violation. CHAOS_ARGS passes flags, e.g.
+# CHAOS_ARGS="-seed 42 -duration 10m". Logs in bin/chaos/.
 .PHONY: chaos-short
-chaos-short: controlplane ## The short fault suite (a few minutes; part of test): 10 kills, one failover, one rollout.
+chaos-short: controlplane test-deps ## The short fault suite (a few minutes; part of test): 10 kills, one failover, one 30 s outage, one apiserver restart, one rollout.
 	go run ./hack/chaos -short $(CHAOS_ARGS)
 
 .PHONY: chaos
-chaos: manifests generate controlplane ## The full fault suite: a longer kill sweep, three failovers, a rollout.
+chaos: manifests generate controlplane test-deps ## The full fault suite: a longer kill sweep, three failovers, an outage of each server, an apiserver restart, a rollout.
 	go run ./hack/chaos $(CHAOS_ARGS)
 
 .PHONY: fuzz

@@ -34,9 +34,13 @@ type seen struct {
 // checker reads the targets fresh, never from a cache, and records every
 // invariant violation once per request and kind.
 type checker struct {
-	e          *env
-	w          *workload
-	rs         *replicas
+	e       *env
+	w       *workload
+	rs      *replicas
+	servers map[string]*downstream
+	// downReads counts reads of a server that failed, by kind (while it is
+	// down, every read fails).
+	downReads  map[string]int
 	mu         sync.Mutex
 	requests   map[string]*seen
 	violations []string
@@ -49,10 +53,24 @@ type checker struct {
 	// leading says a replica led at the last pass, since leaderSince.
 	leading     bool
 	leaderSince time.Time
+	// apiDown says the kube-apiserver is stopped; apiUpSince is when it last
+	// came back (zero: it never went down).
+	apiDown    bool
+	apiUpSince time.Time
 }
 
-func newChecker(e *env, w *workload, rs *replicas) *checker {
-	return &checker{e: e, w: w, rs: rs, requests: map[string]*seen{}, reported: map[string]bool{}}
+// setAPIServerUp records the kube-apiserver going down or coming back.
+func (c *checker) setAPIServerUp(up bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.apiDown = !up
+	if up {
+		c.apiUpSince = time.Now()
+	}
+}
+
+func newChecker(e *env, w *workload, rs *replicas, servers map[string]*downstream) *checker {
+	return &checker{e: e, w: w, rs: rs, servers: servers, downReads: map[string]int{}, requests: map[string]*seen{}, reported: map[string]bool{}}
 }
 
 func (c *checker) violate(key, format string, args ...any) {
@@ -101,6 +119,7 @@ func (c *checker) check(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	members := c.readMembers(ctx)
 	after, err := c.listRequests(ctx)
 	if err != nil {
 		return err
@@ -115,6 +134,7 @@ func (c *checker) check(ctx context.Context) error {
 	tracked := c.w.snapshot()
 	c.checkBindings(before, bindings, tracked, now)
 	c.checkSubjects(after, allowed, tracked, now)
+	c.checkMembers(before, members, tracked, now)
 	c.mu.Lock()
 	c.ticks++
 	c.mu.Unlock()
@@ -215,13 +235,34 @@ func end(s *seen, t tracked) time.Time {
 // killed in turn faster than a lease) no operator is up to revoke, and the
 // failover measurement bounds that gap on its own.
 func (c *checker) overdue(endAt, now time.Time) bool {
-	if !c.leading || endAt.IsZero() {
+	return c.overdueBy(endAt, now, accessBound)
+}
+
+func (c *checker) overdueBy(endAt, now time.Time, bound time.Duration) bool {
+	if !c.leading || c.apiDown || endAt.IsZero() {
 		return false
 	}
-	if c.leaderSince.After(endAt) {
-		endAt = c.leaderSince
+	// No operator can act while the apiserver is down: from its return on, a
+	// leader has the bound again, as after a failover.
+	for _, since := range []time.Time{c.leaderSince, c.apiUpSince} {
+		if since.After(endAt) {
+			endAt = since
+		}
 	}
-	return now.After(endAt.Add(accessBound))
+	return now.After(endAt.Add(bound))
+}
+
+// overdueAt is overdue for a target reachable since upSince: nothing is
+// overdue while the target is down, and access that had to end before the
+// restore may last restoreBound past it; the caller holds mu.
+func (c *checker) overdueAt(endAt, now time.Time, up bool, upSince time.Time) bool {
+	if !up {
+		return false
+	}
+	if !endAt.IsZero() && upSince.After(endAt) {
+		return c.overdueBy(upSince, now, restoreBound)
+	}
+	return c.overdue(endAt, now)
 }
 
 func (c *checker) checkBindings(reqs map[string]*accessv1alpha1.ElevationRequest, bindings map[string]int, tracked map[string]tracked, now time.Time) {
@@ -290,7 +331,7 @@ func (c *checker) justify(subject string, reqs map[string]*accessv1alpha1.Elevat
 	defer c.mu.Unlock()
 	verifiedName := ""
 	for name, t := range tracked {
-		if t.subject != subject {
+		if t.subject != subject || t.target != targetKubernetes {
 			continue
 		}
 		er, exists := reqs[name]
@@ -317,6 +358,22 @@ func (c *checker) lags(names []string) ([]time.Duration, bool) {
 			return nil, false
 		}
 		out = append(out, s.verifiedAt.Sub(s.expiresAt))
+	}
+	return out, true
+}
+
+// verifiedTimes is, for each named request, when the checker first read it
+// Revoked and verified (or saw it deleted once it was); done once every one was.
+func (c *checker) verifiedTimes(names []string) ([]time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]time.Time, 0, len(names))
+	for _, name := range names {
+		s := c.requests[name]
+		if s == nil || s.verifiedAt.IsZero() {
+			return nil, false
+		}
+		out = append(out, s.verifiedAt)
 	}
 	return out, true
 }

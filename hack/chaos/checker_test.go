@@ -1,8 +1,16 @@
 package main
 
 import (
+	"io"
+	"net"
+	"os"
+	"strconv"
 	"testing"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 )
 
 func TestEndIsTheFirstOfExpiryEarlyEndAndTerminal(t *testing.T) {
@@ -63,5 +71,173 @@ func TestParseFlagsShortAndFull(t *testing.T) {
 	}
 	if full.kills != 100 || full.seed == 0 {
 		t.Errorf("full over 10m: kills %d (want one per 6 s, 100), seed %d (want one picked)", full.kills, full.seed)
+	}
+}
+
+func TestOverdueAtCountsFromTheRestoreAndNotWhileDown(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name    string
+		up      bool
+		upSince time.Time
+		now     time.Time
+		want    bool
+	}{
+		{"down: never overdue", false, time.Time{}, t0.Add(time.Hour), false},
+		{"up all along, past the bound", true, t0.Add(-time.Hour), t0.Add(accessBound + time.Millisecond), true},
+		{"restored after the end, within the restore bound", true, t0.Add(30 * time.Second), t0.Add(30*time.Second + restoreBound), false},
+		{"restored after the end, past the restore bound", true, t0.Add(30 * time.Second), t0.Add(30*time.Second + restoreBound + time.Millisecond), true},
+	} {
+		c := &checker{leading: true, leaderSince: t0.Add(-time.Hour)}
+		if got := c.overdueAt(t0, tc.now, tc.up, tc.upSince); got != tc.want {
+			t.Errorf("%s: overdueAt = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestJustifyMember(t *testing.T) {
+	t0 := time.Now().Add(-time.Hour)
+	ended := &seen{expiresAt: t0}
+	revoked := func(name string) *accessv1alpha1.ElevationRequest {
+		er := &accessv1alpha1.ElevationRequest{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		er.Status.Phase = accessv1alpha1.PhaseRevoked
+		er.Status.Conditions = []metav1.Condition{{Type: accessv1alpha1.ConditionRevocationVerified, Status: metav1.ConditionTrue}}
+		return er
+	}
+	revoking := &accessv1alpha1.ElevationRequest{ObjectMeta: metav1.ObjectMeta{Name: "r"}}
+	revoking.Status.Phase = accessv1alpha1.PhaseRevoking
+	for _, tc := range []struct {
+		name          string
+		tracked       map[string]tracked
+		before        map[string]*accessv1alpha1.ElevationRequest
+		up            bool
+		wantJustified bool
+		wantVerified  string
+	}{
+		{"revoking long past its end, server up: late", map[string]tracked{"r": {target: targetLDAP, subject: "ops-0"}},
+			map[string]*accessv1alpha1.ElevationRequest{"r": revoking}, true, false, ""},
+		{"revoking long past its end, server down: not counted", map[string]tracked{"r": {target: targetLDAP, subject: "ops-0"}},
+			map[string]*accessv1alpha1.ElevationRequest{"r": revoking}, false, true, ""},
+		{"verified and nothing else open: verified while present", map[string]tracked{"v": {target: targetLDAP, subject: "ops-0"}},
+			map[string]*accessv1alpha1.ElevationRequest{"v": revoked("v")}, true, false, "v"},
+		{"verified, but another request not read yet: it may hold it", map[string]tracked{
+			"v": {target: targetLDAP, subject: "ops-0"}, "new": {target: targetLDAP, subject: "ops-0"},
+		}, map[string]*accessv1alpha1.ElevationRequest{"v": revoked("v")}, true, true, ""},
+		{"deleted, its finalizer gone: verified while present", map[string]tracked{"d": {target: targetLDAP, subject: "ops-0", deleted: true}},
+			map[string]*accessv1alpha1.ElevationRequest{}, true, false, "d"},
+		{"another target's request does not count", map[string]tracked{"k": {target: targetKubernetes, subject: "ops-0"}},
+			map[string]*accessv1alpha1.ElevationRequest{}, true, false, ""},
+	} {
+		c := &checker{leading: true, leaderSince: t0.Add(-time.Hour), requests: map[string]*seen{}}
+		for name := range tc.tracked {
+			if name != "new" {
+				c.requests[name] = ended
+			}
+		}
+		justified, verifiedName := c.justifyMember(targetLDAP, "ops-0", tc.before, tc.tracked, time.Now(), tc.up, t0.Add(-time.Hour))
+		if justified != tc.wantJustified || verifiedName != tc.wantVerified {
+			t.Errorf("%s: justified %v, verified %q; want %v, %q", tc.name, justified, verifiedName, tc.wantJustified, tc.wantVerified)
+		}
+	}
+}
+
+func TestLDAPSubjectsOfComparesDNsAsTheServerDoes(t *testing.T) {
+	got := ldapSubjectsOf([]string{"UID=ops-1, ou=People,dc=example,dc=org", "uid=bystander,ou=people,dc=example,dc=org", "not a dn"})
+	if len(got) != 1 || !got["ops-1"] {
+		t.Errorf("subjects = %v, want only ops-1", got)
+	}
+}
+
+func TestGateRefusesWhileClosedAndForwardsAgainOnTheSameAddress(t *testing.T) {
+	upstream, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = upstream.Close() }()
+	go func() {
+		for {
+			c, err := upstream.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer func() { _ = c.Close() }(); _, _ = io.Copy(c, c) }()
+		}
+	}()
+	g, err := newGate(upstream.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo := func() error {
+		c, err := net.DialTimeout("tcp", g.addr, time.Second)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = c.Close() }()
+		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err := c.Write([]byte("ping")); err != nil {
+			return err
+		}
+		buf := make([]byte, 4)
+		_, err = io.ReadFull(c, buf)
+		return err
+	}
+	if err := echo(); err != nil {
+		t.Fatalf("through the open gate: %v", err)
+	}
+	held, err := net.Dial("tcp", g.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = held.Close() }()
+	time.Sleep(100 * time.Millisecond) // the gate tracks the connection
+	if err := g.closeGate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := echo(); err == nil {
+		t.Fatal("the closed gate forwarded a connection")
+	}
+	_ = held.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := held.Read(make([]byte, 1)); err == nil {
+		t.Error("a connection open when the gate closed was not cut")
+	}
+	if err := g.openGate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := echo(); err != nil {
+		t.Fatalf("through the reopened gate: %v", err)
+	}
+	if err := g.closeGate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestProcReadsThisProcess(t *testing.T) {
+	if got, want := parent(os.Getpid()), strconv.Itoa(os.Getppid()); got != want {
+		t.Errorf("parent = %q, want %q", got, want)
+	}
+	args := procArgs(os.Getpid())
+	if len(args) != len(os.Args) || args[0] != os.Args[0] {
+		t.Errorf("procArgs = %q, want %q", args, os.Args)
+	}
+	if !processExists(os.Getpid()) {
+		t.Error("this process does not exist, says processExists")
+	}
+	if !hasArg([]string{"kube-apiserver", "--secure-port=6443"}, "--secure-port=6443") || hasArg([]string{"--secure-port=64430"}, "--secure-port=6443") {
+		t.Error("hasArg matches a flag only exactly")
+	}
+}
+
+func TestAPIServerDownStopsTheClockAndItsReturnRestartsIt(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)
+	c := &checker{leading: true, leaderSince: t0.Add(-time.Hour), apiDown: true}
+	if c.overdue(t0, t0.Add(time.Hour)) {
+		t.Error("overdue while the apiserver is down")
+	}
+	c.apiDown, c.apiUpSince = false, t0.Add(30*time.Second)
+	if c.overdue(t0, t0.Add(30*time.Second+accessBound)) {
+		t.Error("overdue within the bound of the apiserver's return")
+	}
+	if !c.overdue(t0, t0.Add(30*time.Second+accessBound+time.Millisecond)) {
+		t.Error("not overdue past the bound of the apiserver's return")
 	}
 }

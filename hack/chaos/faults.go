@@ -22,7 +22,10 @@ type faults struct {
 	// failoverLags are expiry → verified revocation per request of the
 	// failover batch; failoverDown is how long the killed leader was down.
 	failoverLags []time.Duration
-	errs         []error
+	outages      []outageResult
+	// apiLags are kube-apiserver restore → verified revocation.
+	apiLags []time.Duration
+	errs    []error
 }
 
 const (
@@ -104,7 +107,7 @@ func (f *faults) failover(ctx context.Context) {
 	f.waitBothUp(ctx)
 	var names []string
 	for i := range failoverBatch {
-		names = append(names, f.w.launch(ctx, scenarioBatch, fmt.Sprintf("dev-%d", i), 15*time.Second))
+		names = append(names, f.w.launch(ctx, scenarioBatch, targetKubernetes, fmt.Sprintf("dev-%d", i), 15*time.Second))
 	}
 	expires, err := f.waitAllActive(ctx, names)
 	if err != nil {

@@ -1,12 +1,14 @@
 // Command chaos is `make chaos` (and `make chaos-short`, part of `make test`):
 // the fault suite of issue 16. It starts a local control plane
-// (internal/localcluster), runs two operator replicas as separate processes
-// with --leader-elect behind a TCP forwarder on the webhook address (as a
-// Service would balance them), drives a mixed workload of elevations with the
-// kubernetes provider, and injects faults: kill -9 of a random replica,
-// kill -9 of the leader while expiries are due, and a graceful rollout. An
-// independent checker reads the RoleBindings and SubjectAccessReviews fresh
-// from the apiserver every 250 ms and asserts the invariants of
+// (internal/localcluster) and slapd, PostgreSQL and the scimmy SCIM server,
+// runs two operator replicas as separate processes with --leader-elect behind
+// TCP forwarders on the webhook and audit receiver addresses (as a Service
+// would balance them), drives a mixed workload of elevations on the four
+// providers, and injects faults: kill -9 of a random replica, kill -9 of the
+// leader while expiries are due, downstream outages across expiries, a
+// kube-apiserver restart and a graceful rollout. An independent checker reads
+// the RoleBindings, SubjectAccessReviews and each server's members fresh every
+// 250 ms, with clients of its own, and asserts the invariants of
 // docs/reliability.md; any violation makes the program exit non-zero.
 package main
 
@@ -41,6 +43,12 @@ const (
 // (one lease) plus 2 s for the revoke, its verification and the checker's
 // own poll.
 const accessBound = leaseDuration + 2*time.Second
+
+// restoreBound is how long past a downstream server's restore access that had
+// to end while it was down may still be seen: the operator's cap on retry
+// backoff (5 s, internal/controller) plus 2 s for the revoke, its
+// verification and the checker's poll.
+const restoreBound = 5*time.Second + 2*time.Second
 
 // config is what the flags set.
 type config struct {

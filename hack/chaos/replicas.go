@@ -26,6 +26,7 @@ const replicaCount = 2
 type replica struct {
 	slot        int
 	webhookPort int
+	auditPort   int
 	metrics     string
 	op          *localcluster.Operator // nil while down
 	starts      int
@@ -44,8 +45,14 @@ type replicas struct {
 	leaderStart int
 	leaderSince time.Time
 	// next picks the replica the forwarder tries first, round robin.
-	next     int
-	listener net.Listener
+	next      int
+	listeners []net.Listener
+	// selfExits counts replicas that exited without being killed (a leader
+	// that lost its lease exits), each started again a second later, as the
+	// kubelet restarts a container; failedRestarts are those starts that
+	// failed and were tried again.
+	selfExits      int
+	failedRestarts int
 }
 
 func newReplicas(e *env, logDir string) (*replicas, error) {
@@ -58,11 +65,15 @@ func newReplicas(e *env, logDir string) (*replicas, error) {
 		if err != nil {
 			return nil, err
 		}
+		auditPort, err := freePort()
+		if err != nil {
+			return nil, err
+		}
 		metrics, err := localcluster.FreeLoopbackAddr()
 		if err != nil {
 			return nil, err
 		}
-		rs.slots[i] = &replica{slot: i, webhookPort: port, metrics: metrics}
+		rs.slots[i] = &replica{slot: i, webhookPort: port, auditPort: auditPort, metrics: metrics}
 	}
 	return rs, nil
 }
@@ -79,8 +90,10 @@ func freePort() (int, error) {
 // args are the flags of every replica: leader election with the short lease,
 // the Lease in the operator's namespace, and room for the overlapping
 // requests of the workload.
-func (rs *replicas) args() []string {
+func (rs *replicas) args(r *replica) []string {
 	return []string{
+		// After the cluster's own flag: the last of a repeated flag wins.
+		"--audit-receiver-bind-address=127.0.0.1:" + strconv.Itoa(r.auditPort),
 		"--leader-elect=true",
 		"--leader-elect-namespace=" + rs.e.operatorNamespace(),
 		"--leader-elect-lease-duration=" + leaseDuration.String(),
@@ -103,7 +116,7 @@ func (rs *replicas) start(ctx context.Context, i int) error {
 		return errors.Join(fmt.Errorf("write %s: %w", logPath, err), logFile.Close())
 	}
 	op, err := rs.e.cluster.StartOperator(localcluster.OperatorOptions{
-		Binary: rs.e.binary, Output: logFile, MetricsAddr: r.metrics, Args: rs.args(), WebhookPort: r.webhookPort,
+		Binary: rs.e.binary, Output: logFile, MetricsAddr: r.metrics, Args: rs.args(r), WebhookPort: r.webhookPort,
 	})
 	if err != nil {
 		return errors.Join(err, logFile.Close())
@@ -121,29 +134,94 @@ func (rs *replicas) start(ctx context.Context, i int) error {
 			// a failure; the sweep restarts it.
 			return nil
 		}
+		rs.markDown(i, op)
 		return fmt.Errorf("replica %d: %w", i, err)
 	}
+	if err := rs.stillRunning(op, i, logPath); err != nil {
+		rs.markDown(i, op)
+		return err
+	}
+	go rs.supervise(ctx, op, i)
 	return nil
+}
+
+// markDown empties slot i if it still holds op, which failed to start.
+func (rs *replicas) markDown(i int, op *localcluster.Operator) {
+	_ = op.Kill()
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.slots[i].op == op {
+		rs.slots[i].op = nil
+	}
+}
+
+// supervise starts slot i again after its process exits on its own, as the
+// kubelet would: after 1 s, then backing off to 10 s while starts fail (the
+// apiserver it needs may be down); one the harness killed is the harness's
+// to start.
+func (rs *replicas) supervise(ctx context.Context, op *localcluster.Operator, i int) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-op.Done():
+	}
+	rs.mu.Lock()
+	own := rs.slots[i].op == op
+	if own {
+		rs.slots[i].op = nil
+		rs.selfExits++
+	}
+	rs.mu.Unlock()
+	if !own || ctx.Err() != nil {
+		return
+	}
+	step("replica %d exited on its own (%v); starting it again", i, op.Err())
+	for wait := time.Second; ctx.Err() == nil; wait = min(2*wait, 10*time.Second) {
+		sleep(ctx, wait)
+		err := rs.start(ctx, i)
+		if err == nil {
+			return
+		}
+		rs.mu.Lock()
+		rs.failedRestarts++
+		rs.mu.Unlock()
+		step("replica %d did not start again (%v); trying again", i, err)
+	}
+}
+
+// stillRunning fails when the replica exits within a second of being ready
+// (a flag or an address it cannot use: it served the probe before it failed),
+// unless a kill of the sweep ended it.
+func (rs *replicas) stillRunning(op *localcluster.Operator, i int, logPath string) error {
+	select {
+	case <-op.Done():
+	case <-time.After(time.Second):
+		return nil
+	}
+	rs.mu.Lock()
+	killed := rs.slots[i].op != op
+	rs.mu.Unlock()
+	if killed {
+		return nil
+	}
+	return fmt.Errorf("replica %d exited right after it was ready: see %s", i, logPath)
 }
 
 // kill ends the replica of slot i with SIGKILL; graceful asks it with SIGTERM.
 func (rs *replicas) kill(i int, graceful bool) error {
+	// The slot is marked down before the signal, so that a start still
+	// waiting for this process to be ready sees it was killed, not failed.
 	rs.mu.Lock()
 	op := rs.slots[i].op
+	rs.slots[i].op = nil
 	rs.mu.Unlock()
 	if op == nil {
 		return nil
 	}
-	var err error
 	if graceful {
-		err = op.Stop(30 * time.Second)
-	} else {
-		err = op.Kill()
+		return op.Stop(30 * time.Second)
 	}
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	rs.slots[i].op = nil
-	return err
+	return op.Kill()
 }
 
 // up lists the slots of the running replicas.
@@ -180,8 +258,8 @@ func (rs *replicas) stopAll() error {
 	for i := range rs.slots {
 		errs = append(errs, rs.kill(i, true))
 	}
-	if rs.listener != nil {
-		errs = append(errs, rs.listener.Close())
+	for _, l := range rs.listeners {
+		errs = append(errs, l.Close())
 	}
 	return errors.Join(errs...)
 }

@@ -37,6 +37,7 @@ type result struct {
 	f      *faults
 	w      *workload
 	c      *checker
+	rs     *replicas
 	// violations is set by print from the checker, for main's exit code.
 	violations []string
 }
@@ -44,6 +45,12 @@ type result struct {
 // lifecycles counts, by scenario, the requests created and those that ended
 // (terminal, or deleted once their revocation was verified).
 func (r *result) lifecycles() (created, ended map[string]int) {
+	created, ended, _ = r.lifecyclesBy(func(t tracked) string { return t.scenario })
+	return created, ended
+}
+
+// lifecyclesBy counts created and ended requests by a key of each.
+func (r *result) lifecyclesBy(key func(tracked) string) (created, ended map[string]int, keys []string) {
 	created, ended = map[string]int{}, map[string]int{}
 	tracked := r.w.snapshot()
 	r.c.mu.Lock()
@@ -53,12 +60,17 @@ func (r *result) lifecycles() (created, ended map[string]int) {
 		if s == nil {
 			continue // its create failed
 		}
-		created[t.scenario]++
+		k := key(t)
+		if created[k] == 0 {
+			keys = append(keys, k)
+		}
+		created[k]++
 		if !s.terminalAt.IsZero() || t.deleted {
-			ended[t.scenario]++
+			ended[k]++
 		}
 	}
-	return created, ended
+	sort.Strings(keys)
+	return created, ended, keys
 }
 
 func (r *result) print(out io.Writer) error {
@@ -77,6 +89,14 @@ func (r *result) print(out io.Writer) error {
 	r.printFaults(tw)
 	r.printLifecycles(tw)
 	r.printFailover(tw)
+	r.printOutages(tw)
+	r.f.mu.Lock()
+	apiLags := slices.Clone(r.f.apiLags)
+	r.f.mu.Unlock()
+	tw.add("kube-apiserver restart: restore → verified", "%s", lagSummary(apiLags))
+	r.rs.mu.Lock()
+	tw.add("replicas that exited on their own (started again) / starts that failed and were retried", "%d / %d", r.rs.selfExits, r.rs.failedRestarts)
+	r.rs.mu.Unlock()
 	tw.add("checker passes (every "+checkInterval.String()+")", "%d (%d failed reads)", ticks, readErrors)
 	r.w.mu.Lock()
 	tw.add("creates / approvals that failed every attempt", "%d / %d", r.w.createErrors, r.w.approveErrors)
@@ -102,7 +122,7 @@ func (r *result) printFaults(tw *table) {
 	r.f.mu.Lock()
 	defer r.f.mu.Unlock()
 	total := 0
-	for _, kind := range []string{faultKill, faultFailover, faultRollout} {
+	for _, kind := range []string{faultKill, faultFailover, faultOutage, faultAPIServer, faultRollout} {
 		tw.add("faults: "+kind, "%d", r.f.counts[kind])
 		total += r.f.counts[kind]
 	}
@@ -141,4 +161,49 @@ func (r *result) printFailover(tw *table) {
 	tw.add("expiry → verified revocation across failover", "min %s, median %s, max %s over %d requests in %d failovers (%s the goal of lease + 1 s = %s)",
 		lags[0].Round(10*time.Millisecond), lags[len(lags)/2].Round(10*time.Millisecond), lags[len(lags)-1].Round(10*time.Millisecond),
 		len(lags), len(lags)/failoverBatch, verdict, leaseDuration+time.Second)
+}
+
+func (r *result) printOutages(tw *table) {
+	created, ended, keys := r.lifecyclesBy(func(t tracked) string { return t.target })
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %d/%d", k, ended[k], created[k]))
+	}
+	tw.add("lifecycles by target (ended / created)", "%s", strings.Join(parts, ", "))
+	r.c.mu.Lock()
+	reads := make([]string, 0, len(r.c.downReads))
+	for kind, n := range r.c.downReads {
+		reads = append(reads, fmt.Sprintf("%s %d", kind, n))
+	}
+	r.c.mu.Unlock()
+	sort.Strings(reads)
+	tw.add("checker reads of a server that failed (it was down)", "%s", strings.Join(reads, ", "))
+	r.f.mu.Lock()
+	outages := slices.Clone(r.f.outages)
+	r.f.mu.Unlock()
+	if len(outages) == 0 {
+		tw.add("downstream outages", "none")
+	}
+	for _, o := range outages {
+		readd := "no other path on this server"
+		if o.readd != "" {
+			readd = fmt.Sprintf("re-added by another path (%s) while down: residual access recorded %v", o.readd, o.readdCaught)
+		}
+		state := "Revoking, RevocationVerified=False, Warning Event: every request"
+		if len(o.downFindings) > 0 {
+			state = "NOT as expected: " + strings.Join(o.downFindings, "; ")
+		}
+		tw.add("outage: "+o.kind, "down %s; while down: %s; overdue metric %g; restore → verified %s; %s",
+			o.down.Round(100*time.Millisecond), state, o.overdue, lagSummary(o.lags), readd)
+	}
+}
+
+func lagSummary(lags []time.Duration) string {
+	if len(lags) == 0 {
+		return "not measured"
+	}
+	lags = slices.Clone(lags)
+	slices.Sort(lags)
+	return fmt.Sprintf("min %s, median %s, max %s over %d requests",
+		lags[0].Round(10*time.Millisecond), lags[len(lags)/2].Round(10*time.Millisecond), lags[len(lags)-1].Round(10*time.Millisecond), len(lags))
 }

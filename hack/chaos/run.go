@@ -19,6 +19,10 @@ import (
 // overlap) every 700 ms.
 const createInterval = 700 * time.Millisecond
 
+// apiserverDown is how long the kube-apiserver stays stopped: longer than
+// the renew deadline, so the leader loses its lease.
+const apiserverDown = 10 * time.Second
+
 // drainTimeout bounds the wait, after the last fault, for every request to end.
 const drainTimeout = 90 * time.Second
 
@@ -29,6 +33,18 @@ func run(ctx context.Context, cfg config, rng *rand.Rand) (res *result, err erro
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, stop()) }()
+	api, err := newAPIServer(e)
+	if err != nil {
+		return nil, err
+	}
+	// After the replicas and the servers stop, before the cluster does.
+	defer func() { err = errors.Join(err, api.stop()) }()
+	step("starting slapd, PostgreSQL and the SCIM server")
+	servers, err := startServers(ctx, e.dir)
+	defer func() { err = errors.Join(err, closeServers(servers)) }()
+	if err != nil {
+		return nil, err
+	}
 	rs, err := newReplicas(e, filepath.Join(testenv.ModuleRoot(), cfg.logDir))
 	if err != nil {
 		return nil, err
@@ -40,8 +56,11 @@ func run(ctx context.Context, cfg config, rng *rand.Rand) (res *result, err erro
 	if err := e.installFixture(ctx); err != nil {
 		return nil, err
 	}
-	w := newWorkload(e, rng)
-	c := newChecker(e, w, rs)
+	if err := e.installDownstream(ctx, servers); err != nil {
+		return nil, err
+	}
+	w := newWorkload(e, rng, servers)
+	c := newChecker(e, w, rs, servers)
 	f := newFaults(rs, w, c)
 	checkCtx, stopChecking := context.WithCancel(ctx)
 	defer stopChecking()
@@ -61,13 +80,17 @@ func run(ctx context.Context, cfg config, rng *rand.Rand) (res *result, err erro
 		step("failover %d/%d", k+1, failovers)
 		f.failover(ctx)
 	}
+	for _, o := range outagePlan(cfg, w) {
+		f.outage(ctx, servers[o.kind], o.hold)
+	}
+	f.apiserverRestart(ctx, api, apiserverDown, filepath.Join(rs.logDir, "kube-apiserver.log"))
 	f.rollout(ctx)
 	stopCreating()
 	step("faults done; waiting for every lifecycle to end")
 	w.wg.Wait()
 	drained := c.drain(ctx)
 	stopChecking()
-	res = &result{cfg: cfg, total: time.Since(began), driven: time.Since(driven), f: f, w: w, c: c}
+	res = &result{cfg: cfg, total: time.Since(began), driven: time.Since(driven), f: f, w: w, c: c, rs: rs}
 	if err := c.final(ctx, drained); err != nil {
 		return res, err
 	}
@@ -95,7 +118,7 @@ func (c *checker) drain(ctx context.Context) bool {
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		reqs, err := c.listRequests(ctx)
 		bindings, berr := c.listBindings(ctx)
-		if err == nil && berr == nil && len(bindings) == 0 && allTerminal(reqs) {
+		if err == nil && berr == nil && len(bindings) == 0 && allTerminal(reqs) && c.noMembers(ctx) {
 			return true
 		}
 		sleep(ctx, time.Second)
@@ -118,6 +141,8 @@ func (c *checker) final(ctx context.Context, drained bool) error {
 	if err != nil {
 		return err
 	}
+	// The last read counts too: a request may have ended after the last pass.
+	c.observe(reqs, time.Now())
 	var list rbacv1.RoleBindingList
 	if err := c.e.admin.List(ctx, &list, client.HasLabels{accessv1alpha1.LabelRequestName}); err != nil {
 		return fmt.Errorf("list RoleBindings: %w", err)
@@ -125,6 +150,7 @@ func (c *checker) final(ctx context.Context, drained bool) error {
 	for _, rb := range list.Items {
 		c.violate("final-leak/"+rb.Namespace+"/"+rb.Name, "invariant 3: RoleBinding %s/%s (request %s) is left at the end", rb.Namespace, rb.Name, rb.Labels[accessv1alpha1.LabelRequestName])
 	}
+	c.checkMembersLeft(ctx)
 	if !drained {
 		c.violate("drain", "invariant 3: not every request ended within %s of the last fault", drainTimeout)
 	}
@@ -202,4 +228,51 @@ func (c *checker) expiredApproved(er *accessv1alpha1.ElevationRequest) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.lateApprovals++
+}
+
+// plannedOutage is one server to stop, for how long.
+type plannedOutage struct {
+	kind string
+	hold time.Duration
+}
+
+// outagePlan is one 30 s outage of a server picked by the seed in the short
+// form, and each server in turn for 30–60 s in the full form.
+func outagePlan(cfg config, w *workload) []plannedOutage {
+	kinds := []string{targetLDAP, targetPostgres, targetSCIM}
+	if cfg.short {
+		return []plannedOutage{{kind: kinds[cfg.seed%uint64(len(kinds))], hold: 30 * time.Second}}
+	}
+	out := make([]plannedOutage, 0, len(kinds))
+	for _, kind := range kinds {
+		out = append(out, plannedOutage{kind: kind, hold: w.between(30*time.Second, 60*time.Second)})
+	}
+	return out
+}
+
+// noMembers says whether every server could be read and showed none of the
+// workload's subjects in its role.
+func (c *checker) noMembers(ctx context.Context) bool {
+	for _, d := range c.servers {
+		m, err := d.members(ctx)
+		if err != nil || len(m) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// checkMembersLeft flags every membership left in a server at the end
+// (invariant 3).
+func (c *checker) checkMembersLeft(ctx context.Context) {
+	for kind, d := range c.servers {
+		m, err := d.members(ctx)
+		if err != nil {
+			c.violate("final-read/"+kind, "invariant 3: the %s server cannot be read at the end: %v", kind, err)
+			continue
+		}
+		for subject := range m {
+			c.violate("final-member/"+kind+"/"+subject, "invariant 3: %s is left a member of the %s role at the end", subject, kind)
+		}
+	}
 }

@@ -134,7 +134,7 @@ func (e *env) installFixture(ctx context.Context) error {
 		&rbacv1.Role{
 			ObjectMeta: metav1.ObjectMeta{Name: "chaos-approver", Namespace: namespace},
 			Rules: []rbacv1.PolicyRule{
-				{APIGroups: []string{group}, Resources: []string{"saasconnections"}, ResourceNames: []string{connection}, Verbs: []string{"approve"}},
+				{APIGroups: []string{group}, Resources: []string{"saasconnections"}, ResourceNames: []string{connection, "chaos-" + targetLDAP, "chaos-" + targetPostgres, "chaos-" + targetSCIM}, Verbs: []string{"approve"}},
 				{APIGroups: []string{group}, Resources: []string{"elevationrequests"}, Verbs: []string{"get", "list", "watch", "patch"}},
 			},
 		},

@@ -23,6 +23,10 @@ const (
 	scenarioDelete  = "delete"   // deleted while Active
 	scenarioPending = "pending"  // never approved: expires after pendingTimeout
 	scenarioBatch   = "failover" // the batch whose expiry a leader failover straddles
+	scenarioOutage  = "outage"   // the batch whose expiry a downstream outage straddles
+	scenarioReadd   = "readd"    // in an outage batch: given the role by another path while the server is down
+	// scenarioAPIServer is the batch that expires while the kube-apiserver is down.
+	scenarioAPIServer = "apiserver"
 )
 
 // subjects is how many people the workload elevates; overlapping requests
@@ -34,6 +38,8 @@ type tracked struct {
 	name     string
 	subject  string
 	scenario string
+	// target is where the request elevates: targetKubernetes or a server's kind.
+	target string
 	// approved: an approval PATCH was admitted (the webhook recorded it).
 	approved bool
 	// endAsked is when the driver revoked or deleted it early; zero otherwise.
@@ -46,17 +52,34 @@ type workload struct {
 	e   *env
 	mu  sync.Mutex
 	rng *rand.Rand
-	seq int
-	all map[string]*tracked
-	wg  sync.WaitGroup
+	// targets are what the random lifecycles pick from; the kubernetes one
+	// twice, so that it keeps about 40% of them.
+	targets []string
+	seq     int
+	all     map[string]*tracked
+	wg      sync.WaitGroup
 	// approveErrors counts approvals that failed every attempt.
 	approveErrors int
 	createErrors  int
 	firstErrors   []string
 }
 
-func newWorkload(e *env, rng *rand.Rand) *workload {
-	return &workload{e: e, rng: rng, all: map[string]*tracked{}}
+func newWorkload(e *env, rng *rand.Rand, servers map[string]*downstream) *workload {
+	targets := []string{targetKubernetes, targetKubernetes}
+	for _, kind := range []string{targetLDAP, targetPostgres, targetSCIM} {
+		if servers[kind] != nil {
+			targets = append(targets, kind)
+		}
+	}
+	return &workload{e: e, rng: rng, all: map[string]*tracked{}, targets: targets}
+}
+
+// connectionFor names the connection and role of a target.
+func connectionFor(target string) (conn, roleName string) {
+	if target == targetKubernetes {
+		return connection, role
+	}
+	return "chaos-" + target, downstreamRole
 }
 
 // intn and duration draw from the shared source under the lock.
@@ -109,34 +132,36 @@ func (w *workload) run(ctx, creating context.Context, interval time.Duration) {
 		case <-tick.C:
 		}
 		s := scenarios[w.intn(len(scenarios))]
+		target := w.targets[w.intn(len(w.targets))]
 		subject := fmt.Sprintf("dev-%d", w.intn(subjects))
-		w.launch(ctx, s, subject, w.between(5*time.Second, 20*time.Second))
+		w.launch(ctx, s, target, subject, w.between(5*time.Second, 20*time.Second))
 		if s == scenarioOverlap {
-			w.launch(ctx, s, subject, w.between(5*time.Second, 20*time.Second))
+			w.launch(ctx, s, target, subject, w.between(5*time.Second, 20*time.Second))
 		}
 	}
 }
 
 // launch starts one lifecycle in its own goroutine and returns its name.
-func (w *workload) launch(ctx context.Context, scenario, subject string, d time.Duration) string {
+func (w *workload) launch(ctx context.Context, scenario, target, subject string, d time.Duration) string {
 	w.mu.Lock()
 	w.seq++
 	name := fmt.Sprintf("c-%05d", w.seq)
-	w.all[name] = &tracked{name: name, subject: subject, scenario: scenario}
+	w.all[name] = &tracked{name: name, subject: subject, scenario: scenario, target: target}
 	w.mu.Unlock()
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
-		w.lifecycle(ctx, name, subject, scenario, d)
+		w.lifecycle(ctx, name, target, subject, scenario, d)
 	}()
 	return name
 }
 
-func (w *workload) lifecycle(ctx context.Context, name, subject, scenario string, d time.Duration) {
+func (w *workload) lifecycle(ctx context.Context, name, target, subject, scenario string, d time.Duration) {
+	conn, roleName := connectionFor(target)
 	er := &accessv1alpha1.ElevationRequest{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
 		Spec: accessv1alpha1.ElevationRequestSpec{
-			Subject: subject, Connection: connection, Role: role,
+			Subject: subject, Connection: conn, Role: roleName,
 			Duration: d.Round(time.Second).String(), Justification: "chaos " + scenario,
 		},
 	}

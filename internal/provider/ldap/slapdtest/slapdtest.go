@@ -58,6 +58,9 @@ type Server struct {
 	exited  chan struct{}
 	stopped sync.Once
 	log     *testenv.LockedBuffer
+	// slapd, conf and listeners are how run started it, for Up.
+	slapd, conf, listeners string
+	port                   int
 }
 
 // Start starts a server for one test and stops it when the test ends. It fails
@@ -250,17 +253,73 @@ func (s *Server) run(slapd, conf string, opts Options) error {
 		s.LDAPSURL = fmt.Sprintf("ldaps://127.0.0.1:%d", tlsPort)
 		listeners += " " + s.LDAPSURL + "/"
 	}
-	// -d keeps slapd in the foreground, so this process owns its PID; level 256
-	// (stats) logs one line per operation, kept for failure messages.
 	s.log = &testenv.LockedBuffer{}
-	s.cmd = exec.Command(slapd, "-d", "256", "-f", conf, "-h", listeners)
+	s.slapd, s.conf, s.listeners, s.port = slapd, conf, listeners, port
+	return s.launch()
+}
+
+// launch starts slapd with the command line run chose and waits until it
+// accepts connections. -d keeps slapd in the foreground, so this process owns
+// its PID; level 256 (stats) logs one line per operation, kept for failure
+// messages.
+func (s *Server) launch() error {
+	s.cmd = exec.Command(s.slapd, "-d", "256", "-f", s.conf, "-h", s.listeners)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", slapd, err)
+		return fmt.Errorf("start %s: %w", s.slapd, err)
 	}
 	s.exited = make(chan struct{})
 	go func() { _ = s.cmd.Wait(); close(s.exited) }()
-	return s.waitReady(port)
+	return s.waitReady(s.port)
+}
+
+// Down stops slapd (SIGTERM, then SIGKILL after five seconds), keeping its
+// database and its ports for Up: a server outage, not the end of the server.
+func (s *Server) Down() error {
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("signal slapd: %w", err)
+	}
+	select {
+	case <-s.exited:
+	case <-time.After(5 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	}
+	return nil
+}
+
+// Up starts slapd again after Down, on the same URLs, with the same data.
+func (s *Server) Up() error {
+	select {
+	case <-s.exited:
+	default:
+		return errors.New("slapd is still running: call Down first")
+	}
+	return s.launch()
+}
+
+// ModifyOffline applies LDIF change records to the database with slapmodify
+// while slapd is down, as a directory administrator with access to the
+// server's files would.
+func (s *Server) ModifyOffline(ldifChanges string) error {
+	select {
+	case <-s.exited:
+	default:
+		return errors.New("slapd is running: slapmodify needs it down")
+	}
+	slapmodify, err := findBinary("slapmodify")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(s.dir, "offline-change.ldif")
+	if err := os.WriteFile(path, []byte(ldifChanges), 0o600); err != nil {
+		return fmt.Errorf("write the offline change: %w", err)
+	}
+	out, err := exec.Command(slapmodify, "-q", "-f", s.conf, "-b", BaseDN, "-l", path).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("slapmodify: %w: %s", err, out)
+	}
+	return nil
 }
 
 func freePort() (int, error) {

@@ -160,3 +160,31 @@ func TestAccessLogRecordsWritesAndOnlyServiceDNReadsIt(t *testing.T) {
 		}
 	}
 }
+
+// Down refuses connections, ModifyOffline changes the stopped database, and
+// Up serves the same URL with the data from before and the offline change.
+func TestDownModifyOfflineUp(t *testing.T) {
+	s := Start(t, Options{})
+	group := s.AddGroup(t, GroupsDN, "outage", People["alice"].DN())
+	if err := s.Down(); err != nil {
+		t.Fatalf("down: %v", err)
+	}
+	if c, err := goldap.DialURL(s.URL); err == nil {
+		_ = c.Close()
+		t.Fatalf("dialled %s while down", s.URL)
+	}
+	change := "dn: " + group + "\nchangetype: modify\nadd: member\nmember: " + People["bob"].DN() + "\n-\n"
+	if err := s.ModifyOffline(change); err != nil {
+		t.Fatalf("modify offline: %v", err)
+	}
+	if err := s.Up(); err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	members := s.Members(t, group)
+	if !contains(members, People["alice"].DN()) || !contains(members, People["bob"].DN()) {
+		t.Fatalf("members after Up = %q, want alice's from before and bob's from the offline change", members)
+	}
+	if err := s.ModifyOffline(change); err == nil || !strings.Contains(err.Error(), "running") {
+		t.Fatalf("ModifyOffline while running: %v, want a refusal naming it", err)
+	}
+}

@@ -50,6 +50,10 @@ type Server struct {
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	logPath string
+	// bin, cred and settings are how start ran the postmaster, for Up.
+	bin      string
+	cred     *syscall.Credential
+	settings []string
 }
 
 // BinDir finds the directory of Debian's PostgreSQL server binaries
@@ -229,8 +233,15 @@ func (s *Server) start(ctx context.Context, bin string, cred *syscall.Credential
 	if err != nil {
 		return err
 	}
-	s.Port = port
-	logFile, err := os.Create(s.logPath)
+	s.Port, s.bin, s.cred, s.settings = port, bin, cred, settings
+	return s.launch(ctx)
+}
+
+// launch runs the postmaster on s.Port and waits until it accepts connections;
+// its log is appended to the server log.
+func (s *Server) launch(ctx context.Context) error {
+	bin, cred, port := s.bin, s.cred, s.Port
+	logFile, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("create server log: %w", err)
 	}
@@ -245,7 +256,7 @@ func (s *Server) start(ctx context.Context, bin string, cred *syscall.Credential
 		"-c", "ssl_cert_file=" + filepath.Join(s.dir, "server.crt"),
 		"-c", "ssl_key_file=" + filepath.Join(s.dir, "server.key"),
 	}
-	for _, setting := range settings {
+	for _, setting := range s.settings {
 		args = append(args, "-c", setting)
 	}
 	s.cmd = exec.Command(filepath.Join(bin, "postgres"), args...)
@@ -321,6 +332,54 @@ func (s *Server) Stop() {
 		}
 	}
 	_ = os.RemoveAll(s.dir)
+}
+
+// Down shuts the server down (SIGINT, PostgreSQL's fast shutdown), keeping
+// its data directory and port for Up: a server outage, not the end of it.
+func (s *Server) Down() error {
+	if err := s.cmd.Process.Signal(syscall.SIGINT); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("signal postgres: %w", err)
+	}
+	select {
+	case <-s.exited:
+	case <-time.After(stopTimeout):
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	}
+	return nil
+}
+
+// Up starts the server again after Down, on the same port, with the same data.
+func (s *Server) Up(ctx context.Context) error {
+	select {
+	case <-s.exited:
+	default:
+		return errors.New("postgres is still running: call Down first")
+	}
+	return s.launch(ctx)
+}
+
+// ExecOffline runs statements in database with the server down, through
+// PostgreSQL's single-user mode (postgres --single), as an administrator with
+// access to the server's files would.
+func (s *Server) ExecOffline(ctx context.Context, database string, statements ...string) error {
+	select {
+	case <-s.exited:
+	default:
+		return errors.New("postgres is running: single-user mode needs it down")
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(s.bin, "postgres"), "--single", "-D", s.dataDir(), "-j", database)
+	s.asServerUser(cmd, s.cred)
+	script := strings.Join(statements, ";\n\n") + ";\n\n"
+	cmd.Stdin = strings.NewReader(script)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("postgres --single: %w\n%s", err, out)
+	}
+	if strings.Contains(string(out), "ERROR:") {
+		return fmt.Errorf("postgres --single: a statement failed:\n%s", out)
+	}
+	return nil
 }
 
 // SuperConnect connects to database as the superuser over the unix socket.

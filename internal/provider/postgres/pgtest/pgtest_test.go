@@ -91,3 +91,43 @@ func TestAuditServer(t *testing.T) {
 		t.Fatalf("Log() lacks the server's start-up messages:\n%s", s.Log())
 	}
 }
+
+// Down refuses connections, ExecOffline changes the stopped cluster, and Up
+// serves the same port with the data from before and the offline change.
+func TestDownExecOfflineUp(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := Start(ctx)
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(s.Stop)
+	if err := s.Exec(ctx, "postgres", "CREATE ROLE before_outage LOGIN"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Down(); err != nil {
+		t.Fatalf("down: %v", err)
+	}
+	if conn, err := s.SuperConnect(ctx, "postgres"); err == nil {
+		_ = conn.Close(ctx)
+		t.Fatal("connected while down")
+	}
+	if err := s.ExecOffline(ctx, "postgres", `CREATE ROLE "made offline"`, `GRANT "made offline" TO before_outage`); err != nil {
+		t.Fatalf("exec offline: %v", err)
+	}
+	if err := s.ExecOffline(ctx, "postgres", "GRANT no_such_role TO before_outage"); err == nil {
+		t.Fatal("a failing offline statement was not reported")
+	}
+	if err := s.Up(ctx); err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	conn, err := s.SuperConnect(ctx, "postgres")
+	if err != nil {
+		t.Fatalf("connect after Up: %v", err)
+	}
+	defer func() { _ = conn.Close(ctx) }()
+	var member bool
+	if err := conn.QueryRow(ctx, `SELECT pg_has_role('before_outage', 'made offline', 'MEMBER')`).Scan(&member); err != nil || !member {
+		t.Fatalf("membership made offline = %v, %v; want true", member, err)
+	}
+}

@@ -74,39 +74,87 @@ func StartScimmyWithLog(t testing.TB, token string, log ScimmyLog) (base, org st
 
 func startScimmy(t testing.TB, env ...string) string {
 	t.Helper()
-	dir := ScimmyDir()
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "scimmy-routers")); err != nil {
-		t.Fatalf("scimtest: the scimmy SCIM server's npm packages are missing in %s: run `make test-deps` (%v)", dir, err)
+	srv, err := RunScimmy(t.TempDir(), env...)
+	if err != nil {
+		t.Fatalf("scimtest: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Stop(); err != nil {
+			t.Logf("scimtest: %v", err)
+		}
+	})
+	return srv.BaseURL
+}
+
+// Scimmy is a running hack/scimmy-server, for programs that are not tests
+// (the fault suite); tests use StartScimmy.
+type Scimmy struct {
+	// BaseURL is the server's SCIM base URL, ending in /scim/v2.
+	BaseURL string
+	cmd     *exec.Cmd
+	done    chan error
+	stderr  *testenv.LockedBuffer
+}
+
+// RunScimmy starts hack/scimmy-server with node on a free loopback port, in
+// dir, with env added to the environment (SCIMMY_TOKEN and the others of
+// server.js). The caller must call Stop. Its state lives in memory: a server
+// stopped and started again has no users and no groups.
+func RunScimmy(dir string, env ...string) (*Scimmy, error) {
+	scimmyDir := ScimmyDir()
+	if _, err := os.Stat(filepath.Join(scimmyDir, "node_modules", "scimmy-routers")); err != nil {
+		return nil, fmt.Errorf("the scimmy SCIM server's npm packages are missing in %s: run `make test-deps` (%w)", scimmyDir, err)
 	}
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Fatalf("scimtest: node is not installed: run `make test-deps` (%v)", err)
+		return nil, fmt.Errorf("node is not installed: run `make test-deps` (%w)", err)
 	}
-	cmd := exec.Command(node, filepath.Join(dir, "server.js"), "0")
-	cmd.Dir = t.TempDir()
+	cmd := exec.Command(node, filepath.Join(scimmyDir, "server.js"), "0")
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	killWithParent(cmd)
-	var stderr testenv.LockedBuffer
-	cmd.Stderr = &stderr
+	s := &Scimmy{cmd: cmd, done: make(chan error, 1), stderr: &testenv.LockedBuffer{}}
+	cmd.Stderr = s.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		t.Fatalf("scimtest: scimmy stdout: %v", err)
+		return nil, fmt.Errorf("scimmy stdout: %w", err)
 	}
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("scimtest: start %s: %v", cmd, err)
+		return nil, fmt.Errorf("start %s: %w", cmd, err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() { stop(t, cmd, done) })
-
-	base, err := awaitListening(stdout, done)
+	go func() { s.done <- cmd.Wait() }()
+	base, err := awaitListening(stdout, s.done)
+	if err == nil {
+		err = awaitPort(base)
+	}
 	if err != nil {
-		t.Fatalf("scimtest: the scimmy SCIM server did not start: %v\nits stderr:\n%s", err, stderr.String())
+		// Not Stop: awaitListening may have taken the exit from done.
+		_ = cmd.Process.Kill()
+		return nil, fmt.Errorf("the scimmy SCIM server did not start: %w\nits stderr:\n%s", err, s.stderr.String())
 	}
-	if err := awaitPort(base); err != nil {
-		t.Fatalf("scimtest: the scimmy SCIM server at %s: %v\nits stderr:\n%s", base, err, stderr.String())
+	s.BaseURL = base
+	return s, nil
+}
+
+// Stop asks the server to exit and kills it if it does not.
+func (s *Scimmy) Stop() error {
+	if s.cmd.Process == nil {
+		return nil
 	}
-	return base
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("signal scimmy: %w", err)
+	}
+	select {
+	case err := <-s.done:
+		if err != nil && !killedBy(err, syscall.SIGTERM) {
+			return fmt.Errorf("scimmy exited with %w", err)
+		}
+	case <-time.After(scimmyStopTimeout):
+		_ = s.cmd.Process.Kill()
+		exit := <-s.done
+		return fmt.Errorf("scimmy ignored SIGTERM for %s and was killed: %w", scimmyStopTimeout, exit)
+	}
+	return nil
 }
 
 // awaitListening reads the server's stdout until it prints the line with its
@@ -152,25 +200,6 @@ func awaitPort(base string) error {
 			return fmt.Errorf("port never opened: %w", err)
 		}
 		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// stop asks the server to exit and kills it if it does not.
-func stop(t testing.TB, cmd *exec.Cmd, done <-chan error) {
-	if cmd.Process == nil {
-		return
-	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		t.Logf("scimtest: signal scimmy: %v", err)
-	}
-	select {
-	case err := <-done:
-		if err != nil && !killedBy(err, syscall.SIGTERM) {
-			t.Logf("scimtest: scimmy exited with %v", err)
-		}
-	case <-time.After(scimmyStopTimeout):
-		_ = cmd.Process.Kill()
-		t.Logf("scimtest: scimmy ignored SIGTERM for %s and was killed: %v", scimmyStopTimeout, <-done)
 	}
 }
 
