@@ -33,10 +33,7 @@ func (r *ElevationRequestReconciler) reconcileApproved(ctx context.Context, er *
 		return ctrl.Result{RequeueAfter: pollWhileBlocked}, err
 	}
 	if er.Status.Grant == nil {
-		role, err := policy.Check(er, conn, r.MaxDuration)
-		if err == nil {
-			err = policy.CheckGrantable(conn, role, r.GrantableClusterRoles)
-		}
+		role, err := r.grantableRole(er, conn)
 		if err != nil {
 			r.refuse(er, err)
 			return ctrl.Result{}, nil
@@ -46,6 +43,17 @@ func (r *ElevationRequestReconciler) reconcileApproved(ctx context.Context, er *
 		}
 	}
 	return r.grant(ctx, er, conn, now)
+}
+
+// grantableRole is the role the request may be granted in conn, re-checked
+// before every grant in case a webhook was bypassed or the policy changed:
+// the duration within every cap, the subject allowed, a grantable ClusterRole.
+func (r *ElevationRequestReconciler) grantableRole(er *accessv1alpha1.ElevationRequest, conn *accessv1alpha1.SaaSConnection) (*accessv1alpha1.Role, error) {
+	role, err := policy.Check(er, conn, r.MaxDuration)
+	if err != nil {
+		return nil, err
+	}
+	return role, policy.CheckGrantable(conn, role, r.GrantableClusterRoles)
 }
 
 // recordGrantIntent records the intent to grant. A shared entitlement (a group

@@ -49,13 +49,9 @@ func (r *ElevationRequestReconciler) reconcilePending(ctx context.Context, er *a
 		return ctrl.Result{}, nil
 	}
 	retry := ctrl.Result{RequeueAfter: min(er.CreationTimestamp.Add(timeout).Sub(now), pollWhileBlocked)}
-	if conn == nil {
-		block(er, accessv1alpha1.ReasonConnectionNotFound, fmt.Sprintf("SaaSConnection %q not found in namespace %s", er.Spec.Connection, er.Namespace))
-		return retry, nil
-	}
-	role, err := policy.FindRole(conn, er.Spec.Role)
-	if err != nil {
-		block(er, accessv1alpha1.ReasonPolicyViolation, err.Error())
+	role, blocker := targetRole(er, conn)
+	if blocker != nil {
+		er.Status.Blocked = blocker
 		return retry, nil
 	}
 	if err := policy.CheckAutoApproval(role, er.Spec.Subject, er.Status.RequestedBy); err != nil {

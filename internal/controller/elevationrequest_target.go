@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
+	"github.com/elevator-dev/elevator/internal/policy"
 	"github.com/elevator-dev/elevator/internal/provider"
 )
 
@@ -23,17 +24,22 @@ const entitlementIndex = "elevator.dev/entitlement"
 // the target: requests with the same key hold the same group membership in a
 // shared-entitlement provider.
 func entitlementKey(er *accessv1alpha1.ElevationRequest) string {
-	return er.Spec.Connection + "\x00" + er.Spec.Role + "\x00" + er.Spec.Subject
+	return targetKey(accessv1alpha1.Target{Connection: er.Spec.Connection, Role: er.Spec.Role}, er.Spec.Subject)
 }
 
-// entitlementKeys are the keys of every target of the request.
+// entitlementKeys are the keys of every target of the request, in the order
+// of spec.TargetsOf.
 func entitlementKeys(er *accessv1alpha1.ElevationRequest) []string {
 	targets := er.Spec.TargetsOf()
 	keys := make([]string, len(targets))
 	for i, t := range targets {
-		keys[i] = t.Connection + "\x00" + t.Role + "\x00" + er.Spec.Subject
+		keys[i] = targetKey(t, er.Spec.Subject)
 	}
 	return keys
+}
+
+func targetKey(t accessv1alpha1.Target, subject string) string {
+	return t.Connection + "\x00" + t.Role + "\x00" + subject
 }
 
 // connection reads the request's SaaSConnection; nil when it does not exist.
@@ -116,4 +122,18 @@ func grantedTarget(er *accessv1alpha1.ElevationRequest) *accessv1alpha1.GrantTar
 		return nil
 	}
 	return er.Status.Grant.Target
+}
+
+// targetRole finds the role of the request (or of a view of one target) in
+// its connection, or says what blocks it: the connection or the role is missing.
+func targetRole(v *accessv1alpha1.ElevationRequest, conn *accessv1alpha1.SaaSConnection) (*accessv1alpha1.Role, *accessv1alpha1.Blocker) {
+	if conn == nil {
+		return nil, &accessv1alpha1.Blocker{Reason: accessv1alpha1.ReasonConnectionNotFound,
+			Message: fmt.Sprintf("SaaSConnection %q not found in namespace %s", v.Spec.Connection, v.Namespace)}
+	}
+	role, err := policy.FindRole(conn, v.Spec.Role)
+	if err != nil {
+		return nil, &accessv1alpha1.Blocker{Reason: accessv1alpha1.ReasonPolicyViolation, Message: err.Error()}
+	}
+	return role, nil
 }

@@ -50,19 +50,24 @@ func targetView(er *accessv1alpha1.ElevationRequest, i int) *accessv1alpha1.Elev
 		RevokedAt:         targetEnd(er, ts),
 		Blocked:           ts.Blocked,
 		Message:           ts.Message,
-		// The other targets, which no single-target step reads but the
-		// residual check: their recorded bindings are not residual access.
+		// The other targets' grants, which no single-target step reads but
+		// the residual check: their recorded bindings are not residual access.
 		Targets: siblingsOf(er, i),
 	}
 	return v
 }
 
-// siblingsOf is every target of er but target i.
+// siblingsOf is every target of er but target i, with only its grant: all
+// that notSiblings reads. The grant is er's own, shared: the single-target
+// steps never write a view's status.targets, so it is not copied (a view is
+// built several times a reconcile, and a full copy of every sibling, activity
+// record included, grows with the square of the targets).
 func siblingsOf(er *accessv1alpha1.ElevationRequest, i int) []accessv1alpha1.TargetStatus {
 	out := make([]accessv1alpha1.TargetStatus, 0, len(er.Status.Targets)-1)
-	for j := range er.Status.Targets {
+	for j, ts := range er.Status.Targets {
 		if j != i {
-			out = append(out, *er.Status.Targets[j].DeepCopy())
+			out = append(out, accessv1alpha1.TargetStatus{Connection: ts.Connection, Role: ts.Role,
+				TargetState: accessv1alpha1.TargetState{Grant: ts.Grant}})
 		}
 	}
 	return out
@@ -105,9 +110,10 @@ func holdingViews(other *accessv1alpha1.ElevationRequest, key string) []*accessv
 	if !other.Spec.IsMultiTarget() {
 		return []*accessv1alpha1.ElevationRequest{other}
 	}
+	keys := entitlementKeys(other)
 	var out []*accessv1alpha1.ElevationRequest
-	for i := range other.Status.Targets {
-		if i < len(other.Spec.Targets) && entitlementKey(&accessv1alpha1.ElevationRequest{Spec: other.Spec.ForTarget(other.Spec.Targets[i])}) == key {
+	for i := range min(len(other.Status.Targets), len(keys)) {
+		if keys[i] == key {
 			out = append(out, targetView(other, i))
 		}
 	}

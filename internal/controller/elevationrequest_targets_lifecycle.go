@@ -63,10 +63,11 @@ func (r *ElevationRequestReconciler) reconcilePendingTargets(ctx context.Context
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	deadline := er.CreationTimestamp.Add(targetsPendingTimeout(conns))
+	timeout, _ := policy.RequestPendingTimeout(&er.Spec, conns)
+	deadline := er.CreationTimestamp.Add(timeout)
 	if !now.Before(deadline) && !targetsApprovedInTime(views, conns, deadline) {
 		r.finishNeverGranted(er, accessv1alpha1.PhaseExpired, accessv1alpha1.ReasonPendingTimeout,
-			fmt.Sprintf("not approved within the pending timeout of %s", targetsPendingTimeout(conns)))
+			fmt.Sprintf("not approved within the pending timeout of %s", timeout))
 		r.record(audit.ActionExpire, er, "")
 		endTargets(er, accessv1alpha1.PhaseExpired)
 		return ctrl.Result{}, nil
@@ -135,31 +136,6 @@ func (r *ElevationRequestReconciler) countTargetApprovals(er *accessv1alpha1.Ele
 		approved = approved && ts.Approvals >= ts.RequiredApprovals
 	}
 	return approved, nil
-}
-
-// targetRole finds the target's role, or says what blocks it.
-func targetRole(v *accessv1alpha1.ElevationRequest, conn *accessv1alpha1.SaaSConnection) (*accessv1alpha1.Role, *accessv1alpha1.Blocker) {
-	if conn == nil {
-		return nil, &accessv1alpha1.Blocker{Reason: accessv1alpha1.ReasonConnectionNotFound,
-			Message: fmt.Sprintf("SaaSConnection %q not found in namespace %s", v.Spec.Connection, v.Namespace)}
-	}
-	role, err := policy.FindRole(conn, v.Spec.Role)
-	if err != nil {
-		return nil, &accessv1alpha1.Blocker{Reason: accessv1alpha1.ReasonPolicyViolation, Message: err.Error()}
-	}
-	return role, nil
-}
-
-// targetsPendingTimeout is the smallest pendingTimeout among the targets'
-// connections: the request waits no longer than its strictest system allows.
-func targetsPendingTimeout(conns map[string]*accessv1alpha1.SaaSConnection) time.Duration {
-	var out time.Duration
-	for _, conn := range conns {
-		if d := policy.PendingTimeout(conn); out == 0 || d < out {
-			out = d
-		}
-	}
-	return out
 }
 
 // targetsApprovedInTime says whether every target that needs approvals had
@@ -264,11 +240,7 @@ func (r *ElevationRequestReconciler) recordTargetIntents(ctx context.Context, er
 	}
 	roles := make(map[*accessv1alpha1.ElevationRequest]*accessv1alpha1.Role, len(todo))
 	for _, v := range todo {
-		conn := conns[v.Spec.Connection]
-		role, err := policy.Check(v, conn, r.MaxDuration)
-		if err == nil {
-			err = policy.CheckGrantable(conn, role, r.GrantableClusterRoles)
-		}
+		role, err := r.grantableRole(v, conns[v.Spec.Connection])
 		if err != nil {
 			return fmt.Errorf("%s: %w", targetOf(v), err), nil
 		}

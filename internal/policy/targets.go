@@ -47,6 +47,20 @@ func Connections(spec *accessv1alpha1.ElevationRequestSpec) []string {
 	return slices.Compact(out)
 }
 
+// RequestPendingTimeout is a request's pending timeout: the smallest among
+// its connections (conns, by name; the default for one that does not exist),
+// and the connection it comes from.
+func RequestPendingTimeout(spec *accessv1alpha1.ElevationRequestSpec, conns map[string]*accessv1alpha1.SaaSConnection) (time.Duration, string) {
+	var least time.Duration
+	var of string
+	for _, name := range Connections(spec) {
+		if d := PendingTimeout(conns[name]); of == "" || d < least {
+			least, of = d, name
+		}
+	}
+	return least, of
+}
+
 // PendingTimeout is how long a request on the connection may wait for
 // approval: its spec.pendingTimeout, or the default when the connection is
 // missing or its value does not parse.

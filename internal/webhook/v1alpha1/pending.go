@@ -25,7 +25,7 @@ func withPolicy(ctx context.Context, reader client.Reader, old *accessv1alpha1.E
 	if err != nil {
 		return trig, fmt.Errorf("%s: %w", trig.Key, err)
 	}
-	trig.PendingTimeout, trig.PendingTimeoutOf = pendingTimeoutOf(&old.Spec, conns)
+	trig.PendingTimeout, trig.PendingTimeoutOf = policy.RequestPendingTimeout(&old.Spec, conns)
 	if trig.Key == accessv1alpha1.AnnotationBreakGlass && !old.Spec.IsMultiTarget() {
 		if conn := conns[old.Spec.Connection]; conn != nil {
 			if role, err := policy.FindRole(conn, old.Spec.Role); err == nil {
@@ -53,20 +53,6 @@ func readConnections(ctx context.Context, reader client.Reader, old *accessv1alp
 		}
 	}
 	return out, nil
-}
-
-// pendingTimeoutOf is the request's pending timeout, the smallest among its
-// connections (the default for one that does not exist, as the controller
-// counts it), and the connection it comes from.
-func pendingTimeoutOf(spec *accessv1alpha1.ElevationRequestSpec, conns map[string]*accessv1alpha1.SaaSConnection) (time.Duration, string) {
-	var least time.Duration
-	var of string
-	for _, name := range policy.Connections(spec) {
-		if d := policy.PendingTimeout(conns[name]); of == "" || d < least {
-			least, of = d, name
-		}
-	}
-	return least, of
 }
 
 // requireInTime refuses an approval or a break-glass at or after the pending
