@@ -23,6 +23,7 @@ const (
 	multiTwo    = "e2e-multi-two"
 	multiDoomed = "e2e-multi-doomed" // refused by an admission policy (multitarget_policy.yaml)
 	multiLate   = "e2e-multi-late"   // its namespace is made only while the grant is retried
+	multiNever  = "e2e-multi-never"  // its namespace is never made: its grant is retried for good
 	multiRole   = "ns-admin"
 
 	oneApprover = "ana" // may approve for e2e-multi-one only
@@ -39,7 +40,7 @@ func applyMultiFixtures() {
 	applyFixtures()
 	mustKubectl("apply", "-f", testdata("multitarget.yaml"))
 	mustKubectl("wait", "--for=condition=Ready", "--timeout=60s", "-n", ns,
-		"saasconnection/"+multiOne, "saasconnection/"+multiTwo, "saasconnection/"+multiDoomed, "saasconnection/"+multiLate)
+		"saasconnection/"+multiOne, "saasconnection/"+multiTwo, "saasconnection/"+multiDoomed, "saasconnection/"+multiLate, "saasconnection/"+multiNever)
 }
 
 // multiTarget is the target for role ns-admin of connection, as kubectl shows it.
@@ -48,6 +49,11 @@ func multiTarget(connection string) string { return connection + "/" + multiRole
 // multiRequestFile writes an ElevationRequest of erin for ns-admin of each
 // connection and returns its path.
 func multiRequestFile(name string, connections ...string) string {
+	return multiRequestFileFor(name, multiDuration, connections...)
+}
+
+// multiRequestFileFor is multiRequestFile with the duration d.
+func multiRequestFileFor(name string, d time.Duration, connections ...string) string {
 	var targets strings.Builder
 	for _, c := range connections {
 		fmt.Fprintf(&targets, "  - {connection: %s, role: %s}\n", c, multiRole)
@@ -63,7 +69,7 @@ spec:
 %s  duration: %s
   justification: "e2e: one purpose, several systems"
   ticket: E2E-18
-`, name, ns, requester, targets.String(), multiDuration)
+`, name, ns, requester, targets.String(), d)
 	path := filepath.Join(workDir, name+".yaml")
 	Expect(os.WriteFile(path, []byte(yaml), 0o600)).To(Succeed())
 	return path
@@ -403,4 +409,33 @@ var _ = Describe("an operator killed between two targets' grants (multi-target)"
 		expectAccess("no", multiOne, multiLate)
 		expectEachRevocationVerified(name, "EarlyRevoke", 2)
 	}, SpecTimeout(5*time.Minute))
+})
+
+var _ = Describe("a target that keeps failing while another is granted (multi-target)", func() {
+	const name = "e2e-multi-never-both"
+
+	It("undoes the granted target once its window is over, and ends Failed naming the other", func(_ SpecContext) {
+		applyMultiFixtures()
+		deleteWhenDone(name)
+		mustKubectl("create", "-f", multiRequestFileFor(name, 15*time.Second, multiOne, multiNever), "--as="+requester)
+		Eventually(phaseOf(name)).WithTimeout(10 * time.Second).Should(Equal("Pending"))
+		approveAs(name, approver, "abe approves for both")
+
+		Eventually(func() []string { return requestBindings(name, multiOne) }).WithTimeout(30 * time.Second).Should(HaveLen(1))
+		Expect(phaseOf(name)()).To(Equal("Approved"), "Active only once every target is")
+		expectAccess("yes", multiOne)
+		granted, err := time.Parse(time.RFC3339, targetField(name, 0, ".grantedAt"))
+		Expect(err).NotTo(HaveOccurred())
+
+		Eventually(phaseOf(name)).WithTimeout(45 * time.Second).Should(Equal("Failed"))
+		Expect(requestBindings(name, multiOne)).To(BeEmpty())
+		expectAccess("no", multiOne)
+		Expect(requestField(name, ".status.message")).To(ContainSubstring("not every target was granted within the window"))
+		Expect(targetField(name, 1, ".grant.error")).To(ContainSubstring(multiTarget(multiNever)))
+		Expect(targetField(name, 0, ".phase")).To(Equal("Revoked"))
+		verified, err := time.Parse(time.RFC3339, targetField(name, 0, ".revocation.verifiedAt"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(verified).To(BeTemporally("<=", granted.Add(15*time.Second+3*time.Second)),
+			"the granted target is undone about when its window ends, not held while the other is retried")
+	}, SpecTimeout(3*time.Minute))
 })
