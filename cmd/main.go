@@ -83,7 +83,7 @@ func parseFlags() (options, zap.Options, error) {
 	flag.DurationVar(&o.expiryLead, "expiry-lead", controller.DefaultExpiryLead,
 		"How long before expiresAt an expiring elevation's revocation starts, so that access is gone by expiresAt; at most a tenth of the window. 0 starts it at expiresAt.")
 	flag.Float64Var(&o.expiryRate, "expiry-rate", controller.DefaultExpiryRate,
-		"Revocations per second the operator counts on when many elevations expire in the same second: the k-th of them starts k/rate earlier than --expiry-lead, within the same cap. 0 turns this off.")
+		"Revocations per second the operator counts on starting when many elevations expire close together: each gets its own slot of 1/rate, the latest free one at or before expiresAt minus --expiry-lead, within the same cap. 0 turns this off.")
 	flag.StringVar(&o.webhookCertPath, "webhook-cert-path", "", "Directory with the webhook serving certificate (tls.crt, tls.key).")
 	flag.StringVar(&o.webhookHost, "webhook-host", "", "Address the webhook server binds to; empty means every interface.")
 	flag.IntVar(&o.webhookPort, "webhook-port", 9443, "Port the webhook server listens on.")

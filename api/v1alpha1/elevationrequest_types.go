@@ -440,13 +440,14 @@ type ElevationRequestStatus struct {
 	// granted, and revocation sums up the targets' revocations (verifiedAt
 	// is set only once every target's removal was verified).
 	TargetState `json:",inline"`
-	// ExpiresAt is when the access is gone at the latest: the grant (with
-	// spec.targets, the first target's; one instant for all) +
-	// spec.duration + the operator's expiry lead, cut to the second. The
-	// revocation starts the lead before it, so access never outlives
-	// spec.duration, and ends less than a second short of it.
+	// ExpiresAt is when the access is gone at the latest, to the millisecond:
+	// the start of the grant (with spec.targets, the first target's; one
+	// instant for all) + spec.duration + the operator's expiry lead. The
+	// revocation starts the lead before it, so the access lasts
+	// spec.duration (plus the removal's own time, well within the lead) and
+	// never outlives expiresAt.
 	// +optional
-	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
+	ExpiresAt *MilliTime `json:"expiresAt,omitempty"`
 	// RevokedAt is when the request ended: the access was verified gone, or the
 	// request was withdrawn before anything was granted.
 	// +optional

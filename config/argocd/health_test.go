@@ -92,7 +92,7 @@ func condition(conditionType string, status metav1.ConditionStatus, reason, mess
 }
 
 func granted(s *accessv1alpha1.ElevationRequestStatus) {
-	s.GrantedAt, s.ExpiresAt = &grantedAt, &expiresAt
+	s.GrantedAt, s.ExpiresAt = &grantedAt, &accessv1alpha1.MilliTime{Time: expiresAt.Time}
 	s.Approvals = []accessv1alpha1.ApprovalRecord{{User: "bob", At: createdAt, Comment: "INC-4711 confirmed"}}
 }
 

@@ -67,7 +67,9 @@ func (l Logger) Record(action string, er *accessv1alpha1.ElevationRequest, actor
 		kv = append(kv, "targets", targets)
 	}
 	kv = appendTime(kv, "grantedAt", er.Status.GrantedAt)
-	kv = appendTime(kv, "expiresAt", er.Status.ExpiresAt)
+	if at := er.Status.ExpiresAt; at != nil {
+		kv = append(kv, "expiresAt", at.UTC().Format(time.RFC3339Nano))
+	}
 	kv = appendTime(kv, "revokedAt", er.Status.RevokedAt)
 	if rev := er.Status.Revocation; rev != nil {
 		kv = append(kv, "revocationReason", rev.Reason)

@@ -100,7 +100,7 @@ func TestIsOverdue(t *testing.T) {
 	now := time.Unix(1000, 0)
 	revoking := func(reason string, attempts int32, expires time.Time, retainedBy string) *accessv1alpha1.ElevationRequest {
 		return request(accessv1alpha1.PhaseRevoking, func(er *accessv1alpha1.ElevationRequest) {
-			er.Status.ExpiresAt = timePtr(expires)
+			er.Status.ExpiresAt = accessv1alpha1.NewMilliTime(expires)
 			er.Status.Revocation = &accessv1alpha1.Revocation{Reason: reason, Attempts: attempts, RetainedBy: retainedBy}
 		})
 	}

@@ -32,7 +32,7 @@ func approvedBy(users ...string) func(*accessv1alpha1.ElevationRequest) {
 
 func granted(er *accessv1alpha1.ElevationRequest) {
 	er.Status.Grant = &accessv1alpha1.GrantAttempt{StartedAt: t0, Verification: "RoleBinding ns/elevator-x present"}
-	er.Status.GrantedAt, er.Status.ExpiresAt = &t0, &expires
+	er.Status.GrantedAt, er.Status.ExpiresAt = &t0, accessv1alpha1.NewMilliTime(expires.Time)
 }
 
 func revoking(reason string) func(*accessv1alpha1.ElevationRequest) {

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"math"
 	"time"
 
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
@@ -21,14 +22,20 @@ const maxLeadShare = 10
 // expiryLead is how long before its expiresAt the request's revocation starts:
 // lead, capped at a tenth of the window from grantedAt to expiresAt.
 func expiryLead(er *accessv1alpha1.ElevationRequest, lead time.Duration) time.Duration {
-	st := er.Status
 	if lead <= 0 {
 		return 0
 	}
+	return min(lead, capLead(er))
+}
+
+// capLead is the most lead a request may get: a tenth of its window from
+// grantedAt to expiresAt, or no limit while either is unknown.
+func capLead(er *accessv1alpha1.ElevationRequest) time.Duration {
+	st := er.Status
 	if st.GrantedAt == nil || st.ExpiresAt == nil {
-		return lead
+		return math.MaxInt64
 	}
-	return min(lead, st.ExpiresAt.Sub(st.GrantedAt.Time)/maxLeadShare)
+	return st.ExpiresAt.Sub(st.GrantedAt.Time) / maxLeadShare
 }
 
 // expiryDue reports whether the request's expiry is to be acted on now: now is
@@ -51,19 +58,19 @@ func untilExpiryLook(er *accessv1alpha1.ElevationRequest, now time.Time, lead ti
 }
 
 // leadFor is the request's whole lead before expiresAt: --expiry-lead, plus
-// its place among the requests sharing its expiry (expiryCalendar). expiryLead
-// caps the sum at a tenth of the window.
+// what its slot in the expiry calendar adds. expiryLead caps the sum at a
+// tenth of the window.
 func (r *ElevationRequestReconciler) leadFor(er *accessv1alpha1.ElevationRequest) time.Duration {
-	return r.ExpiryLead + r.expiries.lead(er)
+	return r.ExpiryLead + r.expiries.lead(er, r.ExpiryLead)
 }
 
-// expiryOf is the expiresAt of access granted at start for duration. The API
-// stores times to the second, and the revocation starts the lead before
-// expiresAt (expiryLead). So expiresAt is start + duration + that lead, cut
-// to the second: the revocation then starts no later than start + duration,
-// so the window is never longer than asked for, and at most a second sooner,
-// where cutting start + duration alone would lose up to the lead and a second.
+// expiryOf is the expiresAt of access granted at start for duration: start +
+// duration + the lead (within its cap of a tenth of the duration). The
+// revocation starts the lead before expiresAt (expiryLead), so at start +
+// duration: the window is as long as asked for, and the lead is the time the
+// removal has to land before expiresAt. It is kept to the millisecond, as
+// status.expiresAt stores it.
 func expiryOf(start time.Time, duration, lead time.Duration) time.Time {
 	lead = min(max(lead, 0), duration/maxLeadShare)
-	return start.Add(duration + lead).Truncate(time.Second)
+	return start.Add(duration + lead).Truncate(time.Millisecond)
 }

@@ -202,7 +202,7 @@ func (r *ElevationRequestReconciler) grantFailed(ctx context.Context, er *access
 func (r *ElevationRequestReconciler) activate(er *accessv1alpha1.ElevationRequest, now time.Time, duration time.Duration, obs provider.Observation) {
 	er.Status.Phase = accessv1alpha1.PhaseActive
 	er.Status.GrantedAt = timePtr(now.Truncate(time.Second))
-	er.Status.ExpiresAt = timePtr(expiryOf(now, duration, r.ExpiryLead))
+	er.Status.ExpiresAt = accessv1alpha1.NewMilliTime(expiryOf(now, duration, r.ExpiryLead))
 	msg := grantedMessage(er)
 	er.Status.Message = msg
 	r.event(er, corev1.EventTypeNormal, accessv1alpha1.ReasonGranted, "Grant", "%s; %s", approvalMessage(er), msg)

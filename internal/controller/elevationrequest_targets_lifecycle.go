@@ -405,7 +405,7 @@ func (r *ElevationRequestReconciler) activateTargets(er *accessv1alpha1.Elevatio
 	er.Status.Phase = accessv1alpha1.PhaseActive
 	er.Status.Blocked = nil
 	er.Status.GrantedAt = timePtr(last)
-	er.Status.ExpiresAt = timePtr(expiryOf(first, duration, r.ExpiryLead))
+	er.Status.ExpiresAt = accessv1alpha1.NewMilliTime(expiryOf(first, duration, r.ExpiryLead))
 	msg := fmt.Sprintf("%s on all %d targets", grantedMessage(er), len(er.Status.Targets))
 	er.Status.Message = msg
 	r.event(er, corev1.EventTypeNormal, accessv1alpha1.ReasonGranted, "Grant", "%s; %s", approvalMessage(er), msg)

@@ -1,7 +1,6 @@
 package controller
 
 import (
-	"slices"
 	"sync"
 	"time"
 
@@ -11,54 +10,102 @@ import (
 )
 
 // DefaultExpiryRate is the operator's --expiry-rate: the revocations per
-// second the operator counts on finishing when many requests expire in the
-// same second (docs/performance.md measured about 47 per second on 2 loaded
-// cores).
+// second the operator counts on starting when many requests expire close
+// together (docs/performance.md measured about 47 finished a second on 2
+// loaded cores).
 const DefaultExpiryRate = 40.0
 
-// expiryCalendar spreads the revocations of requests that share an expiry.
-// expiresAt is stored to the second, so every request granted in the same
-// second expires at the same instant: after a burst of grants, hundreds of
-// removals fall due at once, and the queue drains them at the rate the API
-// server allows. A fixed lead cannot cover such a clump. The calendar keeps,
-// for each expiry, the Active requests in the order they were first seen, and
-// gives the k-th one k/rate of extra lead: each starts just early enough that
-// the whole clump is removed by the expiry, and the queue gets them at the
-// rate it can take instead of all at once.
+// expiryCalendar spreads the starts of revocations over time so that no more
+// than rate of them start in any second. A burst of grants becomes a burst of
+// expiries: hundreds of removals due within a second or two, which the queue
+// drains at the rate the API server allows, so a fixed lead covers the first
+// of them and not the rest. The calendar cuts time into slots 1/rate long and
+// gives each Active request, when first seen, the latest free slot that
+// starts no later than its expiresAt minus the lead, and no earlier than the
+// cap of a tenth of its window: its removal starts there. A request keeps its
+// slot until it is no longer Active, and one seen later never moves one seen
+// earlier, so the expiry look the grant scheduled stays right. When every
+// slot back to the cap is taken, the request shares the cap's slot.
 type expiryCalendar struct {
-	// rate is the revocations per second counted on; 0 or less turns the
-	// calendar off.
+	// rate is the revocation starts per second counted on; 0 or less turns
+	// the calendar off.
 	rate float64
 
 	mu       sync.Mutex
-	byExpiry map[time.Time][]types.NamespacedName
-	expiryOf map[types.NamespacedName]time.Time
+	bookings map[types.NamespacedName]booking
+	taken    map[int64]int // requests booked per slot
+}
+
+// booking is a request's slot, for the expiry it was booked for.
+type booking struct {
+	expiresAt time.Time
+	slot      int64
 }
 
 func newExpiryCalendar(rate float64) *expiryCalendar {
-	return &expiryCalendar{rate: rate, byExpiry: map[time.Time][]types.NamespacedName{}, expiryOf: map[types.NamespacedName]time.Time{}}
+	return &expiryCalendar{rate: rate, bookings: map[types.NamespacedName]booking{}, taken: map[int64]int{}}
 }
 
-// lead is the extra lead of an Active request: its place among the requests
-// sharing its expiresAt, divided by the rate. It enters the request in the
-// calendar on first sight, and moves it if its expiry changed.
-func (c *expiryCalendar) lead(er *accessv1alpha1.ElevationRequest) time.Duration {
-	if c == nil || c.rate <= 0 || er.Status.ExpiresAt == nil {
+// lead is the lead an Active request gets beyond base (--expiry-lead): from
+// expiresAt − base back to the start of its slot. It books the slot on first
+// sight, and again if the request's expiry changed.
+func (c *expiryCalendar) lead(er *accessv1alpha1.ElevationRequest, base time.Duration) time.Duration {
+	if c == nil || c.rate <= 0 || er.Status.ExpiresAt == nil || er.Status.GrantedAt == nil {
 		return 0
 	}
 	key := types.NamespacedName{Namespace: er.Namespace, Name: er.Name}
-	at := er.Status.ExpiresAt.UTC()
+	at := er.Status.ExpiresAt.Time
+	latest := at.Add(-min(base, capLead(er)))
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if prev, ok := c.expiryOf[key]; ok && !prev.Equal(at) {
+	b, ok := c.bookings[key]
+	if ok && !b.expiresAt.Equal(at) {
 		c.removeLocked(key)
+		ok = false
 	}
-	if _, ok := c.expiryOf[key]; !ok {
-		c.expiryOf[key] = at
-		c.byExpiry[at] = append(c.byExpiry[at], key)
+	if !ok {
+		b = booking{expiresAt: at, slot: c.freeSlotLocked(latest, at.Add(-capLead(er)))}
+		c.bookings[key] = b
+		c.taken[b.slot]++
 	}
-	place := slices.Index(c.byExpiry[at], key)
-	return time.Duration(float64(place) / c.rate * float64(time.Second))
+	return max(latest.Sub(c.slotStart(b.slot)), 0)
+}
+
+// freeSlotLocked is the latest free slot starting at or before latest and not
+// before earliest; the first slot starting at or after earliest when all are
+// taken (or the slot of latest, if none does).
+func (c *expiryCalendar) freeSlotLocked(latest, earliest time.Time) int64 {
+	last := c.slotAt(latest)
+	first := c.slotAt(earliest)
+	if c.slotStart(first).Before(earliest) {
+		first++
+	}
+	first = min(first, last)
+	for slot := last; slot >= first; slot-- {
+		if c.taken[slot] == 0 {
+			return slot
+		}
+	}
+	return first
+}
+
+// slotAt is the slot that holds t.
+func (c *expiryCalendar) slotAt(t time.Time) int64 {
+	ns, size := t.UnixNano(), int64(c.slotSize())
+	slot := ns / size
+	if ns%size < 0 {
+		slot--
+	}
+	return slot
+}
+
+func (c *expiryCalendar) slotStart(slot int64) time.Time {
+	return time.Unix(0, slot*int64(c.slotSize()))
+}
+
+// slotSize is how long a slot is: 1/rate.
+func (c *expiryCalendar) slotSize() time.Duration {
+	return max(time.Duration(float64(time.Second)/c.rate), time.Nanosecond)
 }
 
 // forget takes a request out of the calendar once it is no longer Active.
@@ -72,15 +119,13 @@ func (c *expiryCalendar) forget(key types.NamespacedName) {
 }
 
 func (c *expiryCalendar) removeLocked(key types.NamespacedName) {
-	at, ok := c.expiryOf[key]
+	b, ok := c.bookings[key]
 	if !ok {
 		return
 	}
-	delete(c.expiryOf, key)
-	rest := slices.DeleteFunc(c.byExpiry[at], func(k types.NamespacedName) bool { return k == key })
-	if len(rest) == 0 {
-		delete(c.byExpiry, at)
-		return
+	delete(c.bookings, key)
+	if c.taken[b.slot]--; c.taken[b.slot] <= 0 {
+		delete(c.taken, b.slot)
 	}
-	c.byExpiry[at] = rest
 }
+

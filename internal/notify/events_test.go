@@ -18,6 +18,8 @@ func at(d time.Duration) *metav1.Time {
 	return &t
 }
 
+func milliAt(d time.Duration) *accessv1alpha1.MilliTime { return accessv1alpha1.NewMilliTime(t0.Add(d)) }
+
 func request(mutate ...func(*accessv1alpha1.ElevationRequest)) *accessv1alpha1.ElevationRequest {
 	er := &accessv1alpha1.ElevationRequest{
 		ObjectMeta: metav1.ObjectMeta{Name: "fix-billing", Namespace: "payments", UID: "uid-1", CreationTimestamp: metav1.NewTime(t0)},
@@ -39,7 +41,7 @@ func approved(er *accessv1alpha1.ElevationRequest) {
 func active(er *accessv1alpha1.ElevationRequest) {
 	approved(er)
 	er.Status.Phase = accessv1alpha1.PhaseActive
-	er.Status.GrantedAt, er.Status.ExpiresAt = at(time.Minute), at(31*time.Minute)
+	er.Status.GrantedAt, er.Status.ExpiresAt = at(time.Minute), milliAt(31*time.Minute)
 }
 
 func revoked(er *accessv1alpha1.ElevationRequest) {
@@ -134,7 +136,7 @@ func TestNextDueIsTheReminder(t *testing.T) {
 	if got := NextDue(er, 5*time.Minute, t0.Add(27*time.Minute)); !got.IsZero() {
 		t.Errorf("next due %v after the reminder was due, want none", got)
 	}
-	short := request(active, func(er *accessv1alpha1.ElevationRequest) { er.Status.ExpiresAt = at(3 * time.Minute) })
+	short := request(active, func(er *accessv1alpha1.ElevationRequest) { er.Status.ExpiresAt = milliAt(3 * time.Minute) })
 	if got := types(Due(short, 5*time.Minute, t0.Add(time.Minute))); !strings.Contains(got, "expiringSoon") {
 		t.Errorf("a window shorter than the lead is not reminded at the grant: %q", got)
 	}

@@ -169,9 +169,9 @@ func firstGrantedAt(name string) string {
 }
 
 // expectExpiryFrom asserts that the request's one expiresAt counts from
-// granted (the first target's grantedAt): its duration plus the operator's
-// expiry lead, cut to the second (the controller's expiryOf), so never from a
-// later target's grant.
+// granted (the first target's grantedAt, cut to the second): its duration
+// plus the operator's expiry lead (the controller's expiryOf), so never from
+// a later target's grant.
 func expectExpiryFrom(name, granted string) {
 	from, err := time.Parse(time.RFC3339, granted)
 	ExpectWithOffset(1, err).NotTo(HaveOccurred())

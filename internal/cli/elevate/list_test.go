@@ -26,10 +26,10 @@ func request(name string, phase accessv1alpha1.Phase, subject, requester string,
 
 func TestRenderListColumnsAndTimeLeft(t *testing.T) {
 	active := request("active", accessv1alpha1.PhaseActive, "alice", "alice", 10*time.Minute)
-	active.Status.ExpiresAt = atp(70 * time.Minute)
+	active.Status.ExpiresAt = milliAt(70 * time.Minute)
 	pending := request("pending", accessv1alpha1.PhasePending, "bob", "bob", 55*time.Minute)
 	revoked := request("revoked", accessv1alpha1.PhaseRevoked, "carol", "carol", 0)
-	revoked.Status.ExpiresAt, revoked.Status.RevokedAt = atp(30*time.Minute), atp(30*time.Minute)
+	revoked.Status.ExpiresAt, revoked.Status.RevokedAt = milliAt(30*time.Minute), atp(30*time.Minute)
 	fresh := request("fresh", "", "dave", "", 59*time.Minute)
 
 	var out bytes.Buffer
@@ -133,7 +133,7 @@ func TestTimedOutSaysWhatIsMissing(t *testing.T) {
 
 func TestActiveLine(t *testing.T) {
 	er := request("a", accessv1alpha1.PhaseActive, "alice", "alice", 0)
-	er.Status.ExpiresAt = atp(30 * time.Minute)
+	er.Status.ExpiresAt = milliAt(30 * time.Minute)
 	if got, want := activeLine(&er, t0.Add(10*time.Minute)), "a is Active: expiresAt 2026-12-02T09:30:00Z (20m left)"; got != want {
 		t.Errorf("activeLine = %q, want %q", got, want)
 	}

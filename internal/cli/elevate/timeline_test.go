@@ -18,6 +18,7 @@ func atp(d time.Duration) *metav1.Time {
 	t := at(d)
 	return &t
 }
+func milliAt(d time.Duration) *accessv1alpha1.MilliTime { return accessv1alpha1.NewMilliTime(t0.Add(d)) }
 
 // revokedRequest is a request approved by two approvers, granted, revoked
 // early by its subject, verified gone, with a residual path made while
@@ -40,7 +41,7 @@ func revokedRequest() *accessv1alpha1.ElevationRequest {
 				{User: "bob", At: at(2 * time.Minute), Comment: "looks right"},
 				{User: "carol", At: at(3 * time.Minute)},
 			},
-			ApprovedAt: atp(3 * time.Minute), ExpiresAt: atp(33*time.Minute + time.Second),
+			ApprovedAt: atp(3 * time.Minute), ExpiresAt: milliAt(33*time.Minute + time.Second),
 			RevokedAt: atp(20*time.Minute + 2*time.Second),
 			Message:   "access removed (EarlyRevoke) and verified gone at 2026-12-02T09:20:02Z",
 			TargetState: accessv1alpha1.TargetState{GrantedAt: atp(3*time.Minute + time.Second), Revocation: &accessv1alpha1.Revocation{
