@@ -73,6 +73,7 @@ type ElevationRequestReconciler struct {
 
 	held     heldOutput
 	expiries *expiryCalendar
+	ahead    *removalsAhead
 }
 
 // +kubebuilder:rbac:groups=access.elevator.dev,resources=elevationrequests,verbs=get;list;watch;update;patch
@@ -90,6 +91,7 @@ func (r *ElevationRequestReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		if apierrors.IsNotFound(err) {
 			r.Metrics.Forget(req.NamespacedName)
 			r.expiries.forget(req.NamespacedName)
+			r.ahead.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -117,6 +119,7 @@ func (r *ElevationRequestReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	r.Metrics.Observe(req.NamespacedName, er.Status.Phase, isOverdue(er, r.Clock.Now()))
 	if er.Status.Phase != accessv1alpha1.PhaseActive {
 		r.expiries.forget(req.NamespacedName)
+		r.ahead.forget(req.NamespacedName)
 	}
 	result.RequeueAfter = sinceStep(result.RequeueAfter, r.Clock.Since(now))
 	result = r.nextLook(ctx, er, result, stepErr)
@@ -184,6 +187,7 @@ func (r *ElevationRequestReconciler) removeFinalizer(ctx context.Context, er *ac
 // another request holding the same entitlement.
 func (r *ElevationRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.expiries = newExpiryCalendar(r.ExpiryRate)
+	r.ahead = newRemovalsAhead()
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &accessv1alpha1.ElevationRequest{}, entitlementIndex,
 		func(obj client.Object) []string {
 			return entitlementKeys(obj.(*accessv1alpha1.ElevationRequest))

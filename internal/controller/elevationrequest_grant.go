@@ -218,6 +218,9 @@ func (r *ElevationRequestReconciler) reconcileActive(ctx context.Context, er *ac
 	case rev != nil:
 		return r.revoke(ctx, er, accessv1alpha1.RevocationEarly, rev.User, now)
 	case expiryDue(er, now, lead):
+		if result, removed := r.removeAhead(ctx, er); removed {
+			return result, nil
+		}
 		return r.revoke(ctx, er, accessv1alpha1.RevocationExpired, "", now)
 	}
 	return ctrl.Result{RequeueAfter: untilExpiryLook(er, now, lead), Priority: ptr.To(expiryPriority)}, nil

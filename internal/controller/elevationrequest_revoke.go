@@ -90,7 +90,8 @@ func (r *ElevationRequestReconciler) unrecordedGrant(er *accessv1alpha1.Elevatio
 }
 
 // removeAndVerify revokes the entitlement, unless another request still holds a
-// shared one, and reads the target again to prove it gone.
+// shared one or it was just removed ahead of this record (removeAhead), and
+// reads the target again to prove it gone.
 func (r *ElevationRequestReconciler) removeAndVerify(ctx context.Context, er *accessv1alpha1.ElevationRequest, conn *accessv1alpha1.SaaSConnection, role accessv1alpha1.Role) (ctrl.Result, error) {
 	target, reg, err := r.connect(ctx, conn)
 	if err != nil {
@@ -104,8 +105,10 @@ func (r *ElevationRequestReconciler) removeAndVerify(ctx context.Context, er *ac
 	}
 	ent := entitlement(er, role)
 	ent.Target = grantedTarget(er)
-	if err := target.Revoke(ctx, ent); err != nil {
-		return r.revocationFailed(er, reg.Kind, accessv1alpha1.ReasonRevokeFailed, fmt.Errorf("revoke: %w", err))
+	if !r.ahead.take(er) {
+		if err := target.Revoke(ctx, ent); err != nil {
+			return r.revocationFailed(er, reg.Kind, accessv1alpha1.ReasonRevokeFailed, fmt.Errorf("revoke: %w", err))
+		}
 	}
 	failpoint.Reach(failpoint.AfterRevoke)
 	obs, err := target.Check(ctx, ent)
