@@ -89,11 +89,15 @@ func parseFlags() (options, zap.Options, error) {
 	flag.IntVar(&o.webhookPort, "webhook-port", 9443, "Port the webhook server listens on.")
 	flag.BoolVar(&o.enableWebhooks, "enable-webhooks", true, "Serve the admission webhooks.")
 	flag.IntVar(&o.workers, "workers", 16, "Concurrent ElevationRequest reconciles.")
-	// The client keeps a token bucket per resource type; one lifecycle makes 4
-	// requests on ElevationRequests, so 100 allows about 25 lifecycles a second.
-	// 400 measured no better on the 2-core bench machine (docs/performance.md).
-	flag.Float64Var(&o.qps, "kube-api-qps", 100, "Queries per second to the API server, per resource type.")
-	flag.IntVar(&o.burst, "kube-api-burst", 200, "Burst of queries to the API server, per resource type.")
+	// The client keeps a token bucket per resource type and per client (the
+	// cached client's writes, the uncached reader's fresh reads). A revocation
+	// makes two status writes and two fresh RoleBinding reads, so at 100 a
+	// second a backlog of expiries drained at 50 a second, bound by the bucket
+	// and not by the API server (docs/performance.md). The API server's
+	// priority and fairness is what protects it from one client; the workers
+	// bound how many requests are in flight.
+	flag.Float64Var(&o.qps, "kube-api-qps", 500, "Queries per second to the API server, per resource type.")
+	flag.IntVar(&o.burst, "kube-api-burst", 1000, "Burst of queries to the API server, per resource type.")
 	flag.StringVar(&o.pprofAddr, "pprof-bind-address", "", "Address to serve pprof profiles on, e.g. 127.0.0.1:6060; empty disables it.")
 	flag.StringVar(&grantable, "grantable-cluster-roles", policy.DefaultGrantableClusterRoles,
 		"Comma-separated ClusterRoles a kubernetes role may ever bind; the webhook and the controller refuse any other. Keep it within what config/rbac/bind_role.yaml lets the operator bind.")
