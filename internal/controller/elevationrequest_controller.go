@@ -195,7 +195,7 @@ func (r *ElevationRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return fmt.Errorf("index ElevationRequests by entitlement: %w", err)
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		Watches(&accessv1alpha1.ElevationRequest{}, requestEvents()).
+		Watches(&accessv1alpha1.ElevationRequest{}, requestEvents(r.Clock)).
 		Watches(&accessv1alpha1.ElevationRequest{}, handler.EnqueueRequestsFromMapFunc(r.waitingOnSameEntitlement)).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: r.MaxConcurrentReconciles,

@@ -4,9 +4,11 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
@@ -32,10 +34,10 @@ type requestQueue = workqueue.TypedRateLimitingInterface[reconcile.Request]
 // of all reconciles.
 //
 // Revocations and approvals jump the queue ahead of new requests.
-func requestEvents() handler.EventHandler {
+func requestEvents(clock clock.PassiveClock) handler.EventHandler {
 	return handler.Funcs{
 		CreateFunc: func(_ context.Context, e event.CreateEvent, q requestQueue) {
-			enqueue(q, e.Object, nil)
+			enqueue(q, e.Object, firstSightPriority(e.Object, clock.Now()))
 		},
 		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q requestQueue) {
 			old, okOld := e.ObjectOld.(*accessv1alpha1.ElevationRequest)
@@ -51,6 +53,27 @@ func requestEvents() handler.EventHandler {
 			enqueue(q, e.Object, nil)
 		},
 	}
+}
+
+// firstSightPriority is the priority of a request the operator sees for the
+// first time (it was created, or the operator started or took the lead). One
+// whose access is to end now goes ahead with the expiries: Active past its
+// expiresAt or being deleted (an operator down across its end left it in
+// place), or Revoking. So a backlog of them is all removed (removeAhead)
+// before the records of the removals, which come at recordPriority.
+// Everything else keeps the queue's default.
+func firstSightPriority(obj client.Object, now time.Time) *int {
+	er, ok := obj.(*accessv1alpha1.ElevationRequest)
+	if !ok {
+		return nil
+	}
+	switch st := er.Status; {
+	case st.Phase == accessv1alpha1.PhaseRevoking,
+		st.Phase == accessv1alpha1.PhaseActive && er.DeletionTimestamp != nil,
+		st.Phase == accessv1alpha1.PhaseActive && st.ExpiresAt != nil && !now.Before(st.ExpiresAt.Time):
+		return ptr.To(expiryPriority)
+	}
+	return nil
 }
 
 // updateWakes decides whether an update wakes the request, and how urgently;

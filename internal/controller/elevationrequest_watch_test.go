@@ -3,6 +3,7 @@ package controller
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -69,4 +70,40 @@ func TestUpdateWakes(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestFirstSightPriority(t *testing.T) {
+	now := grantedAtNoon.Add(time.Hour)
+	expiringAt := func(phase accessv1alpha1.Phase, at time.Time) *accessv1alpha1.ElevationRequest {
+		return request(phase, func(er *accessv1alpha1.ElevationRequest) { er.Status.ExpiresAt = accessv1alpha1.NewMilliTime(at) })
+	}
+	cases := []struct {
+		name string
+		er   *accessv1alpha1.ElevationRequest
+		want *int
+	}{
+		{"Active past its expiry: ahead with the expiries", expiringAt(accessv1alpha1.PhaseActive, now.Add(-time.Minute)), new(expiryPriority)},
+		{"Active at its expiry", expiringAt(accessv1alpha1.PhaseActive, now), new(expiryPriority)},
+		{"Active before its expiry: its own look is scheduled when it is reconciled", expiringAt(accessv1alpha1.PhaseActive, now.Add(time.Millisecond)), nil},
+		{"Active and being deleted", request(accessv1alpha1.PhaseActive, func(er *accessv1alpha1.ElevationRequest) {
+			er.Status.ExpiresAt = accessv1alpha1.NewMilliTime(now.Add(time.Hour))
+			er.DeletionTimestamp = &metav1.Time{Time: now}
+		}), new(expiryPriority)},
+		{"Revoking: a removal not verified yet", expiringAt(accessv1alpha1.PhaseRevoking, now.Add(time.Hour)), new(expiryPriority)},
+		{"Pending", request(accessv1alpha1.PhasePending), nil},
+		{"Revoked past its expiry: nothing left to do soon", expiringAt(accessv1alpha1.PhaseRevoked, now.Add(-time.Minute)), nil},
+	}
+	for _, c := range cases {
+		got := firstSightPriority(c.er, now)
+		if (got == nil) != (c.want == nil) || (got != nil && *got != *c.want) {
+			t.Errorf("%s: priority %v, want %v", c.name, deref(got), deref(c.want))
+		}
+	}
+}
+
+func deref(p *int) any {
+	if p == nil {
+		return "default"
+	}
+	return *p
 }
