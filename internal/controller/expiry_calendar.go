@@ -128,4 +128,3 @@ func (c *expiryCalendar) removeLocked(key types.NamespacedName) {
 		delete(c.taken, b.slot)
 	}
 }
-

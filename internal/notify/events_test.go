@@ -18,7 +18,9 @@ func at(d time.Duration) *metav1.Time {
 	return &t
 }
 
-func milliAt(d time.Duration) *accessv1alpha1.MilliTime { return accessv1alpha1.NewMilliTime(t0.Add(d)) }
+func milliAt(d time.Duration) *accessv1alpha1.MilliTime {
+	return accessv1alpha1.NewMilliTime(t0.Add(d))
+}
 
 func request(mutate ...func(*accessv1alpha1.ElevationRequest)) *accessv1alpha1.ElevationRequest {
 	er := &accessv1alpha1.ElevationRequest{

@@ -18,7 +18,9 @@ func atp(d time.Duration) *metav1.Time {
 	t := at(d)
 	return &t
 }
-func milliAt(d time.Duration) *accessv1alpha1.MilliTime { return accessv1alpha1.NewMilliTime(t0.Add(d)) }
+func milliAt(d time.Duration) *accessv1alpha1.MilliTime {
+	return accessv1alpha1.NewMilliTime(t0.Add(d))
+}
 
 // revokedRequest is a request approved by two approvers, granted, revoked
 // early by its subject, verified gone, with a residual path made while
