@@ -47,41 +47,65 @@ func (r *ElevationRequestReconciler) removeAhead(ctx context.Context, er *access
 	defer closeQuietly(target)
 	ent := entitlement(er, grant.Role)
 	ent.Target = grantedTarget(er)
+	started := r.Clock.Now()
 	if err := target.Revoke(ctx, ent); err != nil {
 		// The record's path, which runs now, tries again and records the failure.
 		return ctrl.Result{}, false
 	}
-	r.ahead.mark(er)
+	r.ahead.mark(er, started)
 	return ctrl.Result{RequeueAfter: time.Nanosecond, Priority: ptr.To(recordPriority)}, true
 }
 
 // removalsAhead remembers, in memory only, the requests whose entitlement
-// removeAhead removed, so that the look that records the revocation verifies
-// the removal instead of making it again. After a restart or a leader change
-// the record's look removes again and finds nothing to remove.
+// removeAhead removed, and when, so that the look that records the
+// revocation verifies the removal instead of making it again, and records
+// when it really started. After a restart or a leader change the record's
+// look removes again and finds nothing to remove.
 type removalsAhead struct {
 	mu   sync.Mutex
-	done map[types.NamespacedName]types.UID
+	done map[types.NamespacedName]removal
+}
+
+// removal is one removal made ahead: of which request (its UID, as a
+// same-named request made later is another), and when it started.
+type removal struct {
+	uid types.UID
+	at  time.Time
 }
 
 func newRemovalsAhead() *removalsAhead {
-	return &removalsAhead{done: map[types.NamespacedName]types.UID{}}
+	return &removalsAhead{done: map[types.NamespacedName]removal{}}
 }
 
-func (m *removalsAhead) mark(er *accessv1alpha1.ElevationRequest) {
+func (m *removalsAhead) mark(er *accessv1alpha1.ElevationRequest, at time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.done[types.NamespacedName{Namespace: er.Namespace, Name: er.Name}] = er.UID
+	m.done[types.NamespacedName{Namespace: er.Namespace, Name: er.Name}] = removal{uid: er.UID, at: at}
 }
 
-func (m *removalsAhead) has(er *accessv1alpha1.ElevationRequest) bool {
+// lookup returns the request's removal made ahead, if there is one.
+func (m *removalsAhead) lookup(er *accessv1alpha1.ElevationRequest) (removal, bool) {
 	if m == nil {
-		return false
+		return removal{}, false
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	uid, ok := m.done[types.NamespacedName{Namespace: er.Namespace, Name: er.Name}]
-	return ok && uid == er.UID
+	got, ok := m.done[types.NamespacedName{Namespace: er.Namespace, Name: er.Name}]
+	return got, ok && got.uid == er.UID
+}
+
+func (m *removalsAhead) has(er *accessv1alpha1.ElevationRequest) bool {
+	_, ok := m.lookup(er)
+	return ok
+}
+
+// startedAt is when the request's revocation started: when its removal made
+// ahead started, or else now.
+func (m *removalsAhead) startedAt(er *accessv1alpha1.ElevationRequest, now time.Time) time.Time {
+	if got, ok := m.lookup(er); ok {
+		return got.at
+	}
+	return now
 }
 
 // take reports whether the request's entitlement was removed ahead, and
@@ -94,9 +118,9 @@ func (m *removalsAhead) take(er *accessv1alpha1.ElevationRequest) bool {
 	key := types.NamespacedName{Namespace: er.Namespace, Name: er.Name}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	uid, ok := m.done[key]
+	got, ok := m.done[key]
 	delete(m.done, key)
-	return ok && uid == er.UID
+	return ok && got.uid == er.UID
 }
 
 func (m *removalsAhead) forget(key types.NamespacedName) {

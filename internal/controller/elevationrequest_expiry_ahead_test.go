@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"sync/atomic"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -73,13 +74,17 @@ var _ = Describe("Removal ahead of its record at expiry", func() {
 
 	It("removes the binding as the expiry is due, and records it verified by a fresh read, removing it once", func() {
 		er, _ := expireWithRecordHeld("ahead")
+		gone := time.Now()
 		got := get(s.ctx, er)
 		Expect(got.Status.Phase).To(Equal(accessv1alpha1.PhaseActive), "nothing is recorded before the fresh read")
 		Expect(got.Status.Revocation).To(BeNil())
 
+		time.Sleep(1500 * time.Millisecond)
 		close(release)
 		got = waitPhase(s.ctx, er, accessv1alpha1.PhaseRevoked)
 		Expect(got.Status.Revocation.VerifiedAt).NotTo(BeNil())
+		Expect(got.Status.Revocation.StartedAt.Time).To(BeTemporally("<=", gone),
+			"the revocation is recorded as started when the removal made ahead started, not when it was recorded")
 		Expect(got.Status.Revocation.Reason).To(Equal(accessv1alpha1.RevocationExpired))
 		Expect(got.Status.Revocation.Attempts).To(BeZero())
 		Expect(revokes.Load()).To(Equal(int32(1)), "the record's look verifies the removal made ahead, without removing again")

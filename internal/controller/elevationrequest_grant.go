@@ -221,7 +221,7 @@ func (r *ElevationRequestReconciler) reconcileActive(ctx context.Context, er *ac
 		if result, removed := r.removeAhead(ctx, er); removed {
 			return result, nil
 		}
-		return r.revoke(ctx, er, accessv1alpha1.RevocationExpired, "", now)
+		return r.revoke(ctx, er, accessv1alpha1.RevocationExpired, "", r.ahead.startedAt(er, now))
 	}
 	return ctrl.Result{RequeueAfter: untilExpiryLook(er, now, lead), Priority: ptr.To(expiryPriority)}, nil
 }
