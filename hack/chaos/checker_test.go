@@ -158,26 +158,30 @@ func TestReadMembersGivesUpOnAHungServerOnly(t *testing.T) {
 	t.Error("the hung read never ended after the server answered")
 }
 
-func TestEndToVerifiedCountsOtherTargetsEndedInTheWindow(t *testing.T) {
+func TestEndToVerifiedCountsTheTargetsRequestsEndedInTheWindow(t *testing.T) {
 	t0 := time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)
 	w := &workload{all: map[string]*tracked{
-		"in":       {target: targetKubernetes},
-		"early":    {target: targetPostgres, endAsked: t0.Add(5 * time.Second)},
-		"hung":     {target: targetLDAP},
+		"expired":  {target: targetKubernetes},
+		"ahead":    {target: targetKubernetes},
+		"early":    {target: targetKubernetes, endAsked: t0.Add(5 * time.Second)},
+		"server":   {target: targetLDAP},
 		"before":   {target: targetKubernetes},
 		"unproven": {target: targetKubernetes},
 	}}
 	c := &checker{w: w, requests: map[string]*seen{
-		"in":       {expiresAt: t0.Add(10 * time.Second), verifiedAt: t0.Add(13 * time.Second)},
+		"expired": {expiresAt: t0.Add(10 * time.Second), verifiedAt: t0.Add(13 * time.Second)},
+		// Revoked ahead of its expiry (the expiry lead): a negative lag, not
+		// the 0 that the moment it was seen terminal would give.
+		"ahead":    {expiresAt: t0.Add(20 * time.Second), terminalAt: t0.Add(19 * time.Second), verifiedAt: t0.Add(19 * time.Second)},
 		"early":    {expiresAt: t0.Add(time.Hour), verifiedAt: t0.Add(6 * time.Second)},
-		"hung":     {expiresAt: t0.Add(10 * time.Second), verifiedAt: t0.Add(40 * time.Second)},
+		"server":   {expiresAt: t0.Add(10 * time.Second), verifiedAt: t0.Add(40 * time.Second)},
 		"before":   {expiresAt: t0.Add(-time.Second), verifiedAt: t0.Add(time.Second)},
 		"unproven": {expiresAt: t0.Add(10 * time.Second)},
 	}}
-	got := c.endToVerified(t0, t0.Add(30*time.Second), targetLDAP)
+	got := c.endToVerified(t0, t0.Add(30*time.Second), targetKubernetes)
 	slices.Sort(got)
-	if want := []time.Duration{time.Second, 3 * time.Second}; !slices.Equal(got, want) {
-		t.Errorf("end → verified = %v, want %v (the early revoke, the expiry; not the hung server's, one ended before, one never verified)", got, want)
+	if want := []time.Duration{-time.Second, time.Second, 3 * time.Second}; !slices.Equal(got, want) {
+		t.Errorf("end → verified = %v, want %v (ahead, early revoke, expiry; not another target's, one ended before, one never verified)", got, want)
 	}
 }
 

@@ -44,22 +44,26 @@ func newEtcd(api *apiserver) (*etcd, error) {
 
 // etcdTimes are the moments of one etcd restart.
 type etcdTimes struct {
-	stopped time.Time // the process had exited after SIGTERM
-	healthy time.Time // the restarted etcd answered /health
-	serving time.Time // the kube-apiserver answered a list again
+	// signalled is the SIGTERM: etcd serves nothing new from then, though it
+	// takes seconds to exit while the apiserver's watch streams drain.
+	signalled time.Time
+	exited    time.Time
+	healthy   time.Time // the restarted etcd answered /health
+	serving   time.Time // the kube-apiserver answered a list again
 }
 
-// restartFor stops etcd (SIGTERM), waits down, starts it again with the same
-// command line and data directory, and waits until it is healthy and then
-// until the kube-apiserver, which ran all along, serves again.
+// restartFor stops etcd (SIGTERM), starts it again down after the signal (at
+// once if it took longer to exit) with the same command line and data
+// directory, and waits until it is healthy and then until the
+// kube-apiserver, which ran all along, serves again.
 func (d *etcd) restartFor(ctx context.Context, api *apiserver, e *env, down time.Duration, logPath string) (etcdTimes, error) {
-	var at etcdTimes
+	at := etcdTimes{signalled: time.Now()}
 	args, err := d.terminate(ctx)
 	if err != nil {
 		return at, err
 	}
-	at.stopped = time.Now()
-	sleep(ctx, down)
+	at.exited = time.Now()
+	sleep(ctx, time.Until(at.signalled.Add(down)))
 	if err := d.relaunch(args, logPath); err != nil {
 		return at, err
 	}
@@ -135,10 +139,26 @@ func (f *faults) etcdRestart(ctx context.Context, d *etcd, api *apiserver, down 
 		f.fail(fmt.Errorf("etcd restart: %w", err))
 		return
 	}
-	step("etcd restart: etcd healthy %s after it stopped, the kube-apiserver serves again %s after that",
-		at.healthy.Sub(at.stopped).Round(100*time.Millisecond), at.serving.Sub(at.healthy).Round(100*time.Millisecond))
+	step("etcd restart: etcd exited %s after SIGTERM, healthy again after %s, the kube-apiserver serves again %s after that",
+		at.exited.Sub(at.signalled).Round(100*time.Millisecond), at.healthy.Sub(at.signalled).Round(100*time.Millisecond),
+		at.serving.Sub(at.healthy).Round(100*time.Millisecond))
 	res := etcdResult{at: at, lags: f.collectRestoreLags(ctx, "etcd", names, at.serving)}
 	f.mu.Lock()
 	f.etcds = append(f.etcds, res)
 	f.mu.Unlock()
+}
+
+// shutdownAfter stops the kube-apiserver first if it still runs as envtest
+// started it (it was not restarted), while etcd still serves: without etcd
+// it does not stop within envtest's timeout. Then it ends the etcd this
+// program started again.
+func (d *etcd) shutdownAfter(ctx context.Context, api *apiserver) error {
+	if d.cmd == nil {
+		return nil
+	}
+	var err error
+	if _, _, findErr := api.find(); findErr == nil {
+		_, err = api.terminate(ctx)
+	}
+	return errors.Join(err, d.shutdown())
 }

@@ -45,8 +45,8 @@ type hangResult struct {
 	// during the hang; othersInHang how many were verified before SIGCONT.
 	others       []time.Duration
 	othersInHang int
-	// elsewhere are end → verified of every request on another target
-	// (the random workload's too) whose access ended during the hang.
+	// elsewhere are end → verified of every request on the cluster target
+	// (the random workload's too) whose window ended during the hang.
 	elsewhere []time.Duration
 }
 
@@ -104,7 +104,7 @@ func (f *faults) hang(ctx context.Context, d *downstream, hold time.Duration) {
 	step("hang: the %s server resumed after %s", d.kind(), res.hung.Round(100*time.Millisecond))
 	res.lags = f.collectRestoreLags(ctx, d.kind()+" (hung)", names, thawAt)
 	res.others, res.othersInHang = f.othersDuringHang(ctx, others, thawAt)
-	res.elsewhere = f.c.endToVerified(frozenAt, thawAt, d.kind())
+	res.elsewhere = f.c.endToVerified(frozenAt, thawAt, targetKubernetes)
 	f.mu.Lock()
 	f.hangs = append(f.hangs, res)
 	f.mu.Unlock()
@@ -129,21 +129,33 @@ func (f *faults) othersDuringHang(ctx context.Context, names []string, thawAt ti
 }
 
 // endToVerified is end → the checker's first read Revoked and verified of
-// every request not on skip whose access ended between from and to and that
-// was read verified (a deleted one is gone before).
-func (c *checker) endToVerified(from, to time.Time, skip string) []time.Duration {
+// every request on target whose window ended (its expiry, or the driver's
+// early revoke or deletion) between from and to and that was read verified
+// (a deleted one is gone before). On the cluster each request has a binding
+// of its own: on the servers, a membership another request still holds is
+// verified only when that one ends, which would hide the operator's lag.
+func (c *checker) endToVerified(from, to time.Time, target string) []time.Duration {
 	tracked := c.w.snapshot()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []time.Duration
 	for name, t := range tracked {
 		s := c.requests[name]
-		if t.target == skip || s == nil || s.verifiedAt.IsZero() {
+		if t.target != target || s == nil || s.verifiedAt.IsZero() {
 			continue
 		}
-		if at := end(s, t); !at.Before(from) && !at.After(to) {
+		if at := windowEnd(s, t); !at.IsZero() && !at.Before(from) && !at.After(to) {
 			out = append(out, s.verifiedAt.Sub(at))
 		}
 	}
 	return out
+}
+
+// windowEnd is the first of the request's expiry and the driver's early
+// revoke or deletion; zero if neither is known.
+func windowEnd(s *seen, t tracked) time.Time {
+	if !t.endAsked.IsZero() && (s.expiresAt.IsZero() || t.endAsked.Before(s.expiresAt)) {
+		return t.endAsked
+	}
+	return s.expiresAt
 }

@@ -224,9 +224,9 @@ func (r *result) printEtcd(tw *table) {
 		tw.add("etcd restart", "not measured")
 	}
 	for _, e := range etcds {
-		tw.add("etcd restart: stopped → apiserver serving", "%s (etcd down %s, healthy → apiserver serving %s); serving → verified %s",
-			e.at.serving.Sub(e.at.stopped).Round(100*time.Millisecond), e.at.healthy.Sub(e.at.stopped).Round(100*time.Millisecond),
-			e.at.serving.Sub(e.at.healthy).Round(100*time.Millisecond), lagSummary(e.lags))
+		tw.add("etcd restart: SIGTERM → apiserver serving", "%s (etcd exited after %s, healthy again after %s; healthy → apiserver serving %s); serving → verified %s",
+			e.at.serving.Sub(e.at.signalled).Round(100*time.Millisecond), e.at.exited.Sub(e.at.signalled).Round(100*time.Millisecond),
+			e.at.healthy.Sub(e.at.signalled).Round(100*time.Millisecond), e.at.serving.Sub(e.at.healthy).Round(100*time.Millisecond), lagSummary(e.lags))
 	}
 }
 
@@ -250,6 +250,6 @@ func (r *result) printHangs(tw *table) {
 			h.hung.Round(100*time.Millisecond), state, h.overdue, lagSummary(h.lags), verdict, ldapTimeout, hangRestoreBound)
 		tw.add("hung server: cluster batch expiring during the hang", "expiry → verified %s; %d of %d verified before SIGCONT",
 			lagSummary(h.others), h.othersInHang, hangOthers)
-		tw.add("hung server: every request on another target ended during the hang", "end → verified %s", lagSummary(h.elsewhere))
+		tw.add("hung server: every cluster request whose window ended during the hang", "end → verified %s", lagSummary(h.elsewhere))
 	}
 }

@@ -44,7 +44,7 @@ func run(ctx context.Context, cfg config, rng *rand.Rand) (res *result, err erro
 		}
 		// After the replicas, the servers and the apiserver stop, before
 		// the cluster does (it removes etcd's data directory).
-		defer func() { err = errors.Join(err, et.shutdown()) }()
+		defer func() { err = errors.Join(err, et.shutdownAfter(context.WithoutCancel(ctx), api)) }()
 	}
 	// After the replicas and the servers stop, before etcd.
 	defer func() { err = errors.Join(err, api.shutdown()) }()
