@@ -53,19 +53,21 @@ type checker struct {
 	// leading says a replica led at the last pass, since leaderSince.
 	leading     bool
 	leaderSince time.Time
-	// apiDown says the kube-apiserver is stopped; apiUpSince is when it last
-	// came back (zero: it never went down).
-	apiDown    bool
-	apiUpSince time.Time
+	// planeDown says the control plane cannot serve: the kube-apiserver is
+	// stopped, or etcd is (the apiserver runs but answers nothing that needs
+	// storage). planeUpSince is when the apiserver last served again (zero:
+	// it never stopped).
+	planeDown    bool
+	planeUpSince time.Time
 }
 
-// setAPIServerUp records the kube-apiserver going down or coming back.
-func (c *checker) setAPIServerUp(up bool) {
+// setControlPlaneUp records the control plane going down or serving again.
+func (c *checker) setControlPlaneUp(up bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.apiDown = !up
+	c.planeDown = !up
 	if up {
-		c.apiUpSince = time.Now()
+		c.planeUpSince = time.Now()
 	}
 }
 
@@ -239,12 +241,12 @@ func (c *checker) overdue(endAt, now time.Time) bool {
 }
 
 func (c *checker) overdueBy(endAt, now time.Time, bound time.Duration) bool {
-	if !c.leading || c.apiDown || endAt.IsZero() {
+	if !c.leading || c.planeDown || endAt.IsZero() {
 		return false
 	}
-	// No operator can act while the apiserver is down: from its return on, a
-	// leader has the bound again, as after a failover.
-	for _, since := range []time.Time{c.leaderSince, c.apiUpSince} {
+	// No operator can act while the control plane is down: from the
+	// apiserver's return on, a leader has the bound again, as after a failover.
+	for _, since := range []time.Time{c.leaderSince, c.planeUpSince} {
 		if since.After(endAt) {
 			endAt = since
 		}
@@ -254,13 +256,14 @@ func (c *checker) overdueBy(endAt, now time.Time, bound time.Duration) bool {
 
 // overdueAt is overdue for a target reachable since upSince: nothing is
 // overdue while the target is down, and access that had to end before the
-// restore may last restoreBound past it; the caller holds mu.
-func (c *checker) overdueAt(endAt, now time.Time, up bool, upSince time.Time) bool {
+// restore may last afterRestore past it (restoreBound after an outage, more
+// after a hang); the caller holds mu.
+func (c *checker) overdueAt(endAt, now time.Time, up bool, upSince time.Time, afterRestore time.Duration) bool {
 	if !up {
 		return false
 	}
 	if !endAt.IsZero() && upSince.After(endAt) {
-		return c.overdueBy(upSince, now, restoreBound)
+		return c.overdueBy(upSince, now, afterRestore)
 	}
 	return c.overdue(endAt, now)
 }

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -74,22 +76,134 @@ func TestParseFlagsShortAndFull(t *testing.T) {
 	}
 }
 
+func TestOnlyPicksScenariosAndTheShortFormHasNeitherHangNorEtcd(t *testing.T) {
+	full, err := parseFlags(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, err := parseFlags([]string{"-short"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, phase := range phases {
+		if !full.runs(phase) {
+			t.Errorf("the full form does not run %s", phase)
+		}
+		if want := !fullOnly[phase]; short.runs(phase) != want {
+			t.Errorf("the short form runs %s: %v, want %v", phase, short.runs(phase), want)
+		}
+	}
+	only, err := parseFlags([]string{"-only", "etcd, hang"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !only.runs(phaseEtcd) || !only.runs(phaseHang) || only.runs(phaseSweep) || only.runs(phaseRollout) {
+		t.Errorf("-only etcd,hang: runs etcd %v, hang %v, sweep %v, rollout %v; want true, true, false, false",
+			only.runs(phaseEtcd), only.runs(phaseHang), only.runs(phaseSweep), only.runs(phaseRollout))
+	}
+	if _, err := parseFlags([]string{"-only", "etcd,partition"}); err == nil {
+		t.Error("-only accepted an unknown scenario")
+	}
+}
+
+// fakeServer answers members from m, after release is closed if it is set
+// (a hung server until then). Only kind and members are called.
+type fakeServer struct {
+	server
+	name    string
+	m       map[string]bool
+	release chan struct{}
+}
+
+func (s *fakeServer) kind() string { return s.name }
+
+func (s *fakeServer) members(context.Context) (map[string]bool, error) {
+	if s.release != nil {
+		<-s.release
+	}
+	return s.m, nil
+}
+
+func TestReadMembersGivesUpOnAHungServerOnly(t *testing.T) {
+	hung := &fakeServer{name: targetLDAP, release: make(chan struct{})}
+	slow := &fakeServer{name: targetSCIM, m: map[string]bool{"dev-1": true}, release: make(chan struct{})}
+	c := &checker{downReads: map[string]int{}, servers: map[string]*downstream{
+		targetLDAP: {server: hung},             // marked down (not up): hung
+		targetSCIM: {server: slow, isUp: true}, // up, answers late
+	}}
+	time.AfterFunc(memberReadWait+300*time.Millisecond, func() { close(slow.release) })
+	began := time.Now()
+	got := c.readMembers(context.Background())
+	if took := time.Since(began); took > memberReadWait+time.Second {
+		t.Errorf("the pass took %s: it waited for the hung server", took)
+	}
+	if _, ok := got[targetLDAP]; ok || !got[targetSCIM]["dev-1"] {
+		t.Errorf("members = %v, want the slow but reachable SCIM server's only", got)
+	}
+	// The hung read is still in flight: the next pass does not start another.
+	began = time.Now()
+	c.readMembers(context.Background())
+	if took := time.Since(began); took > 500*time.Millisecond {
+		t.Errorf("the second pass took %s: it waited on the hung server again", took)
+	}
+	if c.downReads[targetLDAP] != 2 || c.downReads[targetSCIM] != 0 {
+		t.Errorf("failed reads = %v, want ldap 2, scim 0", c.downReads)
+	}
+	close(hung.release)
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if c.servers[targetLDAP].startRead() {
+			return // the late answer ended the read in flight
+		}
+	}
+	t.Error("the hung read never ended after the server answered")
+}
+
+func TestEndToVerifiedCountsTheTargetsRequestsEndedInTheWindow(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)
+	w := &workload{all: map[string]*tracked{
+		"expired":  {target: targetKubernetes},
+		"ahead":    {target: targetKubernetes},
+		"early":    {target: targetKubernetes, endAsked: t0.Add(5 * time.Second)},
+		"server":   {target: targetLDAP},
+		"before":   {target: targetKubernetes},
+		"unproven": {target: targetKubernetes},
+	}}
+	c := &checker{w: w, requests: map[string]*seen{
+		"expired": {expiresAt: t0.Add(10 * time.Second), verifiedAt: t0.Add(13 * time.Second)},
+		// Revoked ahead of its expiry (the expiry lead): a negative lag, not
+		// the 0 that the moment it was seen terminal would give.
+		"ahead":    {expiresAt: t0.Add(20 * time.Second), terminalAt: t0.Add(19 * time.Second), verifiedAt: t0.Add(19 * time.Second)},
+		"early":    {expiresAt: t0.Add(time.Hour), verifiedAt: t0.Add(6 * time.Second)},
+		"server":   {expiresAt: t0.Add(10 * time.Second), verifiedAt: t0.Add(40 * time.Second)},
+		"before":   {expiresAt: t0.Add(-time.Second), verifiedAt: t0.Add(time.Second)},
+		"unproven": {expiresAt: t0.Add(10 * time.Second)},
+	}}
+	got := c.endToVerified(t0, t0.Add(30*time.Second), targetKubernetes)
+	slices.Sort(got)
+	if want := []time.Duration{-time.Second, time.Second, 3 * time.Second}; !slices.Equal(got, want) {
+		t.Errorf("end → verified = %v, want %v (ahead, early revoke, expiry; not another target's, one ended before, one never verified)", got, want)
+	}
+}
+
 func TestOverdueAtCountsFromTheRestoreAndNotWhileDown(t *testing.T) {
 	t0 := time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
-		name    string
-		up      bool
-		upSince time.Time
-		now     time.Time
-		want    bool
+		name         string
+		up           bool
+		upSince      time.Time
+		afterRestore time.Duration
+		now          time.Time
+		want         bool
 	}{
-		{"down: never overdue", false, time.Time{}, t0.Add(time.Hour), false},
-		{"up all along, past the bound", true, t0.Add(-time.Hour), t0.Add(accessBound + time.Millisecond), true},
-		{"restored after the end, within the restore bound", true, t0.Add(30 * time.Second), t0.Add(30*time.Second + restoreBound), false},
-		{"restored after the end, past the restore bound", true, t0.Add(30 * time.Second), t0.Add(30*time.Second + restoreBound + time.Millisecond), true},
+		{"down: never overdue", false, time.Time{}, restoreBound, t0.Add(time.Hour), false},
+		{"up all along, past the bound", true, t0.Add(-time.Hour), restoreBound, t0.Add(accessBound + time.Millisecond), true},
+		{"restored after the end, within the restore bound", true, t0.Add(30 * time.Second), restoreBound, t0.Add(30*time.Second + restoreBound), false},
+		{"restored after the end, past the restore bound", true, t0.Add(30 * time.Second), restoreBound, t0.Add(30*time.Second + restoreBound + time.Millisecond), true},
+		{"resumed after a hang, past the outage bound but within the hang's", true, t0.Add(30 * time.Second), hangRestoreBound, t0.Add(30*time.Second + restoreBound + time.Second), false},
+		{"resumed after a hang, past its bound", true, t0.Add(30 * time.Second), hangRestoreBound, t0.Add(30*time.Second + hangRestoreBound + time.Millisecond), true},
 	} {
 		c := &checker{leading: true, leaderSince: t0.Add(-time.Hour)}
-		if got := c.overdueAt(t0, tc.now, tc.up, tc.upSince); got != tc.want {
+		if got := c.overdueAt(t0, tc.now, tc.up, tc.upSince, tc.afterRestore); got != tc.want {
 			t.Errorf("%s: overdueAt = %v, want %v", tc.name, got, tc.want)
 		}
 	}
@@ -134,7 +248,7 @@ func TestJustifyMember(t *testing.T) {
 				c.requests[name] = ended
 			}
 		}
-		justified, verifiedName := c.justifyMember(targetLDAP, "ops-0", tc.before, tc.tracked, time.Now(), tc.up, t0.Add(-time.Hour))
+		justified, verifiedName := c.justifyMember(targetLDAP, "ops-0", tc.before, tc.tracked, time.Now(), reach{tc.up, t0.Add(-time.Hour), restoreBound})
 		if justified != tc.wantJustified || verifiedName != tc.wantVerified {
 			t.Errorf("%s: justified %v, verified %q; want %v, %q", tc.name, justified, verifiedName, tc.wantJustified, tc.wantVerified)
 		}
@@ -227,13 +341,13 @@ func TestProcReadsThisProcess(t *testing.T) {
 	}
 }
 
-func TestAPIServerDownStopsTheClockAndItsReturnRestartsIt(t *testing.T) {
+func TestControlPlaneDownStopsTheClockAndItsReturnRestartsIt(t *testing.T) {
 	t0 := time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)
-	c := &checker{leading: true, leaderSince: t0.Add(-time.Hour), apiDown: true}
+	c := &checker{leading: true, leaderSince: t0.Add(-time.Hour), planeDown: true}
 	if c.overdue(t0, t0.Add(time.Hour)) {
-		t.Error("overdue while the apiserver is down")
+		t.Error("overdue while the control plane is down")
 	}
-	c.apiDown, c.apiUpSince = false, t0.Add(30*time.Second)
+	c.planeDown, c.planeUpSince = false, t0.Add(30*time.Second)
 	if c.overdue(t0, t0.Add(30*time.Second+accessBound)) {
 		t.Error("overdue within the bound of the apiserver's return")
 	}

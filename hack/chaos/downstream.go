@@ -65,24 +65,51 @@ type downstream struct {
 	mu      sync.Mutex
 	isUp    bool
 	upSince time.Time
+	// afterRestore is how long past upSince access that had to end while the
+	// server was unreachable may last: restoreBound after an outage,
+	// hangRestoreBound after a hang.
+	afterRestore time.Duration
+	// reading says a read of its members is in flight: a hung server holds
+	// one until the read times out, and it is not read again meanwhile.
+	reading bool
 }
 
 func (d *downstream) connection() string { return "chaos-" + d.kind() }
 
-// reachable says whether the server is up, and since when.
-func (d *downstream) reachable() (bool, time.Time) {
+// reachable says whether the server is up, since when, and how long past
+// that access that had to end while it was not may last.
+func (d *downstream) reachable() (bool, time.Time, time.Duration) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.isUp, d.upSince
+	return d.isUp, d.upSince, d.afterRestore
 }
 
-func (d *downstream) setUp(up bool) {
+func (d *downstream) setUp(up bool) { d.setUpWithin(up, restoreBound) }
+
+func (d *downstream) setUpWithin(up bool, afterRestore time.Duration) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.isUp = up
 	if up {
-		d.upSince = time.Now()
+		d.upSince, d.afterRestore = time.Now(), afterRestore
 	}
+}
+
+// startRead marks a read of the members in flight; false if one already is.
+func (d *downstream) startRead() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.reading {
+		return false
+	}
+	d.reading = true
+	return true
+}
+
+func (d *downstream) endRead() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.reading = false
 }
 
 // stopServer and startServer take the server down and bring it back,
@@ -132,7 +159,7 @@ func startServers(ctx context.Context, dir string) (map[string]*downstream, erro
 		if err != nil {
 			return out, err
 		}
-		out[srv.kind()] = &downstream{server: srv, isUp: true, upSince: time.Now()}
+		out[srv.kind()] = &downstream{server: srv, isUp: true, upSince: time.Now(), afterRestore: restoreBound}
 	}
 	return out, nil
 }

@@ -25,6 +25,8 @@ type faults struct {
 	outages      []outageResult
 	// apiLags are kube-apiserver restore → verified revocation.
 	apiLags []time.Duration
+	etcds   []etcdResult
+	hangs   []hangResult
 	errs    []error
 }
 
@@ -156,18 +158,27 @@ func (f *faults) waitAllActive(ctx context.Context, names []string) (time.Time, 
 // collectLags waits up to a minute for the batch to be verified revoked and
 // records each request's lag.
 func (f *faults) collectLags(ctx context.Context, names []string) {
+	lags, ok := f.waitLags(ctx, names)
+	if !ok {
+		f.fail(fmt.Errorf("failover: the batch was not revoked and verified within a minute"))
+		return
+	}
+	f.mu.Lock()
+	f.failoverLags = append(f.failoverLags, lags...)
+	f.mu.Unlock()
+}
+
+// waitLags waits up to a minute for the batch to be verified revoked and
+// returns each request's expiry → verified; false if it was not.
+func (f *faults) waitLags(ctx context.Context, names []string) ([]time.Duration, bool) {
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		lags, done := f.c.lags(names)
-		if done {
-			f.mu.Lock()
-			f.failoverLags = append(f.failoverLags, lags...)
-			f.mu.Unlock()
-			return
+		if lags, done := f.c.lags(names); done {
+			return lags, true
 		}
 		sleep(ctx, checkInterval)
 	}
-	f.fail(fmt.Errorf("failover: the batch was not revoked and verified within a minute"))
+	return nil, false
 }
 
 // rollout replaces each replica in turn, as a Deployment rollout does:

@@ -5,11 +5,13 @@
 // TCP forwarders on the webhook and audit receiver addresses (as a Service
 // would balance them), drives a mixed workload of elevations on the four
 // providers, and injects faults: kill -9 of a random replica, kill -9 of the
-// leader while expiries are due, downstream outages across expiries, a
-// kube-apiserver restart and a graceful rollout. An independent checker reads
-// the RoleBindings, SubjectAccessReviews and each server's members fresh every
-// 250 ms, with clients of its own, and asserts the invariants of
-// docs/reliability.md; any violation makes the program exit non-zero.
+// leader while expiries are due, downstream outages across expiries, a hung
+// slapd (SIGSTOP) across an expiry, a kube-apiserver restart, an etcd restart
+// and a graceful rollout (the hang and etcd in the full form only). An
+// independent checker reads the RoleBindings, SubjectAccessReviews and each
+// server's members fresh every 250 ms, with clients of its own, and asserts
+// the invariants of docs/reliability.md; any violation makes the program exit
+// non-zero.
 package main
 
 import (
@@ -20,6 +22,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -50,6 +54,22 @@ const accessBound = leaseDuration + 2*time.Second
 // verification and the checker's poll.
 const restoreBound = 5*time.Second + 2*time.Second
 
+// The fault scenarios, in the order a run injects them; -only picks some.
+const (
+	phaseSweep     = "sweep"
+	phaseFailover  = "failover"
+	phaseOutage    = "outage"
+	phaseHang      = "hang"
+	phaseAPIServer = "apiserver"
+	phaseEtcd      = "etcd"
+	phaseRollout   = "rollout"
+)
+
+var phases = []string{phaseSweep, phaseFailover, phaseOutage, phaseHang, phaseAPIServer, phaseEtcd, phaseRollout}
+
+// fullOnly are the scenarios of the full form only.
+var fullOnly = map[string]bool{phaseHang: true, phaseEtcd: true}
+
 // config is what the flags set.
 type config struct {
 	short    bool
@@ -57,6 +77,33 @@ type config struct {
 	seed     uint64
 	kills    int
 	logDir   string
+	// only are the scenarios -only picked; nil: every one of the form.
+	only map[string]bool
+}
+
+// runs says whether the run injects the scenario: the short form has
+// neither the hang nor the etcd restart.
+func (c config) runs(phase string) bool {
+	if c.short && fullOnly[phase] {
+		return false
+	}
+	return c.only == nil || c.only[phase]
+}
+
+// parseOnly reads -only, a comma-separated list of scenarios.
+func parseOnly(raw string) (map[string]bool, error) {
+	if raw == "" {
+		return nil, nil
+	}
+	out := map[string]bool{}
+	for _, name := range strings.Split(raw, ",") {
+		name = strings.TrimSpace(name)
+		if !slices.Contains(phases, name) {
+			return nil, fmt.Errorf("-only: unknown scenario %q (want some of %s)", name, strings.Join(phases, ","))
+		}
+		out[name] = true
+	}
+	return out, nil
 }
 
 func parseFlags(args []string) (config, error) {
@@ -65,10 +112,16 @@ func parseFlags(args []string) (config, error) {
 	duration := fs.Duration("duration", 0, "How long the random-kill sweep runs; 0 means 60s with -short and 5m without.")
 	seed := fs.Uint64("seed", 0, "Seed of the workload and fault schedule; 0 picks one from the clock (printed, to reproduce a run).")
 	logDir := fs.String("log-dir", "bin/chaos", "Directory for the operator replicas' logs.")
+	only := fs.String("only", "", "Run only these scenarios, comma-separated, in the usual order: "+strings.Join(phases, ",")+
+		" (hang and etcd are in the full form only); empty runs them all.")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
-	cfg := config{short: *short, duration: *duration, seed: *seed, logDir: *logDir, kills: 10}
+	picked, err := parseOnly(*only)
+	if err != nil {
+		return config{}, err
+	}
+	cfg := config{short: *short, duration: *duration, seed: *seed, logDir: *logDir, kills: 10, only: picked}
 	if cfg.duration == 0 {
 		cfg.duration = 60 * time.Second
 		if !cfg.short {

@@ -82,7 +82,7 @@ func (f *faults) outage(ctx context.Context, d *downstream, hold time.Duration) 
 		}
 	}
 	sleep(ctx, time.Until(expires.Add(downCheckAfter)))
-	res.overdue, res.downFindings = f.checkWhileDown(ctx, d.kind(), names)
+	res.overdue, res.downFindings = f.checkWhileDown(ctx, "outage of "+d.kind(), names)
 	sleep(ctx, time.Until(downAt.Add(hold)))
 	if err := d.startServer(ctx); err != nil {
 		f.fail(err)
@@ -101,13 +101,14 @@ func (f *faults) outage(ctx context.Context, d *downstream, hold time.Duration) 
 }
 
 // checkWhileDown asserts the state of every request of the batch while its
-// server is down, as violations, and returns the leader's overdue metric.
-func (f *faults) checkWhileDown(ctx context.Context, kind string, names []string) (float64, []string) {
+// server is down or hung (fault says which, e.g. "outage of ldap"), as
+// violations, and returns the leader's overdue metric.
+func (f *faults) checkWhileDown(ctx context.Context, fault string, names []string) (float64, []string) {
 	var findings []string
 	for _, name := range names {
 		if problem := f.downState(ctx, name); problem != "" {
 			findings = append(findings, name+": "+problem)
-			f.c.violate("outage-down/"+name, "outage of %s: request %s while its server is down: %s", kind, name, problem)
+			f.c.violate("down-state/"+name, "%s: request %s while its server does not answer: %s", fault, name, problem)
 		}
 	}
 	overdue := -1.0
@@ -118,7 +119,7 @@ func (f *faults) checkWhileDown(ctx context.Context, kind string, names []string
 	}
 	if overdue <= 0 {
 		findings = append(findings, fmt.Sprintf("elevator_revocations_overdue %g", overdue))
-		f.c.violate("outage-metric/"+kind, "outage of %s: elevator_revocations_overdue on the leader is %g while revocations are due, want > 0", kind, overdue)
+		f.c.violate("down-metric/"+fault, "%s: elevator_revocations_overdue on the leader is %g while revocations are due, want > 0", fault, overdue)
 	}
 	return overdue, findings
 }

@@ -94,6 +94,10 @@ func (r *result) print(out io.Writer) error {
 	apiLags := slices.Clone(r.f.apiLags)
 	r.f.mu.Unlock()
 	tw.add("kube-apiserver restart: restore → verified", "%s", lagSummary(apiLags))
+	if !r.cfg.short {
+		r.printEtcd(tw)
+		r.printHangs(tw)
+	}
 	r.rs.mu.Lock()
 	tw.add("replicas that exited on their own (started again) / starts that failed and were retried", "%d / %d", r.rs.selfExits, r.rs.failedRestarts)
 	r.rs.mu.Unlock()
@@ -122,7 +126,11 @@ func (r *result) printFaults(tw *table) {
 	r.f.mu.Lock()
 	defer r.f.mu.Unlock()
 	total := 0
-	for _, kind := range []string{faultKill, faultFailover, faultOutage, faultAPIServer, faultRollout} {
+	kinds := []string{faultKill, faultFailover, faultOutage, faultAPIServer, faultRollout}
+	if !r.cfg.short {
+		kinds = []string{faultKill, faultFailover, faultOutage, faultHang, faultAPIServer, faultEtcd, faultRollout}
+	}
+	for _, kind := range kinds {
 		tw.add("faults: "+kind, "%d", r.f.counts[kind])
 		total += r.f.counts[kind]
 	}
@@ -206,4 +214,42 @@ func lagSummary(lags []time.Duration) string {
 	slices.Sort(lags)
 	return fmt.Sprintf("min %s, median %s, max %s over %d requests",
 		lags[0].Round(10*time.Millisecond), lags[len(lags)/2].Round(10*time.Millisecond), lags[len(lags)-1].Round(10*time.Millisecond), len(lags))
+}
+
+func (r *result) printEtcd(tw *table) {
+	r.f.mu.Lock()
+	etcds := slices.Clone(r.f.etcds)
+	r.f.mu.Unlock()
+	if len(etcds) == 0 {
+		tw.add("etcd restart", "not measured")
+	}
+	for _, e := range etcds {
+		tw.add("etcd restart: SIGTERM → apiserver serving", "%s (etcd exited after %s, healthy again after %s; healthy → apiserver serving %s); serving → verified %s",
+			e.at.serving.Sub(e.at.signalled).Round(100*time.Millisecond), e.at.exited.Sub(e.at.signalled).Round(100*time.Millisecond),
+			e.at.healthy.Sub(e.at.signalled).Round(100*time.Millisecond), e.at.serving.Sub(e.at.healthy).Round(100*time.Millisecond), lagSummary(e.lags))
+	}
+}
+
+func (r *result) printHangs(tw *table) {
+	r.f.mu.Lock()
+	hangs := slices.Clone(r.f.hangs)
+	r.f.mu.Unlock()
+	if len(hangs) == 0 {
+		tw.add("hung server", "not measured")
+	}
+	for _, h := range hangs {
+		state := "Revoking, RevocationVerified=False, Warning Event: every request"
+		if len(h.downFindings) > 0 {
+			state = "NOT as expected: " + strings.Join(h.downFindings, "; ")
+		}
+		verdict := "within"
+		if len(h.lags) == 0 || slices.Max(h.lags) > hangRestoreBound {
+			verdict = "OVER"
+		}
+		tw.add("hung server: "+h.kind, "hung %s; while hung: %s; overdue metric %g; SIGCONT → verified %s (%s the bound of timeout %s + retry cap + 2 s = %s)",
+			h.hung.Round(100*time.Millisecond), state, h.overdue, lagSummary(h.lags), verdict, ldapTimeout, hangRestoreBound)
+		tw.add("hung server: cluster batch expiring during the hang", "expiry → verified %s; %d of %d verified before SIGCONT",
+			lagSummary(h.others), h.othersInHang, hangOthers)
+		tw.add("hung server: every cluster request whose window ended during the hang", "end → verified %s", lagSummary(h.elsewhere))
+	}
 }

@@ -37,8 +37,17 @@ func run(ctx context.Context, cfg config, rng *rand.Rand) (res *result, err erro
 	if err != nil {
 		return nil, err
 	}
-	// After the replicas and the servers stop, before the cluster does.
-	defer func() { err = errors.Join(err, api.stop()) }()
+	var et *etcd
+	if cfg.runs(phaseEtcd) {
+		if et, err = newEtcd(api); err != nil {
+			return nil, err
+		}
+		// After the replicas, the servers and the apiserver stop, before
+		// the cluster does (it removes etcd's data directory).
+		defer func() { err = errors.Join(err, et.shutdownAfter(context.WithoutCancel(ctx), api)) }()
+	}
+	// After the replicas and the servers stop, before etcd.
+	defer func() { err = errors.Join(err, api.shutdown()) }()
 	step("starting slapd, PostgreSQL and the SCIM server")
 	servers, err := startServers(ctx, e.dir)
 	defer func() { err = errors.Join(err, closeServers(servers)) }()
@@ -70,21 +79,7 @@ func run(ctx context.Context, cfg config, rng *rand.Rand) (res *result, err erro
 	defer stopCreating()
 	go w.run(ctx, creating, createInterval)
 	driven := time.Now()
-	step("workload running; sweep of %d kills over %s", cfg.kills, cfg.duration)
-	f.sweep(ctx, cfg.kills, cfg.duration)
-	failovers := 1
-	if !cfg.short {
-		failovers = 3
-	}
-	for k := range failovers {
-		step("failover %d/%d", k+1, failovers)
-		f.failover(ctx)
-	}
-	for _, o := range outagePlan(cfg, w) {
-		f.outage(ctx, servers[o.kind], o.hold)
-	}
-	f.apiserverRestart(ctx, api, apiserverDown, filepath.Join(rs.logDir, "kube-apiserver.log"))
-	f.rollout(ctx)
+	injectFaults(ctx, cfg, f, faultTargets{servers: servers, api: api, etcd: et, logDir: rs.logDir})
 	stopCreating()
 	step("faults done; waiting for every lifecycle to end")
 	w.wg.Wait()
@@ -95,6 +90,50 @@ func run(ctx context.Context, cfg config, rng *rand.Rand) (res *result, err erro
 		return res, err
 	}
 	return res, errors.Join(f.errs...)
+}
+
+// faultTargets are what the faults stop: the servers and the control plane.
+type faultTargets struct {
+	servers map[string]*downstream
+	api     *apiserver
+	etcd    *etcd
+	logDir  string
+}
+
+// injectFaults runs the scenarios of the form (or those -only picked), in
+// order, while the workload runs.
+func injectFaults(ctx context.Context, cfg config, f *faults, t faultTargets) {
+	if cfg.runs(phaseSweep) {
+		step("workload running; sweep of %d kills over %s", cfg.kills, cfg.duration)
+		f.sweep(ctx, cfg.kills, cfg.duration)
+	}
+	if cfg.runs(phaseFailover) {
+		failovers := 1
+		if !cfg.short {
+			failovers = 3
+		}
+		for k := range failovers {
+			step("failover %d/%d", k+1, failovers)
+			f.failover(ctx)
+		}
+	}
+	if cfg.runs(phaseOutage) {
+		for _, o := range outagePlan(cfg, f.w) {
+			f.outage(ctx, t.servers[o.kind], o.hold)
+		}
+	}
+	if cfg.runs(phaseHang) {
+		f.hang(ctx, t.servers[targetLDAP], hangHold)
+	}
+	if cfg.runs(phaseAPIServer) {
+		f.apiserverRestart(ctx, t.api, apiserverDown, filepath.Join(t.logDir, "kube-apiserver.log"))
+	}
+	if cfg.runs(phaseEtcd) {
+		f.etcdRestart(ctx, t.etcd, t.api, etcdDown, filepath.Join(t.logDir, "etcd.log"))
+	}
+	if cfg.runs(phaseRollout) {
+		f.rollout(ctx)
+	}
 }
 
 // startReplicas starts the webhook forwarder and both replicas.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
 
@@ -22,6 +23,10 @@ type ldapServer struct {
 }
 
 const ldapBystander = "bystander"
+
+// ldapTimeout is the connection's timeout: how long the operator waits for
+// each answer of slapd, so how long a hung slapd holds a worker per attempt.
+const ldapTimeout = 2 * time.Second
 
 func startLDAP(_ context.Context, dir string) (server, error) {
 	dir = filepath.Join(dir, "slapd")
@@ -75,7 +80,7 @@ func (s *ldapServer) providerSpec(secret string) accessv1alpha1.ProviderSpec {
 	return accessv1alpha1.ProviderSpec{LDAP: &accessv1alpha1.LDAPProvider{
 		URL: s.srv.URL, StartTLS: true, CABundle: s.srv.CAPEM,
 		BindDN: slapdtest.ServiceDN, CredentialsSecretRef: accessv1alpha1.LocalSecretReference{Name: secret},
-		UserBaseDN: slapdtest.PeopleDN, Timeout: "2s",
+		UserBaseDN: slapdtest.PeopleDN, Timeout: ldapTimeout.String(),
 	}}
 }
 
@@ -126,6 +131,11 @@ func ldapSubjectsOf(values []string) map[string]bool {
 
 func (s *ldapServer) down() error              { return s.srv.Down() }
 func (s *ldapServer) up(context.Context) error { return s.srv.Up() }
+
+// freeze stops slapd with SIGSTOP: the kernel still completes connections to
+// its port, and nothing answers on them; thaw resumes it (SIGCONT).
+func (s *ldapServer) freeze() error { return s.srv.Freeze() }
+func (s *ldapServer) thaw() error   { return s.srv.Thaw() }
 
 // addOtherPath creates a side group holding the subject and nests it in the
 // role's group, with slapmodify while slapd is down.

@@ -27,6 +27,12 @@ const (
 	scenarioReadd   = "readd"    // in an outage batch: given the role by another path while the server is down
 	// scenarioAPIServer is the batch that expires while the kube-apiserver is down.
 	scenarioAPIServer = "apiserver"
+	// scenarioEtcd is the batch that expires while etcd is down.
+	scenarioEtcd = "etcd"
+	// scenarioHang is the batch that expires while its server hangs;
+	// scenarioHangOther the one on the cluster that expires meanwhile.
+	scenarioHang      = "hang"
+	scenarioHangOther = "hang-cluster"
 )
 
 // subjects is how many people the workload elevates; overlapping requests
