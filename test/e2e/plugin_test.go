@@ -107,7 +107,7 @@ var _ = Describe("the kubectl elevate plugin", func() {
 		Expect(name).To(HavePrefix("viewer-"))
 		Expect(field("elevationrequest/"+name, ns, ".spec.subject")).To(Equal(requester), "the subject defaults to the caller (SelfSubjectReview)")
 		Expect(phaseOf(name)()).To(Equal("Active"))
-		Expect(out).To(ContainSubstring(name + " is Active: expiresAt " + field("elevationrequest/"+name, ns, ".status.expiresAt")))
+		Expect(out).To(ContainSubstring(name + " is Active: expiresAt " + toTheSecond(field("elevationrequest/"+name, ns, ".status.expiresAt"))))
 		Expect(canI(requester, "list", "pods", pluginNS)).To(Equal("yes"))
 
 		mustElevate(requester, "revoke", name, "--reason", "seen enough")
@@ -145,7 +145,7 @@ var _ = Describe("the kubectl elevate plugin", func() {
 		Expect(canI(requester, verb, resource, pluginNS)).To(Equal("yes"))
 		status := mustElevate(requester, "status", name)
 		Expect(status).To(MatchRegexp(`\n  \S+Z  approved by abe: "plugin e2e"\n`))
-		expiresAt := field("elevationrequest/"+name, ns, ".status.expiresAt")
+		expiresAt := toTheSecond(field("elevationrequest/"+name, ns, ".status.expiresAt"))
 		Expect(status).To(MatchRegexp(`\nExpires at:\s+%s \(\S+ left\)\n`, regexp.QuoteMeta(expiresAt)))
 		Expect(status).To(ContainSubstring("Ticket:        PLUG-1\n"))
 
@@ -264,3 +264,12 @@ var _ = Describe("the kubectl elevate plugin", func() {
 		Expect(stderr).To(ContainSubstring("it is Revoked, so there is no access left to keep"))
 	}, SpecTimeout(3*time.Minute))
 })
+
+// toTheSecond is a stored time (status.expiresAt is stored to the
+// millisecond) as the plugin prints it: RFC 3339, to the second.
+func toTheSecond(stored string) string {
+	GinkgoHelper()
+	at, err := time.Parse(time.RFC3339, stored)
+	Expect(err).NotTo(HaveOccurred(), "stored time %q", stored)
+	return at.UTC().Truncate(time.Second).Format(time.RFC3339)
+}
