@@ -56,8 +56,10 @@ func (p *restartable) find() (int, []string, error) {
 	return 0, nil, fmt.Errorf("no %s child of this program has %s", p.binary, p.flag)
 }
 
-// terminate sends SIGTERM and waits up to 30 s for the process to exit; it
-// returns the command line to start it again with.
+// terminate sends SIGTERM and waits up to 30 s for the process to exit, then
+// sends SIGKILL, as a kubelet does once a pod's grace period is over (a
+// loaded kube-apiserver can take longer than that to drain); it returns the
+// command line to start it again with.
 func (p *restartable) terminate(ctx context.Context) ([]string, error) {
 	pid, args, err := p.find()
 	if err != nil {
@@ -70,7 +72,15 @@ func (p *restartable) terminate(ctx context.Context) ([]string, error) {
 		sleep(ctx, 50*time.Millisecond)
 	}
 	if processExists(pid) {
-		return nil, fmt.Errorf("%s %d did not exit within 30 s of SIGTERM", p.binary, pid)
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && processExists(pid) {
+			return nil, fmt.Errorf("kill %s %d after 30 s of SIGTERM: %w", p.binary, pid, err)
+		}
+		for deadline := time.Now().Add(10 * time.Second); processExists(pid) && time.Now().Before(deadline); {
+			sleep(ctx, 50*time.Millisecond)
+		}
+	}
+	if processExists(pid) {
+		return nil, fmt.Errorf("%s %d did not exit within 10 s of SIGKILL", p.binary, pid)
 	}
 	return args, nil
 }
