@@ -68,21 +68,25 @@ func (p *restartable) terminate(ctx context.Context) ([]string, error) {
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		return nil, fmt.Errorf("stop %s %d: %w", p.binary, pid, err)
 	}
-	for deadline := time.Now().Add(30 * time.Second); processExists(pid) && time.Now().Before(deadline); {
-		sleep(ctx, 50*time.Millisecond)
+	if exited(ctx, pid, 30*time.Second) {
+		return args, nil
 	}
-	if processExists(pid) {
-		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && processExists(pid) {
-			return nil, fmt.Errorf("kill %s %d after 30 s of SIGTERM: %w", p.binary, pid, err)
-		}
-		for deadline := time.Now().Add(10 * time.Second); processExists(pid) && time.Now().Before(deadline); {
-			sleep(ctx, 50*time.Millisecond)
-		}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && processExists(pid) {
+		return nil, fmt.Errorf("kill %s %d after 30 s of SIGTERM: %w", p.binary, pid, err)
 	}
-	if processExists(pid) {
+	if !exited(ctx, pid, 10*time.Second) {
 		return nil, fmt.Errorf("%s %d did not exit within 10 s of SIGKILL", p.binary, pid)
 	}
 	return args, nil
+}
+
+// exited waits up to within for the process to be gone, and reports whether
+// it is.
+func exited(ctx context.Context, pid int, within time.Duration) bool {
+	for deadline := time.Now().Add(within); processExists(pid) && time.Now().Before(deadline); {
+		sleep(ctx, 50*time.Millisecond)
+	}
+	return !processExists(pid)
 }
 
 // relaunch starts the process again with args, its output appended to

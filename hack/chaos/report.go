@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -90,9 +91,7 @@ func (r *result) print(out io.Writer) error {
 	r.printLifecycles(tw)
 	r.printFailover(tw)
 	r.printOutages(tw)
-	r.f.mu.Lock()
-	apiLags := slices.Clone(r.f.apiLags)
-	r.f.mu.Unlock()
+	apiLags := snapshot(&r.f.mu, &r.f.apiLags)
 	tw.add("kube-apiserver restart: restore → verified", "%s", lagSummary(apiLags))
 	if !r.cfg.short {
 		r.printEtcd(tw)
@@ -154,9 +153,7 @@ func (r *result) printLifecycles(tw *table) {
 }
 
 func (r *result) printFailover(tw *table) {
-	r.f.mu.Lock()
-	lags := slices.Clone(r.f.failoverLags)
-	r.f.mu.Unlock()
+	lags := snapshot(&r.f.mu, &r.f.failoverLags)
 	if len(lags) == 0 {
 		tw.add("expiry → verified revocation across failover", "not measured")
 		return
@@ -186,9 +183,7 @@ func (r *result) printOutages(tw *table) {
 	r.c.mu.Unlock()
 	sort.Strings(reads)
 	tw.add("checker reads of a server that failed (it was down)", "%s", strings.Join(reads, ", "))
-	r.f.mu.Lock()
-	outages := slices.Clone(r.f.outages)
-	r.f.mu.Unlock()
+	outages := snapshot(&r.f.mu, &r.f.outages)
 	if len(outages) == 0 {
 		tw.add("downstream outages", "none")
 	}
@@ -206,6 +201,13 @@ func (r *result) printOutages(tw *table) {
 	}
 }
 
+// snapshot copies a slice the fault scenarios append to, under their lock.
+func snapshot[T any](mu *sync.Mutex, s *[]T) []T {
+	mu.Lock()
+	defer mu.Unlock()
+	return slices.Clone(*s)
+}
+
 func lagSummary(lags []time.Duration) string {
 	if len(lags) == 0 {
 		return "not measured"
@@ -217,9 +219,7 @@ func lagSummary(lags []time.Duration) string {
 }
 
 func (r *result) printEtcd(tw *table) {
-	r.f.mu.Lock()
-	etcds := slices.Clone(r.f.etcds)
-	r.f.mu.Unlock()
+	etcds := snapshot(&r.f.mu, &r.f.etcds)
 	if len(etcds) == 0 {
 		tw.add("etcd restart", "not measured")
 	}
@@ -231,9 +231,7 @@ func (r *result) printEtcd(tw *table) {
 }
 
 func (r *result) printHangs(tw *table) {
-	r.f.mu.Lock()
-	hangs := slices.Clone(r.f.hangs)
-	r.f.mu.Unlock()
+	hangs := snapshot(&r.f.mu, &r.f.hangs)
 	if len(hangs) == 0 {
 		tw.add("hung server", "not measured")
 	}
