@@ -167,13 +167,14 @@ type Activity struct {
 	// +kubebuilder:validation:MaxLength=128
 	Source string `json:"source,omitempty"`
 	// CollectedThrough is the instant up to which the source has delivered
-	// every action it will deliver.
+	// every action it will deliver, to the millisecond, as revokedAt, the
+	// window's end it is compared with.
 	// +optional
-	CollectedThrough *metav1.Time `json:"collectedThrough,omitempty"`
+	CollectedThrough *MilliTime `json:"collectedThrough,omitempty"`
 	// CollectUntil is revokedAt plus the source's delivery delay: collection
 	// ends once collectedThrough passes it.
 	// +optional
-	CollectUntil *metav1.Time `json:"collectUntil,omitempty"`
+	CollectUntil *MilliTime `json:"collectUntil,omitempty"`
 	// FinishedAt is when collection ended; the record no longer changes.
 	// +optional
 	FinishedAt *metav1.Time `json:"finishedAt,omitempty"`

@@ -448,10 +448,11 @@ type ElevationRequestStatus struct {
 	// never outlives expiresAt.
 	// +optional
 	ExpiresAt *MilliTime `json:"expiresAt,omitempty"`
-	// RevokedAt is when the request ended: the access was verified gone, or the
-	// request was withdrawn before anything was granted.
+	// RevokedAt is when the request ended, to the millisecond: the access was
+	// verified gone, or the request was withdrawn before anything was
+	// granted. It ends the window whose activity is recorded.
 	// +optional
-	RevokedAt *metav1.Time `json:"revokedAt,omitempty"`
+	RevokedAt *MilliTime `json:"revokedAt,omitempty"`
 	// Targets is the state of each target of spec.targets, in its order.
 	// +optional
 	// +listType=atomic

@@ -43,6 +43,14 @@ func NewMilliTime(t time.Time) *MilliTime {
 	return &MilliTime{Time: t.Truncate(time.Millisecond)}
 }
 
+// Same reports whether t and u are the same instant, or both unset.
+func (t *MilliTime) Same(u *MilliTime) bool {
+	if t == nil || u == nil {
+		return t == u
+	}
+	return t.Equal(u.Time)
+}
+
 // DeepCopyInto copies t into out; a time has nothing to share.
 func (t *MilliTime) DeepCopyInto(out *MilliTime) {
 	*out = *t

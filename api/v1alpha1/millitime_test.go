@@ -97,3 +97,23 @@ func TestMilliTimeComparesSemanticallyAsAnInstant(t *testing.T) {
 		t.Error("instants a millisecond apart compare equal")
 	}
 }
+
+func TestMilliTimeSameIsAnInstantOrBothUnset(t *testing.T) {
+	at := time.Date(2026, 12, 2, 10, 0, 0, 345e6, time.UTC)
+	tests := []struct {
+		name string
+		a, b *MilliTime
+		want bool
+	}{
+		{"both unset", nil, nil, true},
+		{"one unset", NewMilliTime(at), nil, false},
+		{"the other unset", nil, NewMilliTime(at), false},
+		{"one instant in two zones", NewMilliTime(at), NewMilliTime(at.In(time.FixedZone("CET", 3600))), true},
+		{"a millisecond apart", NewMilliTime(at), NewMilliTime(at.Add(time.Millisecond)), false},
+	}
+	for _, tt := range tests {
+		if got := tt.a.Same(tt.b); got != tt.want {
+			t.Errorf("%s: Same = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

@@ -107,7 +107,7 @@ func verified(s *accessv1alpha1.ElevationRequestStatus) {
 		Reason: accessv1alpha1.RevocationExpired, StartedAt: &expiresAt, VerifiedAt: &expiresAt,
 		Method: "GET of the request's bindings from the API server, and a SubjectAccessReview",
 	}
-	s.RevokedAt = &expiresAt
+	s.RevokedAt = accessv1alpha1.NewMilliTime(expiresAt.Time)
 }
 
 // atGeneration sets the request's generation and the one its status was

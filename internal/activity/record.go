@@ -55,7 +55,7 @@ func Add(rec *accessv1alpha1.Activity, page provider.ActivityPage) []provider.Ac
 	}
 	rec.Cursor = page.Cursor
 	if !page.Through.IsZero() && (rec.CollectedThrough == nil || page.Through.After(rec.CollectedThrough.Time)) {
-		rec.CollectedThrough = timePtr(page.Through)
+		rec.CollectedThrough = accessv1alpha1.NewMilliTime(page.Through)
 	}
 	rec.Counts.Dropped += page.Dropped
 	switch {
@@ -106,7 +106,7 @@ func CollectUntil(revokedAt time.Time, delay time.Duration) time.Time {
 // over: the source has delivered everything through windowEnd, and its
 // delivery delay has passed (collectUntil), so nothing more can arrive.
 func Done(rec *accessv1alpha1.Activity, windowEnd, collectUntil, now time.Time) bool {
-	return rec.CollectedThrough != nil && !rec.CollectedThrough.Time.Before(windowEnd) && !now.Before(collectUntil)
+	return rec.CollectedThrough != nil && !rec.CollectedThrough.Before(windowEnd) && !now.Before(collectUntil)
 }
 
 // Summary says what the subject did, for the condition and the Event:

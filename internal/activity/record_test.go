@@ -1,6 +1,7 @@
 package activity
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -43,7 +44,7 @@ func TestAddCountsByCategoryAndKeepsTheLastActions(t *testing.T) {
 	if len(rec.Recent) != accessv1alpha1.MaxRecentActions || rec.Recent[0].ID != "id-6" || rec.Recent[9].ID != "id-15" {
 		t.Errorf("recent = %d actions from %s, want the last %d (id-6 … id-15)", len(rec.Recent), rec.Recent[0].ID, accessv1alpha1.MaxRecentActions)
 	}
-	if rec.Cursor != "c1" || !rec.CollectedThrough.Time.Equal(t0.Add(time.Minute)) {
+	if rec.Cursor != "c1" || !rec.CollectedThrough.Equal(t0.Add(time.Minute)) {
 		t.Errorf("cursor %q through %v, want c1 through %v", rec.Cursor, rec.CollectedThrough, t0.Add(time.Minute))
 	}
 	if rec.State != accessv1alpha1.ActivityCollecting {
@@ -73,7 +74,7 @@ func TestCollectedThroughNeverMovesBack(t *testing.T) {
 	rec := Collecting("s")
 	Add(rec, provider.ActivityPage{Through: t0.Add(time.Minute)})
 	Add(rec, provider.ActivityPage{Through: t0})
-	if !rec.CollectedThrough.Time.Equal(t0.Add(time.Minute)) {
+	if !rec.CollectedThrough.Equal(t0.Add(time.Minute)) {
 		t.Errorf("collectedThrough moved back to %v", rec.CollectedThrough)
 	}
 }
@@ -130,6 +131,27 @@ func TestSummary(t *testing.T) {
 		if got := Summary("alice", tt.counts); got != tt.want {
 			t.Errorf("Summary(%+v) = %q, want %q", tt.counts, got, tt.want)
 		}
+	}
+}
+
+// A window that ends in the middle of a second (revokedAt is stored to the
+// millisecond) is done once the source delivered through it, also after the
+// record went through the API server and back.
+func TestDoneWithAWindowEndingWithinASecondAfterARoundTrip(t *testing.T) {
+	end := t0.Add(2*time.Second + 345*time.Millisecond)
+	rec := Collecting("s")
+	Add(rec, provider.ActivityPage{Through: end})
+	b, err := json.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored accessv1alpha1.Activity
+	if err := json.Unmarshal(b, &stored); err != nil {
+		t.Fatal(err)
+	}
+	until := CollectUntil(end, time.Second)
+	if !Done(&stored, end, until, until) {
+		t.Errorf("not done with collectedThrough %v stored for a window ending at %v", stored.CollectedThrough, end)
 	}
 }
 

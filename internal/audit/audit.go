@@ -67,10 +67,8 @@ func (l Logger) Record(action string, er *accessv1alpha1.ElevationRequest, actor
 		kv = append(kv, "targets", targets)
 	}
 	kv = appendTime(kv, "grantedAt", er.Status.GrantedAt)
-	if at := er.Status.ExpiresAt; at != nil {
-		kv = append(kv, "expiresAt", at.UTC().Format(time.RFC3339Nano))
-	}
-	kv = appendTime(kv, "revokedAt", er.Status.RevokedAt)
+	kv = appendMilliTime(kv, "expiresAt", er.Status.ExpiresAt)
+	kv = appendMilliTime(kv, "revokedAt", er.Status.RevokedAt)
 	if rev := er.Status.Revocation; rev != nil {
 		kv = append(kv, "revocationReason", rev.Reason)
 		kv = appendTime(kv, "verifiedAt", rev.VerifiedAt)
@@ -89,6 +87,13 @@ func actorOrOperator(actor string) string {
 }
 
 func appendTime(kv []any, key string, t *metav1.Time) []any {
+	if t == nil {
+		return kv
+	}
+	return append(kv, key, t.UTC().Format(time.RFC3339Nano))
+}
+
+func appendMilliTime(kv []any, key string, t *accessv1alpha1.MilliTime) []any {
 	if t == nil {
 		return kv
 	}

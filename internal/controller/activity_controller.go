@@ -218,7 +218,7 @@ func (r *ActivityReconciler) readPages(ctx context.Context, er *accessv1alpha1.E
 	if er.Status.RevokedAt != nil {
 		q.Until = er.Status.RevokedAt.Time
 		collectUntil := activity.CollectUntil(q.Until, src.ActivityDelay())
-		rec.CollectUntil = timePtr(collectUntil)
+		rec.CollectUntil = accessv1alpha1.NewMilliTime(collectUntil)
 	}
 	var found collection
 	for range activityPagesPerLook {

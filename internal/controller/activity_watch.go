@@ -73,7 +73,7 @@ func windowChanged(old, cur *accessv1alpha1.ElevationRequest) bool {
 	return old.ResourceVersion == cur.ResourceVersion ||
 		old.Status.Phase != cur.Status.Phase ||
 		!old.Status.GrantedAt.Equal(cur.Status.GrantedAt) ||
-		!old.Status.RevokedAt.Equal(cur.Status.RevokedAt) ||
+		!old.Status.RevokedAt.Same(cur.Status.RevokedAt) ||
 		len(old.Status.ResidualAccess) != len(cur.Status.ResidualAccess) ||
 		(old.DeletionTimestamp == nil) != (cur.DeletionTimestamp == nil)
 }

@@ -52,7 +52,7 @@ func TestWorthWritingSkipsACursorThatMovedWithoutNews(t *testing.T) {
 	now := metav1.Now()
 	base := accessv1alpha1.Activity{State: accessv1alpha1.ActivityCollecting, Reason: accessv1alpha1.ReasonActivityCollecting, Cursor: "a", Counts: accessv1alpha1.ActivityCounts{Total: 1, Data: 1}}
 	moved := base
-	moved.Cursor, moved.CollectedThrough = "b", &now
+	moved.Cursor, moved.CollectedThrough = "b", accessv1alpha1.NewMilliTime(now.Time)
 	counted := moved
 	counted.Counts = accessv1alpha1.ActivityCounts{Total: 2, Data: 2}
 	finished := base

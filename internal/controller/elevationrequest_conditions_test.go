@@ -44,7 +44,7 @@ func revoking(reason string) func(*accessv1alpha1.ElevationRequest) {
 func verifiedGone(er *accessv1alpha1.ElevationRequest) {
 	er.Status.Revocation.VerifiedAt = &expires
 	er.Status.Revocation.Method, er.Status.Revocation.Detail = "fresh read", "RoleBinding ns/elevator-x not found"
-	er.Status.RevokedAt = &expires
+	er.Status.RevokedAt = accessv1alpha1.NewMilliTime(expires.Time)
 	er.Status.Message = "access removed (Expired) and verified gone"
 }
 

@@ -177,7 +177,7 @@ func (r *ElevationRequestReconciler) finishRevocation(er *accessv1alpha1.Elevati
 		rev.Detail = "no grant was recorded; the request's own entitlement, which an interrupted grant could have left, was removed: " + obs.Evidence
 	}
 	rev.RetainedBy = ""
-	er.Status.RevokedAt = timePtr(now)
+	er.Status.RevokedAt = accessv1alpha1.NewMilliTime(now)
 	er.Status.Phase = accessv1alpha1.PhaseRevoked
 	if rev.Reason == accessv1alpha1.RevocationGrantUndo {
 		er.Status.Phase = accessv1alpha1.PhaseFailed
@@ -197,7 +197,7 @@ func (r *ElevationRequestReconciler) leaveStandingAccess(er *accessv1alpha1.Elev
 	rev := er.Status.Revocation
 	rev.Method = "none: standing access left in place"
 	rev.Detail = "the entitlement existed before this request and was not made by Elevator: " + er.Status.Grant.Evidence
-	er.Status.RevokedAt = timePtr(now)
+	er.Status.RevokedAt = accessv1alpha1.NewMilliTime(now)
 	er.Status.Phase = accessv1alpha1.PhaseRevoked
 	msg := "the request ended; the subject's standing access, which predates it, was left in place"
 	er.Status.Message = msg
@@ -212,7 +212,7 @@ func (r *ElevationRequestReconciler) withdraw(er *accessv1alpha1.ElevationReques
 	rev := er.Status.Revocation
 	rev.Method = "none: access was never granted"
 	rev.Detail = "revoked before the grant began (status.grant was never recorded)"
-	er.Status.RevokedAt = timePtr(now)
+	er.Status.RevokedAt = accessv1alpha1.NewMilliTime(now)
 	er.Status.Phase = accessv1alpha1.PhaseRevoked
 	msg := "withdrawn before access was granted"
 	if rev.RequestedBy != "" {

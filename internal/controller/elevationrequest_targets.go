@@ -7,8 +7,6 @@ import (
 	"strings"
 	"sync"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 )
 
@@ -76,9 +74,9 @@ func siblingsOf(er *accessv1alpha1.ElevationRequest, i int) []accessv1alpha1.Tar
 // targetEnd is when the target's access ended: its removal verified, or,
 // for a target whose access was left in place or never granted, the end of
 // the whole request.
-func targetEnd(er *accessv1alpha1.ElevationRequest, ts *accessv1alpha1.TargetStatus) *metav1.Time {
+func targetEnd(er *accessv1alpha1.ElevationRequest, ts *accessv1alpha1.TargetStatus) *accessv1alpha1.MilliTime {
 	if ts.Revocation != nil && ts.Revocation.VerifiedAt != nil {
-		return ts.Revocation.VerifiedAt.DeepCopy()
+		return accessv1alpha1.NewMilliTime(ts.Revocation.VerifiedAt.Time)
 	}
 	return er.Status.RevokedAt.DeepCopy()
 }

@@ -508,7 +508,7 @@ func finishTargets(er *accessv1alpha1.ElevationRequest, last time.Time, verified
 	if verifiedAll {
 		rev.VerifiedAt = timePtr(last)
 	}
-	er.Status.RevokedAt = timePtr(last)
+	er.Status.RevokedAt = accessv1alpha1.NewMilliTime(last)
 	er.Status.Blocked = nil
 	er.Status.Phase = accessv1alpha1.PhaseRevoked
 	if rev.Reason == accessv1alpha1.RevocationGrantUndo {

@@ -50,7 +50,7 @@ func revoked(er *accessv1alpha1.ElevationRequest) {
 	active(er)
 	er.Status.Phase = accessv1alpha1.PhaseRevoked
 	er.Status.Revocation = &accessv1alpha1.Revocation{Reason: accessv1alpha1.RevocationExpired, VerifiedAt: at(31 * time.Minute), Method: "GET of the request's bindings"}
-	er.Status.RevokedAt = at(31 * time.Minute)
+	er.Status.RevokedAt = milliAt(31 * time.Minute)
 }
 
 func types(events []Event) string {

@@ -29,7 +29,7 @@ func TestRenderListColumnsAndTimeLeft(t *testing.T) {
 	active.Status.ExpiresAt = milliAt(70 * time.Minute)
 	pending := request("pending", accessv1alpha1.PhasePending, "bob", "bob", 55*time.Minute)
 	revoked := request("revoked", accessv1alpha1.PhaseRevoked, "carol", "carol", 0)
-	revoked.Status.ExpiresAt, revoked.Status.RevokedAt = milliAt(30*time.Minute), atp(30*time.Minute)
+	revoked.Status.ExpiresAt, revoked.Status.RevokedAt = milliAt(30*time.Minute), milliAt(30*time.Minute)
 	fresh := request("fresh", "", "dave", "", 59*time.Minute)
 
 	var out bytes.Buffer

@@ -39,7 +39,7 @@ func revokedMultiRequest() *accessv1alpha1.ElevationRequest {
 			{User: "carol", At: at(3 * time.Minute), Connections: []string{"prod-cluster"}},
 		},
 		ApprovedAt: atp(3 * time.Minute), ExpiresAt: milliAt(33*time.Minute + time.Second),
-		RevokedAt: atp(33*time.Minute + 3*time.Second),
+		RevokedAt: milliAt(33*time.Minute + 3*time.Second),
 		Message:   "access to 2 targets removed (Expired) and verified gone at 2026-12-02T09:33:03Z",
 		TargetState: accessv1alpha1.TargetState{GrantedAt: atp(3*time.Minute + 2*time.Second), Revocation: &accessv1alpha1.Revocation{
 			Reason: accessv1alpha1.RevocationExpired, StartedAt: atp(33*time.Minute + time.Second), VerifiedAt: atp(33*time.Minute + 3*time.Second),

@@ -90,7 +90,8 @@ func grantedText(er *accessv1alpha1.ElevationRequest) string {
 }
 
 // endEvents are the verification of the removal and the end of the request,
-// one line when they are the same instant.
+// one line when they are the same instant: verifiedAt is stored to the
+// second, revokedAt to the millisecond.
 func endEvents(er *accessv1alpha1.ElevationRequest) []event {
 	st := er.Status
 	var evs []event
@@ -106,7 +107,7 @@ func endEvents(er *accessv1alpha1.ElevationRequest) []event {
 	if st.RevokedAt == nil {
 		return evs
 	}
-	if verified != nil && verified.Equal(st.RevokedAt.Time) {
+	if verified != nil && verified.Equal(st.RevokedAt.Truncate(time.Second)) {
 		evs[0].text += "; ended " + string(st.Phase)
 		return evs
 	}

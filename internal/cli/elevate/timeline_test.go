@@ -44,7 +44,9 @@ func revokedRequest() *accessv1alpha1.ElevationRequest {
 				{User: "carol", At: at(3 * time.Minute)},
 			},
 			ApprovedAt: atp(3 * time.Minute), ExpiresAt: milliAt(33*time.Minute + time.Second),
-			RevokedAt: atp(20*time.Minute + 2*time.Second),
+			// The controller stores revokedAt to the millisecond and verifiedAt
+			// to the second: the same instant, one line.
+			RevokedAt: milliAt(20*time.Minute + 2*time.Second + 345*time.Millisecond),
 			Message:   "access removed (EarlyRevoke) and verified gone at 2026-12-02T09:20:02Z",
 			TargetState: accessv1alpha1.TargetState{GrantedAt: atp(3*time.Minute + time.Second), Revocation: &accessv1alpha1.Revocation{
 				Reason: "EarlyRevoke", RequestedBy: "alice", StartedAt: atp(20*time.Minute + time.Second),
@@ -162,8 +164,8 @@ func TestRenderStatusOfAnExpiredWindow(t *testing.T) {
 	er := revokedRequest()
 	er.Annotations = nil
 	er.Status.Revocation.Reason, er.Status.Revocation.RequestedBy = accessv1alpha1.RevocationExpired, ""
-	er.Status.Revocation.StartedAt, er.Status.RevokedAt = atp(33*time.Minute), atp(33*time.Minute)
-	er.Status.Revocation.VerifiedAt = er.Status.RevokedAt
+	er.Status.Revocation.StartedAt, er.Status.RevokedAt = atp(33*time.Minute), milliAt(33*time.Minute)
+	er.Status.Revocation.VerifiedAt = atp(33 * time.Minute)
 	var out bytes.Buffer
 	if err := renderStatus(&out, er, t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
