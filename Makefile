@@ -121,14 +121,14 @@ test-integration-e2e: controlplane test-deps kustomize ## The integration and e2
 # The fault suite (docs/reliability.md): two operator replicas with leader
 # election, kill -9, a leader failover at expiry, downstream outages (slapd,
 # PostgreSQL, the SCIM server), a kube-apiserver restart and a rollout, under an independent checker
-# (the full form adds a hung slapd and an etcd restart); non-zero on any invariant violation. CHAOS_ARGS passes flags, e.g.
+# (the full form adds a hung slapd, an etcd restart and a backlog); non-zero on any invariant violation. CHAOS_ARGS passes flags, e.g.
 # CHAOS_ARGS="-seed 42 -duration 10m". Logs in bin/chaos/.
 .PHONY: chaos-short
 chaos-short: controlplane test-deps ## The short fault suite (a few minutes; part of test): 10 kills, one failover, one 30 s outage, one apiserver restart, one rollout.
 	go run ./hack/chaos -short $(CHAOS_ARGS)
 
 .PHONY: chaos
-chaos: manifests generate controlplane test-deps ## The full fault suite: a longer kill sweep, three failovers, an outage of each server, a hung slapd, an apiserver restart, an etcd restart, a rollout (CHAOS_ARGS="-only etcd,hang" for some).
+chaos: manifests generate controlplane test-deps ## The full fault suite: a longer kill sweep, three failovers, an outage of each server, a hung slapd, an apiserver restart, an etcd restart, a backlog, a rollout (CHAOS_ARGS="-only etcd,hang" for some).
 	go run ./hack/chaos $(CHAOS_ARGS)
 
 .PHONY: fuzz

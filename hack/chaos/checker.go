@@ -365,6 +365,20 @@ func (c *checker) lags(names []string) ([]time.Duration, bool) {
 	return out, true
 }
 
+// countVerified counts the named requests the checker has read Revoked and
+// verified.
+func (c *checker) countVerified(names []string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, name := range names {
+		if s := c.requests[name]; s != nil && !s.verifiedAt.IsZero() {
+			n++
+		}
+	}
+	return n
+}
+
 // verifiedTimes is, for each named request, when the checker first read it
 // Revoked and verified (or saw it deleted once it was); done once every one was.
 func (c *checker) verifiedTimes(names []string) ([]time.Time, bool) {

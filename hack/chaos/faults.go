@@ -24,10 +24,11 @@ type faults struct {
 	failoverLags []time.Duration
 	outages      []outageResult
 	// apiLags are kube-apiserver restore → verified revocation.
-	apiLags []time.Duration
-	etcds   []etcdResult
-	hangs   []hangResult
-	errs    []error
+	apiLags  []time.Duration
+	etcds    []etcdResult
+	hangs    []hangResult
+	backlogs []backlogResult
+	errs     []error
 }
 
 const (
@@ -139,20 +140,20 @@ func (f *faults) failover(ctx context.Context) {
 // waitAllActive waits until every named request is Active and returns the
 // earliest expiresAt.
 func (f *faults) waitAllActive(ctx context.Context, names []string) (time.Time, error) {
-	var first time.Time
-	for _, name := range names {
-		if !f.w.waitPhase(ctx, name, accessv1alpha1.PhaseActive, time.Minute) {
-			return time.Time{}, fmt.Errorf("failover: request %s did not become Active", name)
-		}
-		er := &accessv1alpha1.ElevationRequest{}
-		if err := f.w.e.admin.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, er); err != nil {
-			return time.Time{}, fmt.Errorf("failover: read %s: %w", name, err)
-		}
-		if at := er.Status.ExpiresAt.Time; first.IsZero() || at.Before(first) {
-			first = at
-		}
+	first, _, err := f.expiryRange(ctx, names)
+	return first, err
+}
+
+// activeUntil waits until the request is Active and returns its expiresAt.
+func (f *faults) activeUntil(ctx context.Context, name string) (time.Time, error) {
+	if !f.w.waitPhase(ctx, name, accessv1alpha1.PhaseActive, time.Minute) {
+		return time.Time{}, fmt.Errorf("request %s did not become Active", name)
 	}
-	return first, nil
+	er := &accessv1alpha1.ElevationRequest{}
+	if err := f.w.e.admin.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, er); err != nil {
+		return time.Time{}, fmt.Errorf("read %s: %w", name, err)
+	}
+	return er.Status.ExpiresAt.Time, nil
 }
 
 // collectLags waits up to a minute for the batch to be verified revoked and

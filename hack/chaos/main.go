@@ -62,13 +62,14 @@ const (
 	phaseHang      = "hang"
 	phaseAPIServer = "apiserver"
 	phaseEtcd      = "etcd"
+	phaseBacklog   = "backlog"
 	phaseRollout   = "rollout"
 )
 
-var phases = []string{phaseSweep, phaseFailover, phaseOutage, phaseHang, phaseAPIServer, phaseEtcd, phaseRollout}
+var phases = []string{phaseSweep, phaseFailover, phaseOutage, phaseHang, phaseAPIServer, phaseEtcd, phaseBacklog, phaseRollout}
 
 // fullOnly are the scenarios of the full form only.
-var fullOnly = map[string]bool{phaseHang: true, phaseEtcd: true}
+var fullOnly = map[string]bool{phaseHang: true, phaseEtcd: true, phaseBacklog: true}
 
 // config is what the flags set.
 type config struct {

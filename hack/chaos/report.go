@@ -96,6 +96,7 @@ func (r *result) print(out io.Writer) error {
 	if !r.cfg.short {
 		r.printEtcd(tw)
 		r.printHangs(tw)
+		r.printBacklogs(tw)
 	}
 	r.rs.mu.Lock()
 	tw.add("replicas that exited on their own (started again) / starts that failed and were retried", "%d / %d", r.rs.selfExits, r.rs.failedRestarts)
@@ -127,7 +128,7 @@ func (r *result) printFaults(tw *table) {
 	total := 0
 	kinds := []string{faultKill, faultFailover, faultOutage, faultAPIServer, faultRollout}
 	if !r.cfg.short {
-		kinds = []string{faultKill, faultFailover, faultOutage, faultHang, faultAPIServer, faultEtcd, faultRollout}
+		kinds = []string{faultKill, faultFailover, faultOutage, faultHang, faultAPIServer, faultEtcd, faultBacklog, faultRollout}
 	}
 	for _, kind := range kinds {
 		tw.add("faults: "+kind, "%d", r.f.counts[kind])
@@ -249,5 +250,16 @@ func (r *result) printHangs(tw *table) {
 		tw.add("hung server: cluster batch expiring during the hang", "expiry → verified %s; %d of %d verified before SIGCONT",
 			lagSummary(h.others), h.othersInHang, hangOthers)
 		tw.add("hung server: every cluster request whose window ended during the hang", "end → verified %s", lagSummary(h.elsewhere))
+	}
+}
+
+func (r *result) printBacklogs(tw *table) {
+	backlogs := snapshot(&r.f.mu, &r.f.backlogs)
+	if len(backlogs) == 0 {
+		tw.add("backlog", "not measured")
+	}
+	for _, b := range backlogs {
+		tw.add("backlog: both replicas down across expiry", "%d requests (%d more never granted: approved after the pending timeout); down %s; %d verified before the restart (want 0); restart → verified %s; expiry → verified %s",
+			b.requests, b.notGranted, b.down.Round(100*time.Millisecond), b.early, lagSummary(b.drain), lagSummary(b.expiry))
 	}
 }

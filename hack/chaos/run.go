@@ -131,6 +131,10 @@ func injectFaults(ctx context.Context, cfg config, f *faults, t faultTargets) {
 	if cfg.runs(phaseEtcd) {
 		f.etcdRestart(ctx, t.etcd, t.api, etcdDown, filepath.Join(t.logDir, "etcd.log"))
 	}
+	if cfg.runs(phaseBacklog) {
+		step("backlog: %d requests on the cluster and %d on each server expire while no replica runs", backlogBatch, outageBatch)
+		f.backlog(ctx)
+	}
 	if cfg.runs(phaseRollout) {
 		f.rollout(ctx)
 	}

@@ -33,6 +33,8 @@ const (
 	// scenarioHangOther the one on the cluster that expires meanwhile.
 	scenarioHang      = "hang"
 	scenarioHangOther = "hang-cluster"
+	// scenarioBacklog is the batch that expires while no replica runs.
+	scenarioBacklog = "backlog"
 )
 
 // subjects is how many people the workload elevates; overlapping requests
