@@ -61,9 +61,13 @@ func (f *faults) backlog(ctx context.Context) {
 	// connection's pending timeout (the request then expires unapproved, no
 	// violation): the backlog is what was granted.
 	names, notGranted := f.granted(ctx, names)
+	if len(names) == 0 {
+		f.fail(fmt.Errorf("backlog: none of the %d requests was granted", notGranted))
+		return
+	}
 	first, last, err := f.expiryRange(ctx, names)
-	if err != nil || len(names) == 0 {
-		f.fail(fmt.Errorf("backlog: nothing granted (%d not granted): %v", notGranted, err))
+	if err != nil {
+		f.fail(fmt.Errorf("backlog: %w", err))
 		return
 	}
 	sleep(ctx, time.Until(first.Add(-backlogKillBefore)))
