@@ -2,10 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
-
-	accessv1alpha1 "github.com/elevator-dev/elevator/api/v1alpha1"
 )
 
 const faultBacklog = "both replicas down across expiry (backlog)"
@@ -60,12 +59,10 @@ func (f *faults) backlog(ctx context.Context) {
 	// A burst of creates on loaded cores may see an approval come after the
 	// connection's pending timeout (the request then expires unapproved, no
 	// violation): the backlog is what was granted.
-	names, notGranted := f.granted(ctx, names)
-	if len(names) == 0 {
-		f.fail(fmt.Errorf("backlog: none of the %d requests was granted", notGranted))
-		return
+	names, notGranted, first, last, err := f.granted(ctx, names)
+	if err == nil && len(names) == 0 {
+		err = fmt.Errorf("none of the %d requests was granted", notGranted)
 	}
-	first, last, err := f.expiryRange(ctx, names)
 	if err != nil {
 		f.fail(fmt.Errorf("backlog: %w", err))
 		return
@@ -100,28 +97,45 @@ func (f *faults) backlog(ctx context.Context) {
 // earliest and the latest expiresAt.
 func (f *faults) expiryRange(ctx context.Context, names []string) (first, last time.Time, err error) {
 	for _, name := range names {
-		at, err := f.activeUntil(ctx, name)
+		at, err := f.activeUntil(ctx, name, time.Minute)
 		if err != nil {
 			return first, last, err
 		}
-		if first.IsZero() || at.Before(first) {
-			first = at
-		}
-		if at.After(last) {
-			last = at
-		}
+		first, last = earliest(first, at), latest(last, at)
 	}
 	return first, last, nil
 }
 
-// granted waits for each named request to become Active and returns those
-// that did, and how many did not.
-func (f *faults) granted(ctx context.Context, names []string) ([]string, int) {
-	var out []string
+// granted waits up to 30 s for each named request to become Active and
+// returns those that did, how many did not, and the earliest and latest
+// expiresAt of those that did.
+func (f *faults) granted(ctx context.Context, names []string) (out []string, notGranted int, first, last time.Time, err error) {
 	for _, name := range names {
-		if f.w.waitPhase(ctx, name, accessv1alpha1.PhaseActive, 30*time.Second) {
-			out = append(out, name)
+		at, err := f.activeUntil(ctx, name, 30*time.Second)
+		if errors.Is(err, errNotActive) {
+			notGranted++
+			continue
 		}
+		if err != nil {
+			return nil, 0, first, last, err
+		}
+		out = append(out, name)
+		first, last = earliest(first, at), latest(last, at)
 	}
-	return out, len(names) - len(out)
+	return out, notGranted, first, last, nil
+}
+
+// earliest and latest fold at into a range; a zero time is no bound yet.
+func earliest(first, at time.Time) time.Time {
+	if first.IsZero() || at.Before(first) {
+		return at
+	}
+	return first
+}
+
+func latest(last, at time.Time) time.Time {
+	if at.After(last) {
+		return at
+	}
+	return last
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -144,10 +145,14 @@ func (f *faults) waitAllActive(ctx context.Context, names []string) (time.Time, 
 	return first, err
 }
 
-// activeUntil waits until the request is Active and returns its expiresAt.
-func (f *faults) activeUntil(ctx context.Context, name string) (time.Time, error) {
-	if !f.w.waitPhase(ctx, name, accessv1alpha1.PhaseActive, time.Minute) {
-		return time.Time{}, fmt.Errorf("request %s did not become Active", name)
+// errNotActive is activeUntil's error for a request not Active in time.
+var errNotActive = errors.New("did not become Active")
+
+// activeUntil waits up to within for the request to be Active and returns
+// its expiresAt.
+func (f *faults) activeUntil(ctx context.Context, name string, within time.Duration) (time.Time, error) {
+	if !f.w.waitPhase(ctx, name, accessv1alpha1.PhaseActive, within) {
+		return time.Time{}, fmt.Errorf("request %s: %w", name, errNotActive)
 	}
 	er := &accessv1alpha1.ElevationRequest{}
 	if err := f.w.e.admin.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, er); err != nil {
