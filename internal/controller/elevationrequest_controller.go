@@ -74,6 +74,7 @@ type ElevationRequestReconciler struct {
 	held     heldOutput
 	expiries *expiryCalendar
 	ahead    *removalsAhead
+	behind   *cacheBehind
 }
 
 // +kubebuilder:rbac:groups=access.elevator.dev,resources=elevationrequests,verbs=get;list;watch;update;patch
@@ -86,12 +87,13 @@ type ElevationRequestReconciler struct {
 // Reconcile fetches the request, keeps its finalizer, runs one step of the
 // lifecycle and writes the status back.
 func (r *ElevationRequestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	er := &accessv1alpha1.ElevationRequest{}
-	if err := r.Client.Get(ctx, req.NamespacedName, er); err != nil {
+	er, err := r.read(ctx, req.NamespacedName)
+	if err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Metrics.Forget(req.NamespacedName)
 			r.expiries.forget(req.NamespacedName)
 			r.ahead.forget(req.NamespacedName)
+			r.behind.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -188,6 +190,7 @@ func (r *ElevationRequestReconciler) removeFinalizer(ctx context.Context, er *ac
 func (r *ElevationRequestReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.expiries = newExpiryCalendar(r.ExpiryRate)
 	r.ahead = newRemovalsAhead()
+	r.behind = newCacheBehind()
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &accessv1alpha1.ElevationRequest{}, entitlementIndex,
 		func(obj client.Object) []string {
 			return entitlementKeys(obj.(*accessv1alpha1.ElevationRequest))

@@ -72,21 +72,45 @@ func connectTo(ctx context.Context, providers *provider.Registry, reader client.
 }
 
 // ensureFresh fails when the cache is behind the API server, so that nothing is
-// granted on a stale view of the request (a request already revoked, say).
+// granted on a stale view of the request (a request already revoked, say), and
+// marks the request so that its next look reads it from the API server (read).
 func (r *ElevationRequestReconciler) ensureFresh(ctx context.Context, er *accessv1alpha1.ElevationRequest) error {
 	fresh := &accessv1alpha1.ElevationRequest{}
 	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: er.Namespace, Name: er.Name}, fresh); err != nil {
 		return fmt.Errorf("re-read request before granting: %w", err)
 	}
 	if fresh.ResourceVersion != er.ResourceVersion {
-		return fmt.Errorf("request changed since it was read (resourceVersion %s, now %s); retrying", er.ResourceVersion, fresh.ResourceVersion)
+		r.behind.mark(types.NamespacedName{Namespace: er.Namespace, Name: er.Name})
+		return fmt.Errorf("request changed since it was read (resourceVersion %s, now %s); retrying on the stored version", er.ResourceVersion, fresh.ResourceVersion)
 	}
 	return nil
 }
 
-// otherHolders lists the other requests that hold the same entitlement.
+// otherHolders lists the other requests that hold the same entitlement, each
+// as stored: the cache finds them, and each is read again from the API server
+// before it keeps anyone's access, since the cache may be behind (see read).
+// A holder the cache still shows Active whose stored revocation has begun
+// would otherwise keep the entitlement for both until the cache caught up.
 func (r *ElevationRequestReconciler) otherHolders(ctx context.Context, er *accessv1alpha1.ElevationRequest) ([]*accessv1alpha1.ElevationRequest, error) {
-	return r.otherRequests(ctx, er, holdsForOthers)
+	cached, err := r.otherRequests(ctx, er, holdsForOthers)
+	if err != nil {
+		return nil, err
+	}
+	key := entitlementKey(er)
+	var out []*accessv1alpha1.ElevationRequest
+	for _, c := range cached {
+		stored := &accessv1alpha1.ElevationRequest{}
+		if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: c.Namespace, Name: c.Name}, stored); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			return nil, fmt.Errorf("re-read request %s/%s, which holds the same entitlement: %w", c.Namespace, c.Name, err)
+		}
+		if stored.UID == c.UID && slices.ContainsFunc(holdingViews(stored, key), holdsForOthers) {
+			out = append(out, stored)
+		}
+	}
+	return out, nil
 }
 
 // otherRequests lists the other requests for the same entitlement that match.
