@@ -47,6 +47,9 @@ type checker struct {
 	reported   map[string]bool
 	ticks      int
 	readErrors int
+	// passes is how long each pass took, from its first read to its last
+	// list of the requests.
+	passes []time.Duration
 	// lateApprovals counts approvals admitted after the pending timeout of a
 	// request not yet marked Expired (not a violation: it expires).
 	lateApprovals int
@@ -108,11 +111,18 @@ func (c *checker) run(ctx context.Context) {
 // every subject, then the requests again. The order matters: a request seen
 // verified in the first read whose binding is still there in the second was
 // marked verified while the entitlement was present.
+//
+// Each list of requests is observed at the time it returned, not at the end
+// of the pass: a state it shows held by then, so the time is an upper bound,
+// and the pass's other reads (a SubjectAccessReview per subject, every
+// server's members) do not add to the lags measured from it.
 func (c *checker) check(ctx context.Context) error {
+	start := time.Now()
 	before, err := c.listRequests(ctx)
 	if err != nil {
 		return err
 	}
+	beforeAt := time.Now()
 	bindings, err := c.listBindings(ctx)
 	if err != nil {
 		return err
@@ -126,13 +136,15 @@ func (c *checker) check(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	afterAt := time.Now()
 	leading, since := c.rs.observeLeader(ctx)
 	now := time.Now()
 	c.mu.Lock()
 	c.leading, c.leaderSince = leading, since
+	c.passes = append(c.passes, afterAt.Sub(start))
 	c.mu.Unlock()
-	c.observe(before, now)
-	c.observe(after, now)
+	c.observe(before, beforeAt)
+	c.observe(after, afterAt)
 	tracked := c.w.snapshot()
 	c.checkBindings(before, bindings, tracked, now)
 	c.checkSubjects(after, allowed, tracked, now)

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -61,6 +62,11 @@ func newReplicas(e *env, logDir string) (*replicas, error) {
 	}
 	rs := &replicas{e: e, logDir: logDir, leaderSlot: -1}
 	for i := range rs.slots {
+		// A replica's log is appended to across its restarts within a run;
+		// an earlier run's is not this run's.
+		if err := os.Remove(rs.logPath(i)); err != nil && !os.IsNotExist(err) {
+			return nil, fmt.Errorf("remove the last run's log: %w", err)
+		}
 		port, err := freePort()
 		if err != nil {
 			return nil, err
@@ -107,7 +113,7 @@ func (rs *replicas) args(r *replica) []string {
 // webhook); it appends to the slot's log.
 func (rs *replicas) start(ctx context.Context, i int) error {
 	r := rs.slots[i]
-	logPath := filepath.Join(rs.logDir, fmt.Sprintf("replica-%d.log", i))
+	logPath := rs.logPath(i)
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", logPath, err)
@@ -311,4 +317,29 @@ func (rs *replicas) overdue(ctx context.Context, i int) (float64, error) {
 		return 0, fmt.Errorf("replica %d serves no elevator_revocations_overdue", i)
 	}
 	return strconv.ParseFloat(string(bytes.TrimSpace(m[1])), 64)
+}
+
+func (rs *replicas) logPath(i int) string {
+	return filepath.Join(rs.logDir, fmt.Sprintf("replica-%d.log", i))
+}
+
+// refusedByRBAC returns the lines of the replicas' logs in which the
+// apiserver refused the operator's ServiceAccount: a permission missing from
+// config/rbac, which the replicas run with, or a kube-apiserver refusing
+// while its RBAC caches fill after a restart (the run restarts it).
+func (rs *replicas) refusedByRBAC() ([]string, error) {
+	var out []string
+	for i := range replicaCount {
+		data, err := os.ReadFile(rs.logPath(i)) //nolint:gosec // the harness's own -log-dir and a fixed name
+		if err != nil {
+			return nil, fmt.Errorf("read the log of replica %d: %w", i, err)
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			// The message is quoted within the log line, its quotes escaped.
+			if strings.Contains(strings.ReplaceAll(line, `\"`, `"`), `is forbidden: User "system:serviceaccount:`) {
+				out = append(out, line)
+			}
+		}
+	}
+	return out, nil
 }

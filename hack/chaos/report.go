@@ -101,7 +101,8 @@ func (r *result) print(out io.Writer) error {
 	r.rs.mu.Lock()
 	tw.add("replicas that exited on their own (started again) / starts that failed and were retried", "%d / %d", r.rs.selfExits, r.rs.failedRestarts)
 	r.rs.mu.Unlock()
-	tw.add("checker passes (every "+checkInterval.String()+")", "%d (%d failed reads)", ticks, readErrors)
+	r.printRefusals(tw)
+	tw.add("checker passes (every "+checkInterval.String()+")", "%d (%d failed reads); a pass took %s", ticks, readErrors, durationSummary(snapshot(&r.c.mu, &r.c.passes), "passes"))
 	r.w.mu.Lock()
 	tw.add("creates / approvals that failed every attempt", "%d / %d", r.w.createErrors, r.w.approveErrors)
 	firstErrors := slices.Clone(r.w.firstErrors)
@@ -210,13 +211,18 @@ func snapshot[T any](mu *sync.Mutex, s *[]T) []T {
 }
 
 func lagSummary(lags []time.Duration) string {
-	if len(lags) == 0 {
+	return durationSummary(lags, "requests")
+}
+
+// durationSummary is the min, median and max of ds, over how many of what.
+func durationSummary(ds []time.Duration, of string) string {
+	if len(ds) == 0 {
 		return "not measured"
 	}
-	lags = slices.Clone(lags)
-	slices.Sort(lags)
-	return fmt.Sprintf("min %s, median %s, max %s over %d requests",
-		lags[0].Round(10*time.Millisecond), lags[len(lags)/2].Round(10*time.Millisecond), lags[len(lags)-1].Round(10*time.Millisecond), len(lags))
+	ds = slices.Clone(ds)
+	slices.Sort(ds)
+	return fmt.Sprintf("min %s, median %s, max %s over %d %s",
+		ds[0].Round(10*time.Millisecond), ds[len(ds)/2].Round(10*time.Millisecond), ds[len(ds)-1].Round(10*time.Millisecond), len(ds), of)
 }
 
 func (r *result) printEtcd(tw *table) {
@@ -261,5 +267,21 @@ func (r *result) printBacklogs(tw *table) {
 	for _, b := range backlogs {
 		tw.add("backlog: both replicas down across expiry", "%d requests (%d more never granted: approved after the pending timeout); down %s; %d verified before the restart (want 0); restart → verified %s; expiry → verified %s",
 			b.requests, b.notGranted, b.down.Round(100*time.Millisecond), b.early, lagSummary(b.drain), lagSummary(b.expiry))
+	}
+}
+
+// printRefusals reports the replicas' log lines in which the apiserver
+// refused the operator's ServiceAccount, with the first one: read them
+// against config/rbac (a kube-apiserver just restarted refuses for a moment
+// too, while its RBAC caches fill).
+func (r *result) printRefusals(tw *table) {
+	lines, err := r.rs.refusedByRBAC()
+	switch {
+	case err != nil:
+		tw.add("requests of the operator refused by RBAC (replicas' logs)", "not read: %v", err)
+	case len(lines) == 0:
+		tw.add("requests of the operator refused by RBAC (replicas' logs)", "0")
+	default:
+		tw.add("requests of the operator refused by RBAC (replicas' logs)", "%d; the first: %.240s", len(lines), lines[0])
 	}
 }

@@ -73,6 +73,9 @@ func run(ctx context.Context, cfg config, rng *rand.Rand) (res *result, err erro
 	f := newFaults(rs, w, c)
 	checkCtx, stopChecking := context.WithCancel(ctx)
 	defer stopChecking()
+	if err := c.watchRequests(checkCtx); err != nil {
+		return nil, err
+	}
 	go c.run(checkCtx)
 
 	creating, stopCreating := context.WithCancel(ctx)
