@@ -37,11 +37,14 @@ type config struct {
 	minDuration  time.Duration
 	approvers    int
 	operatorArgs []string
-	grace        time.Duration
-	logDir       string
-	pattern      string
-	sink         string
-	activity     int
+	// operatorEnv is -operator-env: NAME=value pairs for the operator's
+	// process only (GOMEMLIMIT, say), not for the control plane or the bench.
+	operatorEnv []string
+	grace       time.Duration
+	logDir      string
+	pattern     string
+	sink        string
+	activity    int
 	// targets is -targets: how many targets each request asks for.
 	targets int
 }
@@ -63,6 +66,7 @@ func parseFlags(args []string) (config, error) {
 	minDuration := fs.Duration("min-duration", 30*time.Second, "With -duration 0: how long the last request created stays active.")
 	approvers := fs.Int("approvers", 8, "Concurrent approvers (each approval is one PATCH through the admission webhook).")
 	opArgs := fs.String("operator-args", "", "Extra flags for the operator, space-separated, e.g. \"--workers=16 --kube-api-qps=200\".")
+	opEnv := fs.String("operator-env", "", "Environment variables for the operator's process only, NAME=value, space-separated, e.g. \"GOMEMLIMIT=224MiB\" (the Deployment's).")
 	grace := fs.Duration("grace", 5*time.Minute, "How long after the last expiry a run waits for revocations before it gives up and reports what is left.")
 	logDir := fs.String("log-dir", "bin/bench", "Directory for the operator logs, one per N.")
 	activity := fs.Int("activity", 0, "Writes each subject makes while elevated (ConfigMaps, through the audited apiserver); the run reports how long until status.activity counts them, and the audit events the operator received. 0 is off.")
@@ -73,13 +77,18 @@ func parseFlags(args []string) (config, error) {
 		return config{}, err
 	}
 	cfg := config{rate: *rate, duration: *duration, minDuration: *minDuration, approvers: *approvers,
-		operatorArgs: strings.Fields(*opArgs), grace: *grace, logDir: *logDir, pattern: *pattern, sink: *sink, activity: *activity, targets: *targets}
+		operatorArgs: strings.Fields(*opArgs), operatorEnv: strings.Fields(*opEnv), grace: *grace, logDir: *logDir, pattern: *pattern, sink: *sink, activity: *activity, targets: *targets}
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n <= 0 {
 			return config{}, fmt.Errorf("-n: %q is not a positive number", s)
 		}
 		cfg.sizes = append(cfg.sizes, n)
+	}
+	for _, kv := range cfg.operatorEnv {
+		if name, _, ok := strings.Cut(kv, "="); !ok || name == "" {
+			return config{}, fmt.Errorf("-operator-env: %q is not NAME=value", kv)
+		}
 	}
 	if cfg.rate <= 0 || cfg.approvers <= 0 {
 		return config{}, fmt.Errorf("-rate and -approvers must be positive")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -67,5 +68,17 @@ func TestRequestSpecUsesTargetsOnlyForMoreThanOne(t *testing.T) {
 	}
 	if got := targetNamespaces(4); got[0] != namespace || got[3] != namespace+"-t4" {
 		t.Errorf("target namespaces %v: the first is the bench namespace, the others their own", got)
+	}
+}
+
+func TestOperatorEnvIsNameValuePairs(t *testing.T) {
+	cfg, err := parseFlags([]string{"-operator-env", "GOMEMLIMIT=224MiB GOGC=50"})
+	if err != nil || !slices.Equal(cfg.operatorEnv, []string{"GOMEMLIMIT=224MiB", "GOGC=50"}) {
+		t.Fatalf("-operator-env: %q (%v), want the two pairs", cfg.operatorEnv, err)
+	}
+	for _, bad := range []string{"GOMEMLIMIT", "=224MiB"} {
+		if _, err := parseFlags([]string{"-operator-env", bad}); err == nil || !strings.Contains(err.Error(), "-operator-env") {
+			t.Errorf("-operator-env %q: error %v, want one naming -operator-env", bad, err)
+		}
 	}
 }

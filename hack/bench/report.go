@@ -73,6 +73,7 @@ type result struct {
 	controller                  map[string]float64
 	breakdown                   map[string]float64
 	operatorArgs                []string
+	operatorEnv                 []string
 	pattern                     string
 	// targets is -targets: the targets of every request.
 	targets int
@@ -314,6 +315,9 @@ func printResult(out io.Writer, r *result) error {
 	args := "defaults"
 	if len(r.operatorArgs) > 0 {
 		args = strings.Join(r.operatorArgs, " ")
+	}
+	if len(r.operatorEnv) > 0 {
+		args += "; environment: " + strings.Join(r.operatorEnv, " ")
 	}
 	fmt.Fprintf(w, "\n### N = %d, %s (operator flags: %s)\n\n| | |\n|---|---|\n", r.n, r.pattern, args)
 	for _, row := range r.rows() {

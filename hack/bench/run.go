@@ -106,7 +106,7 @@ func runOne(ctx context.Context, cfg config, n int) (res *result, err error) {
 	res.creationWindow = created.Sub(started)
 	res.runTime = after.at.Sub(before.at)
 	res.rss, res.bindingsLeft, res.load = rss, left, <-load
-	res.operatorArgs, res.pattern, res.sink, res.activityWrites = cfg.operatorArgs, cfg.pattern, cfg.sink, cfg.activity
+	res.operatorArgs, res.operatorEnv, res.pattern, res.sink, res.activityWrites = cfg.operatorArgs, cfg.operatorEnv, cfg.pattern, cfg.sink, cfg.activity
 	res.targets = cfg.targets
 	res.setBacklog(held, t)
 	if e.sink != nil {

@@ -172,8 +172,8 @@ func (e *env) startOperator(ctx context.Context, cfg config, logName string) err
 	if e.metrics, err = localcluster.FreeLoopbackAddr(); err != nil {
 		return err
 	}
-	step("starting the operator as ServiceAccount %s (log %s, flags %v)", e.cluster.ServiceAccount, logPath, cfg.operatorArgs)
-	op, err := e.cluster.StartOperator(localcluster.OperatorOptions{Binary: e.binary, Output: logFile, MetricsAddr: e.metrics, Args: cfg.operatorArgs})
+	step("starting the operator as ServiceAccount %s (log %s, flags %v, env %v)", e.cluster.ServiceAccount, logPath, cfg.operatorArgs, cfg.operatorEnv)
+	op, err := e.cluster.StartOperator(localcluster.OperatorOptions{Binary: e.binary, Output: logFile, MetricsAddr: e.metrics, Args: cfg.operatorArgs, Env: cfg.operatorEnv})
 	if err != nil {
 		return errors.Join(err, logFile.Close())
 	}
