@@ -381,9 +381,54 @@ func (s *Server) Stop() error {
 }
 
 // Freeze stops slapd with SIGSTOP: the kernel still accepts connections on
-// its ports, but nothing answers, as with a hung server.
+// its ports, but nothing answers, as with a hung server. It returns once
+// every thread of slapd is stopped: the signal is delivered asynchronously,
+// and on a loaded machine a thread could still answer a request sent right
+// after it (a hung-server test once got slapd's reply to StartTLS).
 func (s *Server) Freeze() error {
-	return s.cmd.Process.Signal(syscall.SIGSTOP)
+	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		return fmt.Errorf("SIGSTOP slapd: %w", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		stopped, err := allThreadsStopped(s.cmd.Process.Pid)
+		if err != nil || stopped {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("slapd (pid %d) not stopped 5s after SIGSTOP", s.cmd.Process.Pid)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// allThreadsStopped reports whether every thread of the process is in the
+// stopped state (T), from /proc/PID/task/*/stat.
+func allThreadsStopped(pid int) (bool, error) {
+	stats, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil {
+		return false, fmt.Errorf("list the threads of pid %d: %w", pid, err)
+	}
+	if len(stats) == 0 {
+		return false, fmt.Errorf("pid %d has no threads: it exited", pid)
+	}
+	for _, path := range stats {
+		data, err := os.ReadFile(path) //nolint:gosec // a /proc path built from a pid
+		if err != nil {
+			return false, fmt.Errorf("read %s: %w", path, err)
+		}
+		// The state is the field after the command, which is in parentheses
+		// and may hold any character, so the last ")" ends it.
+		stat := string(data)
+		end := strings.LastIndexByte(stat, ')')
+		if end < 0 || end+2 >= len(stat) {
+			return false, fmt.Errorf("%s: no state field in %q", path, stat)
+		}
+		if state := stat[end+2]; state != 'T' && state != 't' {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // Thaw resumes a frozen slapd.
