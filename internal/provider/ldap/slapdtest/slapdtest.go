@@ -413,7 +413,7 @@ func allThreadsStopped(pid int) (bool, error) {
 		return false, fmt.Errorf("pid %d has no threads: it exited", pid)
 	}
 	for _, path := range stats {
-		data, err := os.ReadFile(path) //nolint:gosec // a /proc path built from a pid
+		data, err := os.ReadFile(path)
 		if err != nil {
 			return false, fmt.Errorf("read %s: %w", path, err)
 		}
