@@ -29,6 +29,8 @@ type seen struct {
 	approvals  int
 	phase      accessv1alpha1.Phase
 	grantedAt  time.Time
+	// firstSeen is when the checker first saw the request at all.
+	firstSeen time.Time
 }
 
 // checker reads the targets fresh, never from a cache, and records every
@@ -146,7 +148,7 @@ func (c *checker) check(ctx context.Context) error {
 	c.observe(before, beforeAt)
 	c.observe(after, afterAt)
 	tracked := c.w.snapshot()
-	c.checkBindings(before, bindings, tracked, now)
+	c.checkBindings(before, start, bindings, tracked, now)
 	c.checkSubjects(after, allowed, tracked, now)
 	c.checkMembers(before, members, tracked, now)
 	c.mu.Lock()
@@ -205,7 +207,7 @@ func (c *checker) observe(reqs map[string]*accessv1alpha1.ElevationRequest, now 
 	for name, er := range reqs {
 		s := c.requests[name]
 		if s == nil {
-			s = &seen{}
+			s = &seen{firstSeen: now}
 			c.requests[name] = s
 		}
 		st := er.Status
@@ -280,7 +282,10 @@ func (c *checker) overdueAt(endAt, now time.Time, up bool, upSince time.Time, af
 	return c.overdue(endAt, now)
 }
 
-func (c *checker) checkBindings(reqs map[string]*accessv1alpha1.ElevationRequest, bindings map[string]int, tracked map[string]tracked, now time.Time) {
+// reqs were listed from listedAt on, before the bindings: a request missing
+// from them counts as deleted only if it was seen before that list began
+// (one created, granted and deleted during the pass was never in it).
+func (c *checker) checkBindings(reqs map[string]*accessv1alpha1.ElevationRequest, listedAt time.Time, bindings map[string]int, tracked map[string]tracked, now time.Time) {
 	c.mu.Lock()
 	for name, s := range c.requests {
 		if bindings[name] > 0 {
@@ -299,8 +304,11 @@ func (c *checker) checkBindings(reqs map[string]*accessv1alpha1.ElevationRequest
 			c.violate("dup/"+name, "invariant 3: %d RoleBindings for request %s (a duplicate grant)", n, name)
 		}
 		er, exists := reqs[name]
+		c.mu.Lock()
+		seenBefore := c.requests[name] != nil && c.requests[name].firstSeen.Before(listedAt)
+		c.mu.Unlock()
 		switch {
-		case !exists && t.deleted:
+		case !exists && t.deleted && seenBefore:
 			c.violate("leak/"+name, "invariant 2: request %s is deleted (its finalizer removed) while its RoleBinding exists", name)
 		case exists && verified(er):
 			c.violate("verified/"+name, "invariant 2: request %s is Revoked with RevocationVerified=True while its RoleBinding exists", name)

@@ -355,3 +355,26 @@ func TestControlPlaneDownStopsTheClockAndItsReturnRestartsIt(t *testing.T) {
 		t.Error("not overdue past the bound of the apiserver's return")
 	}
 }
+
+// A request created, granted and deleted while one pass ran is in none of its
+// lists of requests, though its binding was in its list of bindings: not a
+// deletion while the binding exists. One seen before the pass is.
+func TestBindingOfARequestMissingFromThePassCountsOnlyIfSeenBefore(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 21, 12, 59, 0, time.UTC)
+	for _, tc := range []struct {
+		name      string
+		firstSeen time.Time
+		want      int
+	}{
+		{"created during the pass", t0.Add(300 * time.Millisecond), 0},
+		{"seen before the pass", t0.Add(-time.Second), 1},
+	} {
+		c := &checker{leading: true, leaderSince: t0.Add(-time.Hour), reported: map[string]bool{},
+			requests: map[string]*seen{"c-1": {firstSeen: tc.firstSeen}}}
+		tracked := map[string]tracked{"c-1": {name: "c-1", target: targetKubernetes, deleted: true}}
+		c.checkBindings(map[string]*accessv1alpha1.ElevationRequest{}, t0, map[string]int{"c-1": 1}, tracked, t0.Add(time.Second))
+		if len(c.violations) != tc.want {
+			t.Errorf("%s: violations %q, want %d", tc.name, c.violations, tc.want)
+		}
+	}
+}
