@@ -304,8 +304,14 @@ func (c *checker) checkBindings(reqs map[string]*accessv1alpha1.ElevationRequest
 			c.violate("dup/"+name, "invariant 3: %d RoleBindings for request %s (a duplicate grant)", n, name)
 		}
 		er, exists := reqs[name]
+		var seenBefore, late bool
+		var endAt time.Time
 		c.mu.Lock()
-		seenBefore := c.requests[name] != nil && c.requests[name].firstSeen.Before(listedAt)
+		if s := c.requests[name]; s != nil {
+			seenBefore = s.firstSeen.Before(listedAt)
+			endAt = end(s, t)
+			late = c.overdue(endAt, now)
+		}
 		c.mu.Unlock()
 		switch {
 		case !exists && t.deleted && seenBefore:
@@ -313,14 +319,6 @@ func (c *checker) checkBindings(reqs map[string]*accessv1alpha1.ElevationRequest
 		case exists && verified(er):
 			c.violate("verified/"+name, "invariant 2: request %s is Revoked with RevocationVerified=True while its RoleBinding exists", name)
 		}
-		c.mu.Lock()
-		s := c.requests[name]
-		late := s != nil && c.overdue(end(s, t), now)
-		var endAt time.Time
-		if s != nil {
-			endAt = end(s, t)
-		}
-		c.mu.Unlock()
 		if late {
 			c.violate("late/"+name, "invariant 1: request %s still has its RoleBinding %s after its end (%s), bound %s",
 				name, now.Sub(endAt).Round(time.Millisecond), endAt.Format("15:04:05.000"), accessBound)
